@@ -1,0 +1,101 @@
+package paywire
+
+import (
+	"context"
+	"time"
+)
+
+// Merchant is a tenant: a business that starts payments for its end users.
+// Everything a merchant can see or change is scoped by its ID.
+type Merchant struct {
+	ID   string
+	Name string
+	// Disabled merchants cannot authenticate.
+	Disabled bool
+	// NotificationURL receives state-change notifications; empty for none.
+	NotificationURL string
+	// NotificationFormat is "soap" (PaymentServiceListener) or "json".
+	NotificationFormat string
+	// ReturnURLPrefixes is the allowlist that redirect return URLs must
+	// start with.
+	ReturnURLPrefixes []string
+	// AllowLocalhostHTTP admits http://localhost return URLs (demo and
+	// development merchants only).
+	AllowLocalhostHTTP bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Validate checks a merchant before it is stored.
+func (m *Merchant) Validate() error {
+	switch {
+	case m.ID == "" || len(m.ID) > 64:
+		return Errorf(EINVALID, "merchant id must be 1 to 64 characters")
+	case !idChars(m.ID):
+		return Errorf(EINVALID, "merchant id may contain only a-z, 0-9, '-' and '_'")
+	case m.Name == "":
+		return Errorf(EINVALID, "merchant name is required")
+	case m.NotificationFormat != "" && m.NotificationFormat != "soap" && m.NotificationFormat != "json":
+		return Errorf(EINVALID, "notification format must be soap or json")
+	}
+	return nil
+}
+
+func idChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// MerchantCredential is one API secret of a merchant, kept only as a hash.
+// A merchant may hold several at once so that secrets can be rotated.
+type MerchantCredential struct {
+	ID         string
+	MerchantID string
+	SecretHash string // PHC-formatted password hash; the secret itself is never stored
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while valid
+}
+
+// MerchantStore keeps merchants and their credentials.
+type MerchantStore interface {
+	// CreateMerchant stores a new merchant. Returns ECONFLICT if the id is
+	// taken, EINVALID if it fails Validate.
+	CreateMerchant(ctx context.Context, m *Merchant) error
+
+	// Merchant returns the merchant with the given id, or ENOTFOUND.
+	Merchant(ctx context.Context, id string) (*Merchant, error)
+
+	// AddMerchantCredential stores a credential for an existing merchant
+	// and fills its ID and CreatedAt. Returns ENOTFOUND for an unknown
+	// merchant.
+	AddMerchantCredential(ctx context.Context, c *MerchantCredential) error
+
+	// MerchantCredentials returns the merchant's credentials that are not
+	// revoked, newest first.
+	MerchantCredentials(ctx context.Context, merchantID string) ([]MerchantCredential, error)
+}
+
+// AdminUser is a back-office user.
+type AdminUser struct {
+	ID           string
+	Username     string
+	PasswordHash string   // PHC-formatted password hash
+	Roles        []string // "admin", "risk_analyst", "compliance", "support", ...
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// AdminStore keeps back-office users.
+type AdminStore interface {
+	// CreateAdminUser stores a user and fills ID and CreatedAt. Returns
+	// ECONFLICT if the username is taken.
+	CreateAdminUser(ctx context.Context, u *AdminUser) error
+
+	// AdminUserByName returns the user with that username, or ENOTFOUND.
+	AdminUserByName(ctx context.Context, username string) (*AdminUser, error)
+}

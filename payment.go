@@ -1,0 +1,167 @@
+package paywire
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// Kind says which way the money goes.
+type Kind string
+
+// Kinds of payment. The zero Kind is invalid.
+const (
+	KindDeposit    Kind = "deposit"    // end user pays the merchant
+	KindWithdrawal Kind = "withdrawal" // merchant pays the end user
+)
+
+// Valid reports whether k is a defined kind.
+func (k Kind) Valid() bool { return k == KindDeposit || k == KindWithdrawal }
+
+// Payment is one deposit or withdrawal of a merchant's end user.
+//
+// Amount is the amount asked for (and, once authorized, the authorized
+// amount); Captured and Refunded count what has moved since, in the same
+// currency. Version increases by one with every state change and equals the
+// sequence number of the latest Event.
+type Payment struct {
+	ID                string
+	MerchantID        string
+	MerchantReference string
+	Kind              Kind
+	Amount            Money
+	Captured          int64 // minor units of Amount.Currency
+	Refunded          int64 // minor units of Amount.Currency
+	State             State
+	Method            string // "card", "bank_redirect", "ewallet", ... empty until chosen
+	Provider          string // the provider of the current attempt, empty until routed
+	ProviderReference string
+	Card              CardSummary
+	EndUser           EndUser
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	ExpiresAt         time.Time // zero when it does not expire
+	Version           int64
+}
+
+// CardSummary is what may be kept of a card. The full card number and the
+// CVV are never part of it: they exist only in memory between the hosted page
+// and the provider adapter.
+type CardSummary struct {
+	Brand       string // "visa", "mastercard", ...
+	BIN         string // first 6 digits
+	Last4       string
+	ExpiryMonth int
+	ExpiryYear  int
+	Fingerprint string // keyed HMAC of the card number, hex; for velocity, never reversible
+}
+
+// EndUser is the merchant's customer the payment is for.
+type EndUser struct {
+	ID       string // the merchant's id for the user
+	Email    string
+	Country  string // ISO 3166-1 alpha-2
+	IP       string
+	Language string // BCP 47, "en", "de-AT"
+}
+
+// Event is one state change in a payment's append-only history. Seq counts
+// from 1 per payment without gaps; the event with Seq 1 records creation.
+type Event struct {
+	ID         string
+	PaymentID  string
+	MerchantID string
+	Seq        int64
+	From       State // empty for the creation event
+	To         State
+	Amount     int64  // minor units moved by this change (capture, refund); 0 when none
+	Reason     string // why, in words a back-office user can read
+	Source     string // who caused it: "merchant", "end_user", "provider:<name>", "admin:<user>", "system"
+	OccurredAt time.Time
+}
+
+// Validate checks the invariants of a payment that every stored version
+// must satisfy. Returns EINVALID with the first violation.
+func (p *Payment) Validate() error {
+	switch {
+	case p.ID == "":
+		return Errorf(EINVALID, "payment id is required")
+	case p.MerchantID == "":
+		return Errorf(EINVALID, "merchant is required")
+	case !p.Kind.Valid():
+		return Errorf(EINVALID, "kind must be deposit or withdrawal")
+	case !p.Amount.Currency.Payable():
+		return Errorf(EINVALID, "currency is required")
+	case p.Amount.Amount <= 0:
+		return Errorf(EINVALID, "amount must be greater than zero")
+	case !p.State.Valid():
+		return Errorf(EINVALID, "state %q is not a payment state", truncate(string(p.State), 32))
+	case p.Captured < 0 || p.Refunded < 0:
+		return Errorf(EINVALID, "captured and refunded amounts cannot be negative")
+	case p.Captured > p.Amount.Amount:
+		return Errorf(EINVALID, "captured amount exceeds the authorized amount")
+	case p.Refunded > p.Captured:
+		return Errorf(EINVALID, "refunded amount exceeds the captured amount")
+	case len(p.MerchantReference) > 128:
+		return Errorf(EINVALID, "merchant reference is longer than 128 characters")
+	}
+	return nil
+}
+
+// StateChange asks to move a payment to a new state. The store applies it
+// only if the payment is still at Version (compare-and-set) and the move is
+// legal, and records it as the next Event in the same transaction.
+type StateChange struct {
+	PaymentID  string
+	MerchantID string // the tenant; a payment of another merchant is ENOTFOUND
+	Version    int64  // the version the caller read
+	To         State
+	Reason     string
+	Source     string
+
+	// Optional changes made together with the move.
+	Method            string // set when not empty
+	Provider          string // set when not empty
+	ProviderReference string // set when not empty
+	CaptureAmount     int64  // added to Captured
+	RefundAmount      int64  // added to Refunded
+}
+
+// PaymentStore keeps payments and their event history.
+type PaymentStore interface {
+	// CreatePayment stores a new payment in state created, version 1, with
+	// its creation event (Seq 1). It fills ID when empty and the timestamps.
+	// Returns ECONFLICT if the merchant already has a payment with the same
+	// merchant reference, EINVALID if the payment fails Validate.
+	CreatePayment(ctx context.Context, p *Payment) error
+
+	// Payment returns the merchant's payment with the given id. Returns
+	// ENOTFOUND when there is none or it belongs to another merchant.
+	Payment(ctx context.Context, merchantID, id string) (*Payment, error)
+
+	// PaymentByReference returns the merchant's payment with the given
+	// merchant reference, or ENOTFOUND.
+	PaymentByReference(ctx context.Context, merchantID, reference string) (*Payment, error)
+
+	// ApplyStateChange moves a payment and appends the event in one
+	// transaction. Returns ENOTFOUND for an unknown payment (or one of
+	// another merchant), ECONFLICT when the payment is no longer at
+	// c.Version, EILLEGALMOVE when the transition table forbids the move and
+	// EINVALID when the result would break an invariant (captured above
+	// authorized, refunded above captured). Nothing is written on error.
+	ApplyStateChange(ctx context.Context, c StateChange) (*Payment, *Event, error)
+
+	// Events returns the history of the merchant's payment in Seq order.
+	// Returns ENOTFOUND as Payment does.
+	Events(ctx context.Context, merchantID, paymentID string) ([]Event, error)
+}
+
+// NewID returns a random identifier with the given prefix: "pay_" followed
+// by 26 lower-case base32 characters (128 random bits).
+func NewID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
