@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/paywire/paywire"
+)
+
+type merchantRow struct {
+	bun.BaseModel `bun:"table:merchants"`
+
+	ID                 string    `bun:"id,pk"`
+	Name               string    `bun:"name"`
+	Disabled           bool      `bun:"disabled"`
+	NotificationURL    string    `bun:"notification_url"`
+	NotificationFormat string    `bun:"notification_format"`
+	ReturnURLPrefixes  string    `bun:"return_url_prefixes"`
+	AllowLocalhostHTTP bool      `bun:"allow_localhost_http"`
+	CreatedAt          time.Time `bun:"created_at"`
+	UpdatedAt          time.Time `bun:"updated_at"`
+}
+
+type credentialRow struct {
+	bun.BaseModel `bun:"table:merchant_credentials"`
+
+	ID         string    `bun:"id,pk"`
+	MerchantID string    `bun:"merchant_id"`
+	SecretHash string    `bun:"secret_hash"`
+	CreatedAt  time.Time `bun:"created_at"`
+	RevokedAt  time.Time `bun:"revoked_at,nullzero"`
+}
+
+// CreateMerchant implements paywire.MerchantStore.
+func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
+	const op = "store/DB.CreateMerchant"
+	if m.NotificationFormat == "" {
+		m.NotificationFormat = "soap"
+	}
+	if err := m.Validate(); err != nil {
+		return classify(op, err, "")
+	}
+	now := db.now()
+	m.CreatedAt, m.UpdatedAt = now, now
+	prefixes, err := jsonText(m.ReturnURLPrefixes)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	row := &merchantRow{
+		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
+		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
+		AllowLocalhostHTTP: m.AllowLocalhostHTTP, CreatedAt: now, UpdatedAt: now,
+	}
+	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
+	return classify(op, err, "a merchant with this id exists")
+}
+
+// Merchant implements paywire.MerchantStore.
+func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error) {
+	const op = "store/DB.Merchant"
+	row := new(merchantRow)
+	if err := db.bun.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, notFound(op, err, "merchant not found")
+	}
+	m := &paywire.Merchant{
+		ID: row.ID, Name: row.Name, Disabled: row.Disabled, NotificationURL: row.NotificationURL,
+		NotificationFormat: row.NotificationFormat, AllowLocalhostHTTP: row.AllowLocalhostHTTP,
+		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+	}
+	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
+		return nil, classify(op, err, "")
+	}
+	return m, nil
+}
+
+// AddMerchantCredential implements paywire.MerchantStore.
+func (db *DB) AddMerchantCredential(ctx context.Context, c *paywire.MerchantCredential) error {
+	const op = "store/DB.AddMerchantCredential"
+	if c.SecretHash == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a credential needs a secret hash"}
+	}
+	if c.ID == "" {
+		c.ID = paywire.NewID("cred_")
+	}
+	c.CreatedAt = db.now()
+	row := &credentialRow{ID: c.ID, MerchantID: c.MerchantID, SecretHash: c.SecretHash, CreatedAt: c.CreatedAt}
+	_, err := db.bun.NewInsert().Model(row).Exec(ctx)
+	if paywire.ErrorCode(classify(op, err, "")) == paywire.ENOTFOUND {
+		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "merchant not found", Err: err}
+	}
+	return classify(op, err, "credential exists")
+}
+
+// MerchantCredentials implements paywire.MerchantStore.
+func (db *DB) MerchantCredentials(ctx context.Context, merchantID string) ([]paywire.MerchantCredential, error) {
+	var rows []credentialRow
+	err := db.bun.NewSelect().Model(&rows).
+		Where("merchant_id = ? AND revoked_at IS NULL", merchantID).
+		Order("created_at DESC", "id").Scan(ctx)
+	if err != nil {
+		return nil, classify("store/DB.MerchantCredentials", err, "")
+	}
+	out := make([]paywire.MerchantCredential, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.MerchantCredential{ID: r.ID, MerchantID: r.MerchantID, SecretHash: r.SecretHash, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+type adminUserRow struct {
+	bun.BaseModel `bun:"table:admin_users"`
+
+	ID           string    `bun:"id,pk"`
+	Username     string    `bun:"username"`
+	PasswordHash string    `bun:"password_hash"`
+	Roles        string    `bun:"roles"`
+	Disabled     bool      `bun:"disabled"`
+	CreatedAt    time.Time `bun:"created_at"`
+}
+
+// CreateAdminUser implements paywire.AdminStore.
+func (db *DB) CreateAdminUser(ctx context.Context, u *paywire.AdminUser) error {
+	const op = "store/DB.CreateAdminUser"
+	if u.Username == "" || u.PasswordHash == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "username and password hash are required"}
+	}
+	if u.ID == "" {
+		u.ID = paywire.NewID("adm_")
+	}
+	u.CreatedAt = db.now()
+	roles, err := jsonText(u.Roles)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	row := &adminUserRow{ID: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Roles: roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
+	return classify(op, err, "an admin user with this username exists")
+}
+
+// AdminUserByName implements paywire.AdminStore.
+func (db *DB) AdminUserByName(ctx context.Context, username string) (*paywire.AdminUser, error) {
+	const op = "store/DB.AdminUserByName"
+	row := new(adminUserRow)
+	if err := db.bun.NewSelect().Model(row).Where("username = ?", username).Scan(ctx); err != nil {
+		return nil, notFound(op, err, "admin user not found")
+	}
+	u := &paywire.AdminUser{ID: row.ID, Username: row.Username, PasswordHash: row.PasswordHash, Disabled: row.Disabled, CreatedAt: row.CreatedAt.UTC()}
+	if err := json.Unmarshal([]byte(row.Roles), &u.Roles); err != nil {
+		return nil, classify(op, err, "")
+	}
+	return u, nil
+}
+
+// jsonText encodes v for a JSON column; nil slices become [].
+func jsonText[T any](v []T) (string, error) {
+	if v == nil {
+		v = []T{}
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}

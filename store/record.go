@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/paywire/paywire"
+)
+
+type decisionRow struct {
+	bun.BaseModel `bun:"table:decisions"`
+
+	ID             string    `bun:"id,pk"`
+	Point          string    `bun:"point"`
+	MerchantID     string    `bun:"merchant_id"`
+	PaymentID      string    `bun:"payment_id"`
+	BundleRevision string    `bun:"bundle_revision"`
+	BundleHash     string    `bun:"bundle_hash"`
+	Input          string    `bun:"input"`
+	Output         string    `bun:"output"`
+	RulesFired     string    `bun:"rules_fired"`
+	DurationMicros int64     `bun:"duration_us"`
+	CreatedAt      time.Time `bun:"created_at"`
+}
+
+// SaveDecision implements paywire.DecisionStore.
+func (db *DB) SaveDecision(ctx context.Context, d *paywire.DecisionRecord) error {
+	const op = "store/DB.SaveDecision"
+	for _, raw := range []json.RawMessage{d.Input, d.Output, d.RulesFired} {
+		if !json.Valid(raw) {
+			return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "decision input, output and rules must be JSON"}
+		}
+	}
+	if d.ID == "" {
+		d.ID = paywire.NewID("dec_")
+	}
+	d.CreatedAt = db.now()
+	row := &decisionRow{
+		ID: d.ID, Point: d.Point, MerchantID: d.MerchantID, PaymentID: d.PaymentID,
+		BundleRevision: d.BundleRevision, BundleHash: d.BundleHash,
+		Input: string(d.Input), Output: string(d.Output), RulesFired: string(d.RulesFired),
+		DurationMicros: d.Duration.Microseconds(), CreatedAt: d.CreatedAt,
+	}
+	_, err := db.bun.NewInsert().Model(row).Exec(ctx)
+	return classify(op, err, "a decision with this id exists")
+}
+
+// Decisions implements paywire.DecisionStore.
+func (db *DB) Decisions(ctx context.Context, merchantID, paymentID string) ([]paywire.DecisionRecord, error) {
+	var rows []decisionRow
+	err := db.bun.NewSelect().Model(&rows).
+		Where("merchant_id = ? AND payment_id = ?", merchantID, paymentID).
+		Order("created_at", "id").Scan(ctx)
+	if err != nil {
+		return nil, classify("store/DB.Decisions", err, "")
+	}
+	out := make([]paywire.DecisionRecord, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.DecisionRecord{
+			ID: r.ID, Point: r.Point, MerchantID: r.MerchantID, PaymentID: r.PaymentID,
+			BundleRevision: r.BundleRevision, BundleHash: r.BundleHash,
+			Input: json.RawMessage(r.Input), Output: json.RawMessage(r.Output), RulesFired: json.RawMessage(r.RulesFired),
+			Duration: time.Duration(r.DurationMicros) * time.Microsecond, CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// PendingOutbox implements paywire.OutboxStore.
+func (db *DB) PendingOutbox(ctx context.Context, limit int) ([]paywire.OutboxMessage, error) {
+	var rows []outboxRow
+	err := db.bun.NewSelect().Model(&rows).Where("status = ?", paywire.OutboxPending).
+		Order("id").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, classify("store/DB.PendingOutbox", err, "")
+	}
+	out := make([]paywire.OutboxMessage, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.OutboxMessage{
+			ID: r.ID, EventID: r.EventID, MerchantID: r.MerchantID, PaymentID: r.PaymentID, Seq: r.Seq,
+			Payload: json.RawMessage(r.Payload), Status: r.Status, Attempts: r.Attempts,
+			NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+type auditRow struct {
+	bun.BaseModel `bun:"table:audit_log"`
+
+	ID      int64     `bun:"id,pk,autoincrement"`
+	At      time.Time `bun:"at"`
+	Actor   string    `bun:"actor"`
+	Action  string    `bun:"action"`
+	Target  string    `bun:"target"`
+	Details string    `bun:"details"`
+}
+
+// Audit implements paywire.AuditLog.
+func (db *DB) Audit(ctx context.Context, e *paywire.AuditEntry) error {
+	const op = "store/DB.Audit"
+	if e.Actor == "" || e.Action == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "an audit entry needs an actor and an action"}
+	}
+	details := string(e.Details)
+	if details == "" {
+		details = "{}"
+	}
+	if !json.Valid([]byte(details)) {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "audit details must be JSON"}
+	}
+	e.At = db.now()
+	row := &auditRow{At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Details: details}
+	if _, err := db.bun.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return classify(op, err, "")
+	}
+	e.ID = row.ID
+	return nil
+}
+
+// AuditEntries implements paywire.AuditLog.
+func (db *DB) AuditEntries(ctx context.Context, before int64, limit int) ([]paywire.AuditEntry, error) {
+	var rows []auditRow
+	q := db.bun.NewSelect().Model(&rows).Order("id DESC").Limit(int64(limit))
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, classify("store/DB.AuditEntries", err, "")
+	}
+	out := make([]paywire.AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.AuditEntry{ID: r.ID, At: r.At.UTC(), Actor: r.Actor, Action: r.Action, Target: r.Target, Details: json.RawMessage(r.Details)}
+	}
+	return out, nil
+}

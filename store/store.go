@@ -1,0 +1,252 @@
+// Package store keeps Paywire's data in PostgreSQL (bun with pgdialect over
+// the pgx stdlib driver) or SQLite (bun with sqlitedialect over the pure-Go
+// modernc driver, the embedded default). It implements the storage
+// interfaces of package paywire and owns the schema and its migrations.
+//
+// Each exported method owns its transaction and gives it one timestamp.
+// The store enforces the domain's transition table and invariants on every
+// write, whatever its caller decided; it knows nothing of the engine.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/paywire/paywire"
+)
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+// The supported databases.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is Paywire's database. It is safe for concurrent use.
+type DB struct {
+	bun     *bun.DB
+	dialect Dialect
+	// Now returns the current time; tests replace it. Every transaction
+	// reads it once.
+	Now func() time.Time
+}
+
+// Interfaces the DB implements.
+var (
+	_ paywire.PaymentStore  = (*DB)(nil)
+	_ paywire.MerchantStore = (*DB)(nil)
+	_ paywire.AdminStore    = (*DB)(nil)
+	_ paywire.DecisionStore = (*DB)(nil)
+	_ paywire.OutboxStore   = (*DB)(nil)
+	_ paywire.AuditLog      = (*DB)(nil)
+)
+
+// Open connects to the database named by dsn and checks that it can be
+// reached. A dsn starting with postgres:// or postgresql:// is PostgreSQL;
+// anything else is the path of a SQLite file (an optional "sqlite:" prefix
+// is removed), whose directory is created when missing. Open does not
+// migrate; call Migrate.
+//
+// Errors are meant to be shown to an operator as one line: an invalid URL,
+// an unreachable server or an unwritable path each say so.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if dsn == "" {
+		return nil, errors.New("no database given")
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn)
+	}
+	if strings.Contains(dsn, "://") {
+		u, _ := url.Parse(dsn)
+		scheme := strings.SplitN(dsn, "://", 2)[0]
+		if u != nil {
+			scheme = u.Scheme
+		}
+		return nil, fmt.Errorf("unsupported database URL scheme %q: use postgres://... or a SQLite file path", scheme)
+	}
+	return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PostgreSQL URL: %v", redactURLError(err))
+	}
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		return nil, fmt.Errorf("invalid PostgreSQL URL %s: %v", redact(u), redactURLError(err))
+	}
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PostgreSQL URL %s: %v", redact(u), err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(10)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(pctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %v", redact(u), pingReason(err))
+	}
+	return newDB(bun.NewDB(sqldb, pgdialect.New()), Postgres), nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("empty SQLite path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create the SQLite directory %s: %v", dir, unwrapPathError(err))
+		}
+	}
+	// WAL lets readers run beside the writer; immediate transactions take
+	// the write lock up front, so that two writers queue on busy_timeout
+	// instead of failing when a reader upgrades.
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("cannot open SQLite database %s: %v", path, err)
+	}
+	sqldb.SetMaxOpenConns(8)
+	// A ping does not touch the file; creating the schema table does, and
+	// fails early and clearly on an unwritable path.
+	if _, err := sqldb.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations ("+schemaTableColumns+")"); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("cannot open SQLite database %s: %v", path, sqliteReason(err))
+	}
+	return newDB(bun.NewDB(sqldb, sqlitedialect.New()), SQLite), nil
+}
+
+func newDB(b *bun.DB, d Dialect) *DB {
+	return &DB{bun: b, dialect: d, Now: time.Now}
+}
+
+// Dialect returns which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Bun returns the underlying bun handle, for packages of this module that
+// keep tables of their own (none yet outside store).
+func (db *DB) Bun() *bun.DB { return db.bun }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
+
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.bun.Close() }
+
+// now returns the time a transaction records: UTC, to the microsecond, which
+// both databases keep exactly.
+func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs fn in a transaction, committed when fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	return db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+}
+
+// classify turns a driver error into a paywire error: unique violations
+// become ECONFLICT, foreign-key violations ENOTFOUND, lost connections
+// EUNAVAILABLE; anything else EINTERNAL. The driver text goes only into Err,
+// never into the caller-facing message.
+func classify(op string, err error, conflictMsg string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *paywire.Error
+	if errors.As(err, &pe) {
+		if pe.Op == "" {
+			pe.Op = op
+		}
+		return pe
+	}
+	e := &paywire.Error{Op: op, Err: err, Code: paywire.EINTERNAL, Message: "internal error"}
+	var pgErr *pgconn.PgError
+	var sqErr *sqlite.Error
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		e.Code, e.Message = paywire.ENOTFOUND, "not found"
+	case errors.As(err, &pgErr) && pgErr.Code == "23505",
+		errors.As(err, &sqErr) && (sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+		e.Code, e.Message = paywire.ECONFLICT, conflictMsg
+	case errors.As(err, &pgErr) && pgErr.Code == "23503",
+		errors.As(err, &sqErr) && sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		e.Code, e.Message = paywire.ENOTFOUND, "a referenced record does not exist"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		e.Code, e.Message = paywire.EUNAVAILABLE, "the database did not answer in time"
+	case pgconn.SafeToRetry(err), errors.Is(err, sql.ErrConnDone):
+		e.Code, e.Message = paywire.EUNAVAILABLE, "the database is unavailable"
+	}
+	return e
+}
+
+// redact returns the URL without its password, for messages.
+func redact(u *url.URL) string {
+	c := *u
+	if _, ok := c.User.Password(); ok {
+		c.User = url.UserPassword(c.User.Username(), "xxxxx")
+	}
+	c.RawQuery = ""
+	return c.String()
+}
+
+// redactURLError drops the URL (which may hold a password) that url and
+// pgconn errors repeat.
+func redactURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "postgres"); i >= 0 && strings.Contains(msg[i:], "@") {
+		return "cannot parse the connection string"
+	}
+	return msg
+}
+
+func pingReason(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	// pgx reports one line per address it tried; the first says enough.
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}
+
+func sqliteReason(err error) string {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqlite.ErrorCodeString[sqErr.Code()]
+	}
+	return err.Error()
+}
+
+func unwrapPathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,406 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/store"
+)
+
+// Contract runs the store's contract suite on every database.
+func Contract(t *testing.T) {
+	ForEachDatabase(t, func(t *testing.T, db *store.DB) {
+		t.Run("Merchants", func(t *testing.T) { testMerchants(t, db) })
+		t.Run("CreatePayment", func(t *testing.T) { testCreatePayment(t, db) })
+		t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, db) })
+		t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, db) })
+		t.Run("RefusedChangesWriteNothing", func(t *testing.T) { testRefusedChanges(t, db) })
+		t.Run("ConcurrentTransitions", func(t *testing.T) { testConcurrentTransitions(t, db) })
+		t.Run("HistoryIsAppendOnly", func(t *testing.T) { testAppendOnly(t, db) })
+		t.Run("Decisions", func(t *testing.T) { testDecisions(t, db) })
+		t.Run("Audit", func(t *testing.T) { testAudit(t, db) })
+		t.Run("AdminUsers", func(t *testing.T) { testAdminUsers(t, db) })
+		t.Run("Migrations", func(t *testing.T) { testMigrations(t, db) })
+	})
+}
+
+var ctx = context.Background()
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := paywire.ErrorCode(err); got != code {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
+	}
+}
+
+func testMerchants(t *testing.T, db *store.DB) {
+	m := &paywire.Merchant{ID: "shop-a", Name: "Shop A", NotificationURL: "https://a.example/notify",
+		NotificationFormat: "json", ReturnURLPrefixes: []string{"https://a.example/return/"}}
+	if err := db.CreateMerchant(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Merchant(ctx, "shop-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Shop A" || got.NotificationFormat != "json" || len(got.ReturnURLPrefixes) != 1 ||
+		got.ReturnURLPrefixes[0] != "https://a.example/return/" || !got.CreatedAt.Equal(m.CreatedAt) {
+		t.Errorf("read back %+v, stored %+v", got, m)
+	}
+	wantCode(t, "duplicate merchant", db.CreateMerchant(ctx, &paywire.Merchant{ID: "shop-a", Name: "again"}), paywire.ECONFLICT)
+	wantCode(t, "bad merchant id", db.CreateMerchant(ctx, &paywire.Merchant{ID: "Shop A", Name: "x"}), paywire.EINVALID)
+	_, err = db.Merchant(ctx, "nobody")
+	wantCode(t, "unknown merchant", err, paywire.ENOTFOUND)
+
+	c1 := &paywire.MerchantCredential{MerchantID: "shop-a", SecretHash: "$argon2id$one"}
+	c2 := &paywire.MerchantCredential{MerchantID: "shop-a", SecretHash: "$argon2id$two"}
+	for _, c := range []*paywire.MerchantCredential{c1, c2} {
+		if err := db.AddMerchantCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	creds, err := db.MerchantCredentials(ctx, "shop-a")
+	if err != nil || len(creds) != 2 {
+		t.Fatalf("credentials: %v, %v", creds, err)
+	}
+	wantCode(t, "credential of unknown merchant",
+		db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "nobody", SecretHash: "x"}), paywire.ENOTFOUND)
+}
+
+func testCreatePayment(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-create")
+	p := SeedPayment(t, db, "m-create", "order-1")
+	if p.ID == "" || p.State != paywire.StateCreated || p.Version != 1 {
+		t.Fatalf("created payment %+v", p)
+	}
+	got, err := db.Payment(ctx, "m-create", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Amount != p.Amount || got.EndUser != p.EndUser || got.MerchantReference != "order-1" || !got.CreatedAt.Equal(p.CreatedAt) {
+		t.Errorf("read back %+v, stored %+v", got, p)
+	}
+	byRef, err := db.PaymentByReference(ctx, "m-create", "order-1")
+	if err != nil || byRef.ID != p.ID {
+		t.Fatalf("by reference: %v, %v", byRef, err)
+	}
+	evs, err := db.Events(ctx, "m-create", p.ID)
+	if err != nil || len(evs) != 1 || evs[0].Seq != 1 || evs[0].To != paywire.StateCreated || evs[0].From != "" {
+		t.Fatalf("creation event: %+v, %v", evs, err)
+	}
+
+	dup := SeedPaymentValue("m-create", "order-1")
+	wantCode(t, "same merchant reference", db.CreatePayment(ctx, dup), paywire.ECONFLICT)
+	bad := SeedPaymentValue("m-create", "order-2")
+	bad.Amount.Amount = 0
+	wantCode(t, "zero amount", db.CreatePayment(ctx, bad), paywire.EINVALID)
+	if _, err := db.PaymentByReference(ctx, "m-create", "order-2"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("refused payment was stored: %v", err)
+	}
+	wantCode(t, "unknown merchant", db.CreatePayment(ctx, SeedPaymentValue("nobody", "x")), paywire.ENOTFOUND)
+
+	// Every state change, creation included, leaves a notification.
+	out, err := db.PendingOutbox(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, o := range out {
+		if o.EventID == evs[0].ID {
+			found = true
+			var pl paywire.NotificationPayload
+			if err := json.Unmarshal(o.Payload, &pl); err != nil {
+				t.Fatal(err)
+			}
+			if pl.PaymentID != p.ID || pl.NewState != paywire.StateCreated || pl.Amount != "10.00" || pl.Currency != "EUR" || pl.Seq != 1 {
+				t.Errorf("outbox payload %+v", pl)
+			}
+		}
+	}
+	if !found {
+		t.Error("no outbox row for the creation event")
+	}
+}
+
+// SeedPaymentValue returns an unsaved 10.00 EUR deposit.
+func SeedPaymentValue(merchantID, reference string) *paywire.Payment {
+	amt, _ := paywire.NewMoney(1000, "EUR")
+	return &paywire.Payment{MerchantID: merchantID, MerchantReference: reference, Kind: paywire.KindDeposit, Amount: amt}
+}
+
+func testTenantIsolation(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-owner")
+	SeedMerchant(t, db, "m-other")
+	p := SeedPayment(t, db, "m-owner", "order-1")
+
+	_, err := db.Payment(ctx, "m-other", p.ID)
+	wantCode(t, "other merchant reads", err, paywire.ENOTFOUND)
+	_, err = db.PaymentByReference(ctx, "m-other", "order-1")
+	wantCode(t, "other merchant reads by reference", err, paywire.ENOTFOUND)
+	_, err = db.Events(ctx, "m-other", p.ID)
+	wantCode(t, "other merchant reads history", err, paywire.ENOTFOUND)
+	_, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-other", Version: 1, To: paywire.StateCancelled, Source: "merchant"})
+	wantCode(t, "other merchant cancels", err, paywire.ENOTFOUND)
+	if got, _ := db.Payment(ctx, "m-owner", p.ID); got.State != paywire.StateCreated || got.Version != 1 {
+		t.Errorf("another merchant changed the payment: %+v", got)
+	}
+	// The same reference is free for another merchant.
+	SeedPayment(t, db, "m-other", "order-1")
+}
+
+func testLifecycle(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-life")
+	p := SeedPayment(t, db, "m-life", "order-1")
+	clock := time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
+	db.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	defer func() { db.Now = time.Now }()
+
+	steps := []paywire.StateChange{
+		{To: paywire.StatePending, Provider: "sandbox-a", Method: "card", Reason: "sent to provider"},
+		{To: paywire.StateAuthorized, ProviderReference: "psp-123", Reason: "approved"},
+		{To: paywire.StateCompleted, CaptureAmount: 800, Reason: "partial capture"},
+		{To: paywire.StatePartiallyRefunded, RefundAmount: 300, Reason: "refund 1"},
+		{To: paywire.StatePartiallyRefunded, RefundAmount: 200, Reason: "refund 2"},
+		{To: paywire.StateRefunded, RefundAmount: 300, Reason: "refund 3"},
+	}
+	version := p.Version
+	for i, s := range steps {
+		s.PaymentID, s.MerchantID, s.Version, s.Source = p.ID, "m-life", version, "provider:sandbox-a"
+		got, ev, err := db.ApplyStateChange(ctx, s)
+		if err != nil {
+			t.Fatalf("step %d (%s): %v", i, s.To, err)
+		}
+		if got.Version != version+1 || ev.Seq != got.Version || got.State != s.To || !ev.OccurredAt.Equal(clock) || !got.UpdatedAt.Equal(clock) {
+			t.Fatalf("step %d: payment %+v event %+v", i, got, ev)
+		}
+		version = got.Version
+	}
+	got, err := db.Payment(ctx, "m-life", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Captured != 800 || got.Refunded != 800 || got.Provider != "sandbox-a" || got.ProviderReference != "psp-123" || got.Method != "card" {
+		t.Errorf("final payment %+v", got)
+	}
+	evs, err := db.Events(ctx, "m-life", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != len(steps)+1 {
+		t.Fatalf("%d events, want %d", len(evs), len(steps)+1)
+	}
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Errorf("event %d has seq %d", i, ev.Seq)
+		}
+		if i > 0 && ev.From != evs[i-1].To {
+			t.Errorf("event %d moves from %s but the previous one ended in %s", i, ev.From, evs[i-1].To)
+		}
+	}
+	if evs[3].Amount != 800 || evs[4].Amount != 300 {
+		t.Errorf("event amounts %d %d", evs[3].Amount, evs[4].Amount)
+	}
+	// refunded is terminal.
+	_, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-life", Version: version, To: paywire.StateChargedBack, Source: "provider:sandbox-a"})
+	wantCode(t, "move out of a terminal state", err, paywire.EILLEGALMOVE)
+}
+
+func testRefusedChanges(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-refuse")
+	p := SeedPayment(t, db, "m-refuse", "order-1")
+	base := paywire.StateChange{PaymentID: p.ID, MerchantID: "m-refuse", Version: 1, Source: "system"}
+
+	c := base
+	c.To = paywire.StateRefunded
+	_, _, err := db.ApplyStateChange(ctx, c)
+	wantCode(t, "created -> refunded", err, paywire.EILLEGALMOVE)
+
+	c = base
+	c.To, c.CaptureAmount = paywire.StateCompleted, 1001
+	_, _, err = db.ApplyStateChange(ctx, c)
+	wantCode(t, "capture above the authorized amount", err, paywire.EINVALID)
+
+	c = base
+	c.To, c.Version = paywire.StatePending, 7
+	_, _, err = db.ApplyStateChange(ctx, c)
+	wantCode(t, "stale version", err, paywire.ECONFLICT)
+
+	c = base
+	c.PaymentID, c.To = "pay_missing", paywire.StatePending
+	_, _, err = db.ApplyStateChange(ctx, c)
+	wantCode(t, "unknown payment", err, paywire.ENOTFOUND)
+
+	got, _ := db.Payment(ctx, "m-refuse", p.ID)
+	evs, _ := db.Events(ctx, "m-refuse", p.ID)
+	if got.State != paywire.StateCreated || got.Version != 1 || got.Captured != 0 || len(evs) != 1 {
+		t.Errorf("a refused change wrote something: %+v, %d events", got, len(evs))
+	}
+}
+
+// testConcurrentTransitions has 50 writers that all read version 1 try to
+// move the payment to different states: exactly one may win, and the history
+// must have no gap and no duplicate.
+func testConcurrentTransitions(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-race")
+	p := SeedPayment(t, db, "m-race", "order-1")
+	targets := []paywire.State{paywire.StatePending, paywire.StateAuthorized, paywire.StateRefused,
+		paywire.StateCancelled, paywire.StateFailed, paywire.StateReview}
+
+	const writers = 50
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, writers)
+	wins := make([]*paywire.Payment, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			wins[i], _, errs[i] = db.ApplyStateChange(ctx, paywire.StateChange{
+				PaymentID: p.ID, MerchantID: "m-race", Version: 1, To: targets[i%len(targets)], Source: "system",
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	var winner *paywire.Payment
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner != nil {
+				t.Fatalf("two writers won: %s and %s", winner.State, wins[i].State)
+			}
+			winner = wins[i]
+		case paywire.ErrorCode(err) != paywire.ECONFLICT:
+			t.Errorf("writer %d: %v, want a conflict", i, err)
+		}
+	}
+	if winner == nil {
+		t.Fatal("no writer won")
+	}
+	got, err := db.Payment(ctx, "m-race", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.Events(ctx, "m-race", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.State != winner.State || len(evs) != 2 || evs[1].Seq != 2 || evs[1].To != winner.State {
+		t.Fatalf("after the race: payment %+v, events %+v", got, evs)
+	}
+}
+
+func testAppendOnly(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-append")
+	p := SeedPayment(t, db, "m-append", "order-1")
+	if _, err := db.Bun().ExecContext(ctx, "UPDATE payment_events SET reason = 'rewritten' WHERE payment_id = ?", p.ID); err == nil {
+		t.Error("an event was updated")
+	}
+	if _, err := db.Bun().ExecContext(ctx, "DELETE FROM payment_events WHERE payment_id = ?", p.ID); err == nil {
+		t.Error("an event was deleted")
+	}
+	if err := db.Audit(ctx, &paywire.AuditEntry{Actor: "system", Action: "test.append"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Bun().ExecContext(ctx, "DELETE FROM audit_log"); err == nil {
+		t.Error("the audit log was deleted")
+	}
+}
+
+func testDecisions(t *testing.T, db *store.DB) {
+	d := &paywire.DecisionRecord{
+		Point: "risk", MerchantID: "m-dec", PaymentID: "pay_x", BundleRevision: "r1", BundleHash: "abc",
+		Input: json.RawMessage(`{"amount":1000}`), Output: json.RawMessage(`{"score":12,"action":"allow"}`),
+		RulesFired: json.RawMessage(`[{"id":"amount_high","effect":"add 10"}]`), Duration: 150 * time.Microsecond,
+	}
+	if err := db.SaveDecision(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Decisions(ctx, "m-dec", "pay_x")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("decisions: %v, %v", got, err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(got[0].Output, &out); err != nil || out["action"] != "allow" || got[0].Duration != 150*time.Microsecond || got[0].BundleHash != "abc" {
+		t.Errorf("read back %+v (%v)", got[0], err)
+	}
+	if other, _ := db.Decisions(ctx, "m-other", "pay_x"); len(other) != 0 {
+		t.Error("another merchant sees the decision")
+	}
+	bad := *d
+	bad.ID, bad.Input = "", json.RawMessage(`{not json`)
+	wantCode(t, "invalid JSON", db.SaveDecision(ctx, &bad), paywire.EINVALID)
+}
+
+func testAudit(t *testing.T, db *store.DB) {
+	var ids []int64
+	for _, action := range []string{"a.one", "a.two", "a.three"} {
+		e := &paywire.AuditEntry{Actor: "admin:alice", Action: action, Target: "merchant:demo", Details: json.RawMessage(`{"k":"v"}`)}
+		if err := db.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	if !(ids[0] < ids[1] && ids[1] < ids[2]) {
+		t.Fatalf("audit ids do not increase: %v", ids)
+	}
+	got, err := db.AuditEntries(ctx, ids[2], 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 || got[0].ID != ids[1] || got[0].Action != "a.two" || got[1].ID != ids[0] {
+		t.Errorf("entries before %d: %+v", ids[2], got)
+	}
+	wantCode(t, "no actor", db.Audit(ctx, &paywire.AuditEntry{Action: "x"}), paywire.EINVALID)
+}
+
+func testAdminUsers(t *testing.T, db *store.DB) {
+	u := &paywire.AdminUser{Username: "alice", PasswordHash: "$argon2id$x", Roles: []string{"admin", "compliance"}}
+	if err := db.CreateAdminUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.AdminUserByName(ctx, "alice")
+	if err != nil || got.ID != u.ID || len(got.Roles) != 2 || got.Roles[1] != "compliance" {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	wantCode(t, "duplicate username", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "alice", PasswordHash: "y"}), paywire.ECONFLICT)
+	_, err = db.AdminUserByName(ctx, "bob")
+	wantCode(t, "unknown user", err, paywire.ENOTFOUND)
+}
+
+func testMigrations(t *testing.T, db *store.DB) {
+	if err := db.CheckMigrations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second migrate applied %v, %v", applied, err)
+	}
+	st, err := db.MigrationStatus(ctx)
+	if err != nil || len(st) < 2 {
+		t.Fatalf("status %v, %v", st, err)
+	}
+	// A database that a newer binary migrated is refused, not touched.
+	if _, err := db.Bun().ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', ?)", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err == nil {
+		t.Error("Migrate accepted a database migrated by a newer binary")
+	}
+	if err := db.CheckMigrations(ctx); err == nil {
+		t.Error("CheckMigrations accepted a database migrated by a newer binary")
+	}
+	st, _ = db.MigrationStatus(ctx)
+	if last := st[len(st)-1]; !last.Unknown || last.Version != 9999 {
+		t.Errorf("status does not show the unknown migration: %+v", last)
+	}
+	if _, err := db.Bun().ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = 9999"); err != nil {
+		t.Fatal(err)
+	}
+}
