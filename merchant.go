@@ -98,4 +98,8 @@ type AdminStore interface {
 
 	// AdminUserByName returns the user with that username, or ENOTFOUND.
 	AdminUserByName(ctx context.Context, username string) (*AdminUser, error)
+
+	// SetAdminPassword replaces the user's password hash. Returns ENOTFOUND
+	// for an unknown user.
+	SetAdminPassword(ctx context.Context, username, passwordHash string) error
 }

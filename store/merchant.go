@@ -154,6 +154,25 @@ func (db *DB) AdminUserByName(ctx context.Context, username string) (*paywire.Ad
 	return u, nil
 }
 
+// SetAdminPassword implements paywire.AdminStore.
+func (db *DB) SetAdminPassword(ctx context.Context, username, passwordHash string) error {
+	const op = "store/DB.SetAdminPassword"
+	if passwordHash == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a password hash is required"}
+	}
+	res, err := db.bun.NewUpdate().Model((*adminUserRow)(nil)).
+		Set("password_hash = ?", passwordHash).Where("username = ?", username).Exec(ctx)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return classify(op, err, "")
+	} else if n == 0 {
+		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "admin user not found"}
+	}
+	return nil
+}
+
 // jsonText encodes v for a JSON column; nil slices become [].
 func jsonText[T any](v []T) (string, error) {
 	if v == nil {

@@ -372,6 +372,14 @@ func testAdminUsers(t *testing.T, db *store.DB) {
 	wantCode(t, "duplicate username", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "alice", PasswordHash: "y"}), paywire.ECONFLICT)
 	_, err = db.AdminUserByName(ctx, "bob")
 	wantCode(t, "unknown user", err, paywire.ENOTFOUND)
+
+	if err := db.SetAdminPassword(ctx, "alice", "$argon2id$new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.AdminUserByName(ctx, "alice"); got.PasswordHash != "$argon2id$new" {
+		t.Errorf("password hash after change: %q", got.PasswordHash)
+	}
+	wantCode(t, "unknown user's password", db.SetAdminPassword(ctx, "bob", "$argon2id$x"), paywire.ENOTFOUND)
 }
 
 func testMigrations(t *testing.T, db *store.DB) {
