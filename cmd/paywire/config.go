@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is what `paywire serve` and `paywire migrate` are told, from flags
+// and, where a flag is not given, from the environment.
+type Config struct {
+	Addr            string
+	DB              string
+	Demo            bool
+	Migrate         bool
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	MaxBodyBytes    int64
+	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
+	AdminPassword   string // PAYWIRE_ADMIN_PASSWORD only
+}
+
+// option is one setting. The table below is the single list of settings:
+// flags are made from it, and a test checks that the README lists each row.
+type option struct {
+	Flag     string // without dashes; empty for environment-only settings
+	Env      string
+	Default  string
+	Usage    string
+	Commands string // which subcommands read it
+}
+
+var options = []option{
+	{"addr", "PAYWIRE_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", "serve"},
+	{"db", "PAYWIRE_DB", ".paywire/paywire.db", "database: a postgres:// URL, or the path of a SQLite file (created when missing)", "serve, migrate"},
+	{"demo", "PAYWIRE_DEMO", "false", "seed the demo merchant `demo` and the admin user `admin` (idempotent)", "serve"},
+	{"migrate", "PAYWIRE_MIGRATE", "true", "apply missing migrations on start; when false, refuse to start on an outdated schema", "serve"},
+	{"log-level", "PAYWIRE_LOG_LEVEL", "info", "debug, info, warn or error", "serve, migrate"},
+	{"log-format", "PAYWIRE_LOG_FORMAT", "text", "text or json", "serve, migrate"},
+	{"shutdown-timeout", "PAYWIRE_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish after SIGINT/SIGTERM", "serve"},
+	{"max-body-bytes", "PAYWIRE_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes", "serve"},
+	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
+	{"", "PAYWIRE_ADMIN_PASSWORD", "(random, printed once)", "password of the admin user `admin`, with --demo", "serve"},
+}
+
+// parseConfig reads the options of one subcommand from args and getenv.
+// Flags win over the environment; a malformed value of either is an error
+// naming the flag or variable.
+func parseConfig(name string, args []string, getenv func(string) string) (Config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("paywire "+name, flag.ContinueOnError)
+	fs.SetOutput(discard{})
+	values := map[string]*string{}
+	for _, o := range options {
+		if o.Flag == "" || !strings.Contains(o.Commands, name) {
+			continue
+		}
+		v := o.Default
+		if e := getenv(o.Env); e != "" {
+			v = e
+		}
+		val := &flagValue{s: v, isBool: o.Default == "true" || o.Default == "false"}
+		values[o.Flag] = &val.s
+		fs.Var(val, o.Flag, o.Usage+" ($"+o.Env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fs, err
+	}
+	var c Config
+	var errs []error
+	str := func(f string) string {
+		if p := values[f]; p != nil {
+			return *p
+		}
+		return ""
+	}
+	boolean := func(f string) bool {
+		if values[f] == nil {
+			return false
+		}
+		b, err := strconv.ParseBool(*values[f])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %q is not true or false", f, *values[f]))
+		}
+		return b
+	}
+	c.Addr, c.DB = str("addr"), str("db")
+	c.Demo, c.Migrate = boolean("demo"), boolean("migrate")
+	c.LogLevel, c.LogFormat = str("log-level"), str("log-format")
+	if values["shutdown-timeout"] != nil {
+		d, err := time.ParseDuration(str("shutdown-timeout"))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("--shutdown-timeout: %q is not a positive duration such as 30s", str("shutdown-timeout")))
+		}
+		c.ShutdownTimeout = d
+	}
+	if values["max-body-bytes"] != nil {
+		n, err := strconv.ParseInt(str("max-body-bytes"), 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, fmt.Errorf("--max-body-bytes: %q is not a number of bytes of at least 1024", str("max-body-bytes")))
+		}
+		c.MaxBodyBytes = n
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error", "":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json", "":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
+	}
+	if name == "serve" && c.Demo {
+		c.DemoSecret, c.AdminPassword = getenv("PAYWIRE_DEMO_SECRET"), getenv("PAYWIRE_ADMIN_PASSWORD")
+	}
+	return c, fs, errors.Join(errs...)
+}
+
+// flagValue keeps a flag's text for parseConfig to check, so that flags and
+// environment variables are validated by the same code. Boolean options may
+// be given as a bare --flag.
+type flagValue struct {
+	s      string
+	isBool bool
+}
+
+func (v *flagValue) String() string     { return v.s }
+func (v *flagValue) Set(s string) error { v.s = s; return nil }
+func (v *flagValue) IsBoolFlag() bool   { return v.isBool }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

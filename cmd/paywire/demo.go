@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/credential"
+	"github.com/paywire/paywire/store"
+)
+
+// seedDemo makes sure the demo merchant `demo` and the admin user `admin`
+// exist. It is idempotent: on later starts it changes nothing unless
+// PAYWIRE_DEMO_SECRET or PAYWIRE_ADMIN_PASSWORD name a secret that does not
+// match yet, which is then added (merchant) or set (admin). A secret it
+// makes up is printed to out once, when it is made.
+func seedDemo(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log *slog.Logger) error {
+	if err := seedDemoMerchant(ctx, db, cfg, out, log); err != nil {
+		return err
+	}
+	return seedAdmin(ctx, db, cfg, out, log)
+}
+
+func seedDemoMerchant(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log *slog.Logger) error {
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	m := &paywire.Merchant{
+		ID:                 "demo",
+		Name:               "Demo Shop",
+		NotificationFormat: "soap",
+		ReturnURLPrefixes:  []string{"http://localhost:" + port + "/", "http://127.0.0.1:" + port + "/"},
+		AllowLocalhostHTTP: true,
+	}
+	switch err := db.CreateMerchant(ctx, m); paywire.ErrorCode(err) {
+	case "":
+		log.Info("demo merchant created", "merchant", m.ID)
+	case paywire.ECONFLICT: // seeded before, by us or by another node
+	default:
+		return err
+	}
+	creds, err := db.MerchantCredentials(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	secret, made := cfg.DemoSecret, false
+	if secret == "" {
+		if len(creds) > 0 {
+			return nil
+		}
+		secret, made = credential.NewSecret(), true
+	}
+	for _, c := range creds {
+		if ok, _ := credential.Verify(c.SecretHash, secret); ok {
+			return nil
+		}
+	}
+	hash, err := credential.Hash(secret, credential.Default)
+	if err != nil {
+		return fmt.Errorf("PAYWIRE_DEMO_SECRET: %v", err)
+	}
+	if err := db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "demo", SecretHash: hash}); err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(out, "Demo merchant \"demo\": API secret (shown once, set PAYWIRE_DEMO_SECRET to choose it): %s\n", secret)
+	} else {
+		log.Info("demo merchant secret set from PAYWIRE_DEMO_SECRET")
+	}
+	return nil
+}
+
+func seedAdmin(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log *slog.Logger) error {
+	existing, err := db.AdminUserByName(ctx, "admin")
+	if err != nil && paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		return err
+	}
+	password, made := cfg.AdminPassword, false
+	if existing != nil {
+		if password == "" {
+			return nil
+		}
+		if ok, _ := credential.Verify(existing.PasswordHash, password); ok {
+			return nil
+		}
+	}
+	if password == "" {
+		password, made = credential.NewSecret()[:20], true
+	}
+	hash, err := credential.Hash(password, credential.Default)
+	if err != nil {
+		return fmt.Errorf("PAYWIRE_ADMIN_PASSWORD: %v", err)
+	}
+	if existing != nil {
+		if err := db.SetAdminPassword(ctx, "admin", hash); err != nil {
+			return err
+		}
+		log.Info("admin password set from PAYWIRE_ADMIN_PASSWORD")
+		return nil
+	}
+	err = db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "admin", PasswordHash: hash, Roles: []string{"admin"}})
+	if paywire.ErrorCode(err) == paywire.ECONFLICT {
+		return nil // another node seeded it first
+	}
+	if err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(out, "Admin user \"admin\": password (shown once, set PAYWIRE_ADMIN_PASSWORD to choose it): %s\n", password)
+	} else {
+		log.Info("admin user created with PAYWIRE_ADMIN_PASSWORD")
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+// Command paywire is the one Paywire binary. It reads flags and the
+// environment into a Config, builds the concrete types and wires them
+// together; it is the only package that does.
+//
+//	paywire serve [--addr ...] [--db ...] [--demo]   run the service
+//	paywire migrate up|status [--db ...]             manage the schema
+//	paywire healthcheck [--url ...]                  probe a running node
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+const usage = `Paywire, a payment service.
+
+Usage:
+  paywire serve [flags]           run the HTTP service
+  paywire migrate up [flags]      apply missing database migrations
+  paywire migrate status [flags]  list migrations and whether they are applied
+  paywire healthcheck [--url U]   exit 0 if U (default http://127.0.0.1:8080/readyz) answers 200
+
+Run "paywire <command> -h" for the flags of a command.
+`
+
+// run executes one command and returns the exit code: 0 on success, 1 when
+// the command failed, 2 for a usage error. Errors are printed to stderr as
+// one line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		err = runMigrate(ctx, rest, stdout, stderr, getenv)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "paywire: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "paywire %s: %v\n", args[0], ue.error)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "paywire %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks a mistake in the command line.
+type usageError struct{ error }
+
+// printFlags writes the flags of a command, for -h.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/paywire/paywire/store"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, fs, err := parseConfig("serve", args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printFlags(stdout, fs)
+		return err
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	m := NewMain(cfg, stdout, stderr)
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+// Main is one running node: its configuration, database, router and HTTP
+// server. Open builds everything; Run serves until the context ends; Close
+// releases what Open acquired.
+type Main struct {
+	Config   Config
+	Logger   *slog.Logger
+	Out      io.Writer // where secrets shown once are printed
+	DB       *store.DB
+	Router   chi.Router
+	Registry *prometheus.Registry
+
+	listener net.Listener
+	server   *http.Server
+}
+
+// NewMain returns a Main that logs to stderr in the configured format.
+func NewMain(cfg Config, stdout, stderr io.Writer) *Main {
+	return &Main{Config: cfg, Logger: newLogger(cfg, stderr), Out: stdout}
+}
+
+// Open connects to and migrates the database, seeds demo data when asked,
+// builds the router and binds the listener, so that a port already in use is
+// reported before Run.
+func (m *Main) Open(ctx context.Context) error {
+	db, err := openDB(ctx, m.Config, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.DB = db
+	if m.Config.Demo {
+		if err := seedDemo(ctx, m.DB, m.Config, m.Out, m.Logger); err != nil {
+			return fmt.Errorf("seeding demo data: %w", err)
+		}
+	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.Router = newRouter(m.Logger, m.Registry, m.DB, m.Config.MaxBodyBytes)
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %v", m.Config.Addr, err)
+	}
+	m.listener = ln
+	return nil
+}
+
+// Addr returns the address the server listens on (useful with port 0).
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Run serves HTTP until ctx is cancelled, then stops accepting connections
+// and lets in-flight requests finish within the shutdown timeout.
+func (m *Main) Run(ctx context.Context) error {
+	m.server = &http.Server{
+		Handler:           m.Router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("shutting down; waiting for in-flight requests", "timeout", m.Config.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if err := m.server.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %v", err)
+	}
+	m.Logger.Info("stopped")
+	return nil
+}
+
+// Close releases the listener and the database.
+func (m *Main) Close() {
+	if m.listener != nil && m.server == nil {
+		m.listener.Close()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+}
+
+// openDB opens the configured database and brings its schema up to date,
+// or, with --migrate=false, checks that it is.
+func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Migrate {
+		if err := db.CheckMigrations(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%v (run `paywire migrate up`, or start with --migrate)", err)
+		}
+		return db, nil
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, a := range applied {
+		log.Info("migration applied", "version", a.Version, "name", a.Name)
+	}
+	return db, nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in parseConfig; "" is info
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
