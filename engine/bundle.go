@@ -1,0 +1,386 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing/fstest"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"go.yaml.in/yaml/v3"
+)
+
+// Bundle is a compiled policy bundle: every point's Rego query prepared and
+// every expr rule compiled, ready to evaluate from many goroutines. It is
+// immutable once built.
+type Bundle struct {
+	Revision string
+	Hash     string
+	Roots    []string
+	Files    Files
+
+	compiler *ast.Compiler
+	store    storage.Store
+	points   map[string]*compiledPoint
+}
+
+type compiledPoint struct {
+	query rego.PreparedEvalQuery
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	id      string
+	program *vm.Program
+	hit     *ast.Term       // {"id": ..., "effect": ...}, built once
+	effect  json.RawMessage // the effect as JSON, for decision records
+}
+
+// LoadError is a bundle refused at load: each problem with its file and
+// line, where known.
+type LoadError struct {
+	Problems []Problem
+}
+
+// Problem is one reason a bundle was refused.
+type Problem struct {
+	File   string `json:"file"`
+	Line   int    `json:"line,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.File == "":
+		return p.Reason
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Reason)
+	}
+	return p.File + ": " + p.Reason
+}
+
+func (e *LoadError) Error() string {
+	ss := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		ss[i] = p.String()
+	}
+	return "bundle refused: " + strings.Join(ss, "; ")
+}
+
+func refuse(file string, line int, format string, args ...any) *LoadError {
+	return &LoadError{Problems: []Problem{{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}}}
+}
+
+// entryPoint returns the Rego entry point of a decision point.
+func entryPoint(point string) string { return "data.paywire." + point + ".decision" }
+
+// rulesFile returns where a point's expr rules live in a bundle.
+func rulesFile(point string) string { return "rules/" + point + "/data.yaml" }
+
+// Compile parses and compiles a bundle. A bundle is refused, with every
+// problem's file, line and reason, when its manifest is missing or has
+// overlapping roots, a Rego module does not parse or compile, an entry point
+// is missing, or an expr rule does not compile to a boolean or has a
+// malformed effect.
+func Compile(ctx context.Context, files Files) (*Bundle, error) {
+	if _, ok := files[".manifest"]; !ok {
+		return nil, refuse(".manifest", 0, "missing: a bundle needs a manifest with its revision and roots")
+	}
+	mfs := fstest.MapFS{}
+	for p, b := range files {
+		mfs[p] = &fstest.MapFile{Data: b}
+	}
+	loader, err := bundle.NewFSLoader(mfs)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bundle.NewCustomReader(loader).
+		WithRegoVersion(ast.RegoV1).
+		WithSkipBundleVerification(true).
+		WithSizeLimitBytes(maxBundleBytes).
+		Read()
+	if err != nil {
+		return nil, readError(err)
+	}
+	if b.Manifest.Revision == "" {
+		return nil, refuse(".manifest", 0, "the manifest has no revision")
+	}
+	if b.Manifest.Roots == nil || !slices.Contains(*b.Manifest.Roots, "paywire") || !slices.Contains(*b.Manifest.Roots, "rules") {
+		return nil, refuse(".manifest", 0, `the manifest's roots must include "paywire" and "rules"`)
+	}
+
+	modules := make(map[string]*ast.Module, len(b.Modules))
+	for _, m := range b.Modules {
+		modules[m.Path] = m.Parsed
+	}
+	compiler := ast.NewCompiler().WithStrict(true).WithEnablePrintStatements(false)
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, astErrors(compiler.Errors)
+	}
+	var problems []Problem
+	for _, p := range Points {
+		if len(compiler.GetRulesExact(ast.MustParseRef(entryPoint(p)))) == 0 {
+			problems = append(problems, Problem{Reason: fmt.Sprintf("entry point %s is missing: package paywire.%s must define rule `decision`", entryPoint(p), p)})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &LoadError{Problems: problems}
+	}
+
+	lists, err := readLists(b.Data)
+	if err != nil {
+		return nil, err
+	}
+	store := inmem.NewFromObjectWithOpts(b.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	out := &Bundle{
+		Revision: b.Manifest.Revision,
+		Hash:     files.Hash(),
+		Roots:    *b.Manifest.Roots,
+		Files:    files,
+		compiler: compiler,
+		store:    store,
+		points:   map[string]*compiledPoint{},
+	}
+	for _, p := range Points {
+		q, err := rego.New(
+			rego.Query(entryPoint(p)),
+			rego.Compiler(compiler),
+			rego.Store(store),
+			rego.StrictBuiltinErrors(true),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, refuse("", 0, "preparing %s: %v", entryPoint(p), err)
+		}
+		rules, perr := compileRules(p, files[rulesFile(p)], lists)
+		problems = append(problems, perr...)
+		out.points[p] = &compiledPoint{query: q, rules: rules}
+	}
+	if len(problems) > 0 {
+		return nil, &LoadError{Problems: problems}
+	}
+	return out, nil
+}
+
+// readError turns OPA's bundle reading error into problems with file and
+// line: Rego parse errors carry their location.
+func readError(err error) error {
+	var astErrs ast.Errors
+	if errors.As(err, &astErrs) {
+		return astErrors(astErrs)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "manifest") {
+		return refuse(".manifest", 0, "%s", msg)
+	}
+	return refuse("", 0, "%s", msg)
+}
+
+func astErrors(errs ast.Errors) error {
+	le := &LoadError{}
+	for _, e := range errs {
+		p := Problem{Reason: e.Code + ": " + e.Message}
+		if e.Location != nil {
+			p.File, p.Line = strings.TrimPrefix(e.Location.File, "/"), e.Location.Row
+		}
+		le.Problems = append(le.Problems, p)
+	}
+	return le
+}
+
+// readLists gives expr's in_list access to data.paywire.lists: each list is
+// an array of strings or an object whose keys are its members.
+func readLists(data map[string]any) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	pw, _ := data["paywire"].(map[string]any)
+	raw, _ := pw["lists"].(map[string]any)
+	for name, v := range raw {
+		set := map[string]bool{}
+		switch l := v.(type) {
+		case []any:
+			for _, x := range l {
+				s, ok := x.(string)
+				if !ok {
+					return nil, refuse("", 0, "data.paywire.lists.%s: members must be strings", name)
+				}
+				set[s] = true
+			}
+		case map[string]any:
+			for k := range l {
+				set[k] = true
+			}
+		default:
+			return nil, refuse("", 0, "data.paywire.lists.%s must be an array or an object", name)
+		}
+		out[name] = set
+	}
+	return out, nil
+}
+
+// ruleSpec is one expr rule as written in a rules file.
+type ruleSpec struct {
+	ID          string         `yaml:"id"`
+	Description string         `yaml:"description"`
+	When        string         `yaml:"when"`
+	Effect      map[string]any `yaml:"effect"`
+	line        int
+}
+
+var ruleID = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// envs are the typed expr environments of the points.
+var envs = map[string]any{
+	PointAvailability: AvailabilityInput{},
+	PointRisk:         RiskInput{},
+	PointRouting:      RouteInput{},
+	PointWorkflow:     WorkflowInput{},
+}
+
+func compileRules(point string, src []byte, lists map[string]map[string]bool) ([]compiledRule, []Problem) {
+	file := rulesFile(point)
+	if src == nil {
+		return nil, []Problem{{File: file, Reason: "missing: every point needs a rules file (it may hold `rules: []`)"}}
+	}
+	specs, err := parseRules(src)
+	if err != nil {
+		return nil, []Problem{{File: file, Reason: err.Error()}}
+	}
+	opts := []expr.Option{
+		expr.Env(envs[point]),
+		expr.AsBool(),
+		expr.DisableBuiltin("now"),
+		expr.Function("in_list", func(params ...any) (any, error) {
+			return lists[params[0].(string)][params[1].(string)], nil
+		}, new(func(string, string) bool)),
+		expr.Function("bucket", func(params ...any) (any, error) {
+			return Bucket(params[0].(string), params[1].(string)), nil
+		}, new(func(string, string) int)),
+	}
+	var problems []Problem
+	seen := map[string]bool{}
+	rules := make([]compiledRule, 0, len(specs))
+	for _, s := range specs {
+		bad := func(format string, args ...any) {
+			problems = append(problems, Problem{File: file, Line: s.line, Reason: fmt.Sprintf("rule %q: ", s.ID) + fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case !ruleID.MatchString(s.ID):
+			bad("id must be lower_snake_case, 1-64 characters")
+			continue
+		case seen[s.ID]:
+			bad("id is used twice")
+			continue
+		case strings.TrimSpace(s.When) == "":
+			bad("when is empty")
+			continue
+		}
+		seen[s.ID] = true
+		prog, err := expr.Compile(s.When, opts...)
+		if err != nil {
+			bad("when: %s", oneLine(err.Error()))
+			continue
+		}
+		if err := checkEffect(point, s.Effect); err != nil {
+			bad("effect: %v", err)
+			continue
+		}
+		effect, err := json.Marshal(s.Effect)
+		if err != nil {
+			bad("effect: %v", err)
+			continue
+		}
+		ev, err := ast.InterfaceToValue(s.Effect)
+		if err != nil {
+			bad("effect: %v", err)
+			continue
+		}
+		hit := ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(s.ID)), ast.Item(ast.StringTerm("effect"), ast.NewTerm(ev)))
+		rules = append(rules, compiledRule{id: s.ID, program: prog, hit: hit, effect: effect})
+	}
+	return rules, problems
+}
+
+// parseRules reads a rules file, keeping each rule's line for messages.
+func parseRules(src []byte) ([]ruleSpec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %v", err)
+	}
+	var file struct {
+		Rules []yaml.Node `yaml:"rules"`
+	}
+	if err := doc.Decode(&file); err != nil {
+		return nil, fmt.Errorf("must hold `rules:`, a list of {id, description, when, effect}: %v", err)
+	}
+	specs := make([]ruleSpec, 0, len(file.Rules))
+	for _, n := range file.Rules {
+		var s ruleSpec
+		if err := n.Decode(&s); err != nil {
+			return nil, fmt.Errorf("line %d: %v", n.Line, err)
+		}
+		s.line = n.Line
+		if s.Effect == nil {
+			s.Effect = map[string]any{}
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+// checkEffect validates the effects whose shape the point relies on.
+func checkEffect(point string, e map[string]any) error {
+	switch point {
+	case PointRisk:
+		score, ok := e["score"].(int)
+		if !ok || score < 0 || score > 100 {
+			return errors.New("a risk effect needs score, an integer 0-100")
+		}
+		if r, ok := e["reason"].(string); !ok || r == "" {
+			return errors.New("a risk effect needs reason, a non-empty string")
+		}
+	case PointRouting:
+		ps, ok := e["providers"].([]any)
+		if !ok || len(ps) == 0 {
+			return errors.New("a routing effect needs providers, a non-empty list")
+		}
+		for _, p := range ps {
+			if s, ok := p.(string); !ok || s == "" {
+				return errors.New("providers must be non-empty strings")
+			}
+		}
+		for _, k := range []string{"experiment", "arm"} {
+			if v, ok := e[k]; ok {
+				if _, ok := v.(string); !ok {
+					return fmt.Errorf("%s must be a string", k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Bucket returns a number from 0 to 99 derived from salt and key: the first
+// eight bytes of SHA-256(salt ":" key) as a big-endian integer, modulo 100.
+// It is stable across releases and machines, so an end user stays in one
+// arm of an experiment.
+func Bucket(salt, key string) int {
+	sum := sha256.Sum256([]byte(salt + ":" + key))
+	return int(binary.BigEndian.Uint64(sum[:8]) % 100)
+}

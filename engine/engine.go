@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/paywire/paywire"
+)
+
+// Engine answers the four decision questions from the active bundle. It is
+// safe for concurrent use: a decision reads the active bundle once and
+// keeps it to the end, so activating another bundle never disturbs a
+// decision in flight.
+type Engine struct {
+	active atomic.Pointer[Bundle]
+	cache  *lru.Cache[string, *Bundle]
+	mu     sync.Mutex // serialises compilation and activation
+
+	// Recorder stores a record of every decision; nil records nothing.
+	Recorder Recorder
+}
+
+// New returns an engine with no active bundle. It keeps up to cacheSize
+// compiled bundles, by content hash, so that re-activating a recent
+// revision (a rollback) does not compile it again.
+func New(cacheSize int) *Engine {
+	c, err := lru.New[string, *Bundle](max(cacheSize, 1))
+	if err != nil {
+		panic(err) // only for a size < 1, excluded above
+	}
+	return &Engine{cache: c}
+}
+
+// Load compiles files (or takes the compiled bundle with the same content
+// hash from the cache) without activating it.
+func (e *Engine) Load(ctx context.Context, files Files) (*Bundle, error) {
+	hash := files.Hash()
+	if b, ok := e.cache.Get(hash); ok {
+		return b, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.cache.Get(hash); ok {
+		return b, nil
+	}
+	b, err := Compile(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	e.cache.Add(hash, b)
+	return b, nil
+}
+
+// Activate loads files and makes them the active bundle. When the bundle is
+// refused, the active bundle stays active and the error says why.
+func (e *Engine) Activate(ctx context.Context, files Files) (*Bundle, error) {
+	b, err := e.Load(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	e.active.Store(b)
+	return b, nil
+}
+
+// Active returns the active bundle, or nil before the first activation.
+func (e *Engine) Active() *Bundle { return e.active.Load() }
+
+// Availability decides which methods an end user sees. A missing or invalid
+// policy answer gives no methods.
+func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
+	var d AvailabilityDecision
+	res, run := e.decide(ctx, PointAvailability, &in, func(b *Bundle, hits []*ast.Term) ast.Value {
+		return regoInput(in.Request.term(), in.Features.term(), hits)
+	})
+	if run.err == nil {
+		d.Methods, run.err = parseAvailability(res, in.Request.Amount)
+	}
+	if run.err != nil {
+		d.Methods = []MethodOption{}
+	}
+	d.Meta = run.meta()
+	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+// Risk scores a payment. A missing or invalid policy answer gives action
+// review with score 100 and reason policy_error.
+func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
+	var d RiskDecision
+	res, run := e.decide(ctx, PointRisk, &in, func(b *Bundle, hits []*ast.Term) ast.Value {
+		return regoInput(in.Request.term(), in.Features.term(), hits)
+	})
+	if run.err == nil {
+		d.Score, d.Action, d.Reasons, run.err = parseRisk(res)
+	}
+	if run.err != nil {
+		d.Score, d.Action, d.Reasons = 100, RiskReview, []string{"policy_error"}
+	}
+	d.Meta = run.meta()
+	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+}
+
+// Route orders the providers for a payment. A missing or invalid policy
+// answer gives no provider: the caller fails the payment with no_route.
+func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
+	var d RouteDecision
+	res, run := e.decide(ctx, PointRouting, &in, func(b *Bundle, hits []*ast.Term) ast.Value {
+		return regoInput(in.Request.term(), in.Features.term(), hits)
+	})
+	if run.err == nil {
+		d.Providers, d.Experiment, d.Arm, run.err = parseRoute(res)
+	}
+	if run.err != nil {
+		d.Providers, d.Experiment, d.Arm = []string{}, "", ""
+	}
+	d.Meta = run.meta()
+	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+// Workflow decides what follows an event. A missing or invalid policy
+// answer, or one the domain's transition table forbids, gives no
+// transition.
+func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
+	var d WorkflowDecision
+	res, run := e.decide(ctx, PointWorkflow, &in, func(b *Bundle, hits []*ast.Term) ast.Value {
+		return regoInput(in.Request.term(), in.Features.term(), hits)
+	})
+	if run.err == nil {
+		d.NextState, d.Actions, d.Reason, run.err = parseWorkflow(res, paywire.State(in.Request.State))
+	}
+	if run.err != nil {
+		d.NextState, d.Actions, d.Reason = "", []string{}, "policy_error"
+	}
+	d.Meta = run.meta()
+	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+// run is the bookkeeping of one decision.
+type run struct {
+	id     string
+	bundle *Bundle
+	hits   []RuleHit
+	start  time.Time
+	err    error
+}
+
+func (r *run) meta() Meta {
+	m := Meta{DecisionID: r.id, RulesFired: r.hits, Duration: time.Since(r.start)}
+	if r.bundle != nil {
+		m.BundleRevision, m.BundleHash = r.bundle.Revision, r.bundle.Hash
+	}
+	if r.err != nil {
+		m.FailedClosed, m.Error = true, r.err.Error()
+	}
+	return m
+}
+
+// decide runs a point's expr rules on env, then its Rego entry point on the
+// input that build makes from the hits, and returns the raw result.
+func (e *Engine) decide(ctx context.Context, point string, env any, build func(*Bundle, []*ast.Term) ast.Value) (*ast.Term, *run) {
+	r := &run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
+	b := e.active.Load()
+	r.bundle = b
+	if b == nil {
+		r.err = fmt.Errorf("no policy bundle is active")
+		return nil, r
+	}
+	p := b.points[point]
+	var hitTerms []*ast.Term
+	for i := range p.rules {
+		rule := &p.rules[i]
+		out, err := expr.Run(rule.program, env)
+		if err != nil {
+			r.err = fmt.Errorf("rule %s: %v", rule.id, oneLine(err.Error()))
+			return nil, r
+		}
+		if out == true {
+			hitTerms = append(hitTerms, rule.hit)
+			r.hits = append(r.hits, RuleHit{ID: rule.id, Effect: rule.effect})
+		}
+	}
+	input := build(b, hitTerms)
+	rs, err := p.query.Eval(ctx,
+		rego.EvalParsedInput(input),
+		rego.EvalTime(inputTime(env)),
+		rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
+	)
+	switch {
+	case err != nil:
+		r.err = fmt.Errorf("%s: %v", entryPoint(point), oneLine(err.Error()))
+		return nil, r
+	case len(rs) == 0 || len(rs[0].Expressions) == 0:
+		r.err = fmt.Errorf("%s is undefined for this input", entryPoint(point))
+		return nil, r
+	}
+	t, _ := rs[0].Expressions[0].Value.(*ast.Term)
+	if t == nil {
+		r.err = fmt.Errorf("%s gave no value", entryPoint(point))
+	}
+	return t, r
+}
+
+// inputTime is the decision's time, which Rego's time.now_ns also returns:
+// a decision never reads the clock.
+func inputTime(env any) time.Time {
+	switch in := env.(type) {
+	case *AvailabilityInput:
+		return in.Request.Time
+	case *RiskInput:
+		return in.Request.Time
+	case *RouteInput:
+		return in.Request.Time
+	case *WorkflowInput:
+		return in.Request.Time
+	}
+	return time.Time{}
+}

@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/paywire/paywire"
+)
+
+// The requests below are what policies see as input.request; their JSON
+// and expr names are the attribute names of docs/policy-guide.md. None of
+// them can hold a card number or CVV: they are built from a card summary.
+
+// Money is an amount in minor units of a currency, as policies see it.
+type Money struct {
+	Minor    int64  `json:"minor" expr:"minor"`
+	Currency string `json:"currency" expr:"currency"`
+	Exponent int    `json:"exponent" expr:"exponent"`
+}
+
+// MoneyOf converts a domain amount.
+func MoneyOf(m paywire.Money) Money {
+	return Money{Minor: m.Amount, Currency: m.Currency.Code, Exponent: m.Currency.Exponent}
+}
+
+// Features are the behavioural facts about a payment's card, e-mail, IP
+// and customer. Counts exclude the payment being decided.
+type Features struct {
+	CardCount1h     int64 `json:"card_count_1h" expr:"card_count_1h"`
+	CardCount24h    int64 `json:"card_count_24h" expr:"card_count_24h"`
+	CardAmount24h   int64 `json:"card_amount_24h" expr:"card_amount_24h"`
+	CardDeclines24h int64 `json:"card_declines_24h" expr:"card_declines_24h"`
+	EmailCount24h   int64 `json:"email_count_24h" expr:"email_count_24h"`
+	IPCount1h       int64 `json:"ip_count_1h" expr:"ip_count_1h"`
+	CustomerCount7d int64 `json:"customer_count_7d" expr:"customer_count_7d"`
+	CustomerAgeDays int64 `json:"customer_age_days" expr:"customer_age_days"`
+	CardAgeDays     int64 `json:"card_age_days" expr:"card_age_days"`
+	EmailAgeDays    int64 `json:"email_age_days" expr:"email_age_days"`
+}
+
+// AvailabilityRequest asks which methods an end user sees.
+type AvailabilityRequest struct {
+	MerchantID        string    `json:"merchant_id" expr:"merchant_id"`
+	Kind              string    `json:"kind" expr:"kind"`
+	Amount            Money     `json:"amount" expr:"amount"`
+	Country           string    `json:"country" expr:"country"`
+	Language          string    `json:"language" expr:"language"`
+	CustomerID        string    `json:"customer_id" expr:"customer_id"`
+	DepositMethods    []string  `json:"deposit_methods" expr:"deposit_methods"`
+	PreselectedMethod string    `json:"preselected_method" expr:"preselected_method"`
+	Time              time.Time `json:"time" expr:"time"`
+}
+
+// AvailabilityInput is the input of the availability decision.
+type AvailabilityInput struct {
+	Request  AvailabilityRequest `json:"request" expr:"request"`
+	Features Features            `json:"features" expr:"features"`
+	// PaymentID links the decision record to a payment, when there is one.
+	PaymentID string `json:"-" expr:"-"`
+}
+
+// Card is the card summary policies see.
+type Card struct {
+	Brand       string `json:"brand" expr:"brand"`
+	BIN         string `json:"bin" expr:"bin"`
+	Last4       string `json:"last4" expr:"last4"`
+	Country     string `json:"country" expr:"country"`
+	ExpiryMonth int    `json:"expiry_month" expr:"expiry_month"`
+	ExpiryYear  int    `json:"expiry_year" expr:"expiry_year"`
+	Fingerprint string `json:"fingerprint" expr:"fingerprint"`
+}
+
+// Customer is the end user as risk policies see them.
+type Customer struct {
+	ID          string `json:"id" expr:"id"`
+	Email       string `json:"email" expr:"email"`
+	EmailDomain string `json:"email_domain" expr:"email_domain"`
+	Country     string `json:"country" expr:"country"`
+	IP          string `json:"ip" expr:"ip"`
+	IPCountry   string `json:"ip_country" expr:"ip_country"`
+	Language    string `json:"language" expr:"language"`
+}
+
+// RiskRequest asks how risky a payment is.
+type RiskRequest struct {
+	PaymentID      string    `json:"payment_id" expr:"payment_id"`
+	MerchantID     string    `json:"merchant_id" expr:"merchant_id"`
+	Kind           string    `json:"kind" expr:"kind"`
+	Amount         Money     `json:"amount" expr:"amount"`
+	Method         string    `json:"method" expr:"method"`
+	Card           Card      `json:"card" expr:"card"`
+	Customer       Customer  `json:"customer" expr:"customer"`
+	BillingCountry string    `json:"billing_country" expr:"billing_country"`
+	Time           time.Time `json:"time" expr:"time"`
+}
+
+// RiskInput is the input of the risk decision.
+type RiskInput struct {
+	Request  RiskRequest `json:"request" expr:"request"`
+	Features Features    `json:"features" expr:"features"`
+}
+
+// RouteCard is the card as routing policies see it.
+type RouteCard struct {
+	Brand   string `json:"brand" expr:"brand"`
+	BIN     string `json:"bin" expr:"bin"`
+	Country string `json:"country" expr:"country"`
+}
+
+// RouteCustomer is the end user as routing policies see them.
+type RouteCustomer struct {
+	ID      string `json:"id" expr:"id"`
+	Country string `json:"country" expr:"country"`
+}
+
+// RouteRequest asks which providers get a payment.
+type RouteRequest struct {
+	MerchantID string        `json:"merchant_id" expr:"merchant_id"`
+	Kind       string        `json:"kind" expr:"kind"`
+	Amount     Money         `json:"amount" expr:"amount"`
+	Method     string        `json:"method" expr:"method"`
+	Card       RouteCard     `json:"card" expr:"card"`
+	Customer   RouteCustomer `json:"customer" expr:"customer"`
+	RiskScore  int           `json:"risk_score" expr:"risk_score"`
+	RiskAction string        `json:"risk_action" expr:"risk_action"`
+	Time       time.Time     `json:"time" expr:"time"`
+}
+
+// RouteInput is the input of the routing decision.
+type RouteInput struct {
+	Request   RouteRequest `json:"request" expr:"request"`
+	Features  Features     `json:"features" expr:"features"`
+	PaymentID string       `json:"-" expr:"-"`
+}
+
+// WorkflowEvent is what happened to a payment.
+type WorkflowEvent struct {
+	Type   string `json:"type" expr:"type"`
+	Amount int64  `json:"amount" expr:"amount"`
+}
+
+// RiskSummary is the latest risk decision, as workflow policies see it.
+type RiskSummary struct {
+	Score  int    `json:"score" expr:"score"`
+	Action string `json:"action" expr:"action"`
+}
+
+// MerchantSettings are the merchant's settings that workflow policies use.
+type MerchantSettings struct {
+	AutoCapture         bool `json:"auto_capture" expr:"auto_capture"`
+	AutoCaptureMaxScore int  `json:"auto_capture_max_score" expr:"auto_capture_max_score"`
+}
+
+// WorkflowRequest asks what happens next to a payment.
+type WorkflowRequest struct {
+	State                string           `json:"state" expr:"state"`
+	Event                WorkflowEvent    `json:"event" expr:"event"`
+	Kind                 string           `json:"kind" expr:"kind"`
+	Amount               Money            `json:"amount" expr:"amount"`
+	Captured             int64            `json:"captured" expr:"captured"`
+	Refunded             int64            `json:"refunded" expr:"refunded"`
+	Method               string           `json:"method" expr:"method"`
+	Provider             string           `json:"provider" expr:"provider"`
+	Risk                 RiskSummary      `json:"risk" expr:"risk"`
+	Merchant             MerchantSettings `json:"merchant" expr:"merchant"`
+	AuthorizedAgeSeconds int64            `json:"authorized_age_seconds" expr:"authorized_age_seconds"`
+	Time                 time.Time        `json:"time" expr:"time"`
+}
+
+// WorkflowInput is the input of the workflow decision.
+type WorkflowInput struct {
+	Request   WorkflowRequest `json:"request" expr:"request"`
+	Features  Features        `json:"features" expr:"features"`
+	PaymentID string          `json:"-" expr:"-"`
+	// MerchantID is for the decision record only; policies see the
+	// merchant's settings.
+	MerchantID string `json:"-" expr:"-"`
+}
+
+// Meta is what every decision carries besides its answer.
+type Meta struct {
+	DecisionID     string        `json:"decision_id"`
+	BundleRevision string        `json:"bundle_revision"`
+	BundleHash     string        `json:"bundle_hash"`
+	RulesFired     []RuleHit     `json:"rules_fired"`
+	Duration       time.Duration `json:"duration_ns"`
+	// FailedClosed is set when the policy gave no valid answer and the
+	// point's fail-closed answer was used; Error says why.
+	FailedClosed bool   `json:"failed_closed,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// RuleHit is an expr rule whose condition held, with its effect.
+type RuleHit struct {
+	ID     string          `json:"id"`
+	Effect json.RawMessage `json:"effect"`
+}
+
+// MethodOption is one payment method an end user may use, with limits in
+// minor units of the request's currency.
+type MethodOption struct {
+	Method   string `json:"method"`
+	MinMinor int64  `json:"min_minor"`
+	MaxMinor int64  `json:"max_minor"`
+}
+
+// AvailabilityDecision lists the methods in the order to show them. Fails
+// closed to no methods.
+type AvailabilityDecision struct {
+	Methods []MethodOption `json:"methods"`
+	Meta
+}
+
+// RiskAction is what to do about a payment's risk. The zero RiskAction is
+// not a permission: callers must treat anything but RiskAllow as a stop.
+type RiskAction string
+
+// Risk actions.
+const (
+	RiskAllow     RiskAction = "allow"
+	RiskChallenge RiskAction = "challenge"
+	RiskReview    RiskAction = "review"
+	RiskBlock     RiskAction = "block"
+)
+
+// RiskDecision scores a payment. Fails closed to review.
+type RiskDecision struct {
+	Score   int        `json:"score"`
+	Action  RiskAction `json:"action"`
+	Reasons []string   `json:"reasons"`
+	Meta
+}
+
+// RouteDecision orders the providers to try. Fails closed to none, and an
+// empty list means the payment cannot be routed.
+type RouteDecision struct {
+	Providers  []string `json:"providers"`
+	Experiment string   `json:"experiment"`
+	Arm        string   `json:"arm"`
+	Meta
+}
+
+// WorkflowDecision says what happens next. NextState is empty when there is
+// no transition (which is also the fail-closed answer); when set, it is a
+// move the domain's transition table allows.
+type WorkflowDecision struct {
+	NextState paywire.State `json:"next_state"`
+	Actions   []string      `json:"actions"`
+	Reason    string        `json:"reason"`
+	Meta
+}
+
+// Workflow actions a policy may ask for.
+var workflowActions = map[string]bool{
+	"capture": true, "void": true, "notify_merchant": true,
+	"hold_for_review": true, "schedule_expiry": true, "refund": true,
+}
+
+// Point names.
+const (
+	PointAvailability = "availability"
+	PointRisk         = "risk"
+	PointRouting      = "routing"
+	PointWorkflow     = "workflow"
+)
+
+// Points lists the decision points in the order a payment meets them.
+var Points = []string{PointAvailability, PointRisk, PointRouting, PointWorkflow}
