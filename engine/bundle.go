@@ -16,7 +16,6 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"go.yaml.in/yaml/v3"
@@ -32,14 +31,23 @@ type Bundle struct {
 	Files    Files
 
 	compiler *ast.Compiler
+	modules  map[string]*ast.Module
+	data     map[string]any
 	store    storage.Store
-	points   map[string]*compiledPoint
+	// txn is a read transaction held for the bundle's life: the store is
+	// never written after compilation, and one shared read transaction
+	// spares every decision opening its own.
+	txn    storage.Transaction
+	points map[string]*compiledPoint
 }
 
 type compiledPoint struct {
-	query rego.PreparedEvalQuery
+	query ast.Body // decisionVar = data.paywire.<point>.decision, compiled
 	rules []compiledRule
 }
+
+// decisionVar is the variable the compiled queries bind the decision to.
+var decisionVar = ast.Var("__decision")
 
 type compiledRule struct {
 	id      string
@@ -145,22 +153,24 @@ func Compile(ctx context.Context, files Files) (*Bundle, error) {
 		return nil, err
 	}
 	store := inmem.NewFromObjectWithOpts(b.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &Bundle{
+		txn:      txn,
 		Revision: b.Manifest.Revision,
 		Hash:     files.Hash(),
 		Roots:    *b.Manifest.Roots,
 		Files:    files,
 		compiler: compiler,
+		modules:  modules,
+		data:     b.Data,
 		store:    store,
 		points:   map[string]*compiledPoint{},
 	}
 	for _, p := range Points {
-		q, err := rego.New(
-			rego.Query(entryPoint(p)),
-			rego.Compiler(compiler),
-			rego.Store(store),
-			rego.StrictBuiltinErrors(true),
-		).PrepareForEval(ctx)
+		q, err := compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.VarTerm(string(decisionVar)), ast.MustParseTerm(entryPoint(p)))))
 		if err != nil {
 			return nil, refuse("", 0, "preparing %s: %v", entryPoint(p), err)
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/expr-lang/expr"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/paywire/paywire"
 )
@@ -186,25 +186,39 @@ func (e *Engine) decide(ctx context.Context, point string, env any, build func(*
 			r.hits = append(r.hits, RuleHit{ID: rule.id, Effect: rule.effect})
 		}
 	}
-	input := build(b, hitTerms)
-	rs, err := p.query.Eval(ctx,
-		rego.EvalParsedInput(input),
-		rego.EvalTime(inputTime(env)),
-		rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
-	)
-	switch {
-	case err != nil:
-		r.err = fmt.Errorf("%s: %v", entryPoint(point), oneLine(err.Error()))
-		return nil, r
-	case len(rs) == 0 || len(rs[0].Expressions) == 0:
-		r.err = fmt.Errorf("%s is undefined for this input", entryPoint(point))
-		return nil, r
-	}
-	t, _ := rs[0].Expressions[0].Value.(*ast.Term)
-	if t == nil {
-		r.err = fmt.Errorf("%s gave no value", entryPoint(point))
+	t, err := b.eval(ctx, point, build(b, hitTerms), inputTime(env))
+	if err != nil {
+		r.err = err
 	}
 	return t, r
+}
+
+// eval evaluates a point's entry point on input at time now.
+func (b *Bundle) eval(ctx context.Context, point string, input ast.Value, now time.Time) (*ast.Term, error) {
+	q := topdown.NewQuery(b.points[point].query).
+		WithCompiler(b.compiler).
+		WithStore(b.store).
+		WithTransaction(b.txn).
+		WithInput(ast.NewTerm(input)).
+		WithTime(now).
+		WithStrictBuiltinErrors(true)
+	if ctx.Done() != nil {
+		c := topdown.NewCancel()
+		q = q.WithCancel(c)
+		defer context.AfterFunc(ctx, c.Cancel)()
+	}
+	rs, err := q.Run(ctx)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %v", entryPoint(point), oneLine(err.Error()))
+	case len(rs) == 0:
+		return nil, fmt.Errorf("%s is undefined for this input", entryPoint(point))
+	}
+	t := rs[0][decisionVar]
+	if t == nil {
+		return nil, fmt.Errorf("%s gave no value", entryPoint(point))
+	}
+	return t, nil
 }
 
 // inputTime is the decision's time, which Rego's time.now_ns also returns:

@@ -33,7 +33,7 @@ decision := {"providers": input.hits[0].effect.providers}
 		"workflow.rego": []byte(`package paywire.workflow
 decision := {"next_state": "pending", "actions": ["notify_merchant"], "reason": "submitted"} if input.request.event.type == "submitted"
 `),
-		"paywire/lists/data.yaml": []byte("blocked_bins: [\"666666\"]\n"),
+		"paywire/lists/data.yaml":      []byte("blocked_bins: [\"666666\"]\n"),
 		"rules/availability/data.yaml": []byte("rules: []\n"),
 		"rules/risk/data.yaml": []byte(`rules:
   - id: big
@@ -261,7 +261,10 @@ func TestCompiledBundlesAreCachedByHash(t *testing.T) {
 
 type memRecorder struct{ recs []*Record }
 
-func (m *memRecorder) Record(_ context.Context, r *Record) error { m.recs = append(m.recs, r); return nil }
+func (m *memRecorder) Record(_ context.Context, r *Record) error {
+	m.recs = append(m.recs, r)
+	return nil
+}
 
 func TestRecorderGetsEveryDecision(t *testing.T) {
 	e := newEngine(t, minimalFiles())

@@ -193,3 +193,17 @@ func (f Files) WriteTarball(w io.Writer) error {
 	}
 	return gz.Close()
 }
+
+// BundleFiles assembles a bundle laid out as this repository keeps the
+// default one: policy modules and data at the root of policies, expr rule
+// files mounted under rules/.
+func BundleFiles(policies, rules fs.FS) (Files, error) {
+	f := Files{}
+	if err := f.AddFS(policies, ""); err != nil {
+		return nil, err
+	}
+	if err := f.AddFS(rules, "rules"); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
