@@ -5,6 +5,7 @@
 //	paywire serve [--addr ...] [--db ...] [--demo]   run the service
 //	paywire migrate up|status [--db ...]             manage the schema
 //	paywire healthcheck [--url ...]                  probe a running node
+//	paywire policy test|eval|build ...               work with policy bundles
 package main
 
 import (
@@ -31,6 +32,7 @@ Usage:
   paywire migrate up [flags]      apply missing database migrations
   paywire migrate status [flags]  list migrations and whether they are applied
   paywire healthcheck [--url U]   exit 0 if U (default http://127.0.0.1:8080/readyz) answers 200
+  paywire policy test|eval|build  test, evaluate or package a policy bundle
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "healthcheck":
 		err = runHealthcheck(ctx, rest)
+	case "policy":
+		err = runPolicy(ctx, rest, stdout, os.Stdin)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -15,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/paywire/paywire/engine"
+	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/rules"
 	"github.com/paywire/paywire/store"
 )
 
@@ -44,6 +47,7 @@ type Main struct {
 	Logger   *slog.Logger
 	Out      io.Writer // where secrets shown once are printed
 	DB       *store.DB
+	Engine   *engine.Engine
 	Router   chi.Router
 	Registry *prometheus.Registry
 
@@ -70,6 +74,10 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("seeding demo data: %w", err)
 		}
 	}
+	if m.Engine, err = newEngine(ctx, m.DB); err != nil {
+		return err
+	}
+	m.Logger.Info("policy bundle active", "revision", m.Engine.Active().Revision, "hash", m.Engine.Active().Hash)
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -151,6 +159,21 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error
 		log.Info("migration applied", "version", a.Version, "name", a.Name)
 	}
 	return db, nil
+}
+
+// newEngine builds the decision engine with the default bundle active and
+// every decision recorded in the database.
+func newEngine(ctx context.Context, db *store.DB) (*engine.Engine, error) {
+	files, err := engine.BundleFiles(policies.FS, rules.FS)
+	if err != nil {
+		return nil, err
+	}
+	e := engine.New(16)
+	if _, err := e.Activate(ctx, files); err != nil {
+		return nil, fmt.Errorf("the built-in policy bundle: %w", err)
+	}
+	e.Recorder = engine.StoreRecorder{Store: db}
+	return e, nil
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {

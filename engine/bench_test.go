@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/rules"
+)
+
+// Benchmarks run on the default bundle with inputs that make several rules
+// fire, so that they measure realistic work. Figures: docs/performance.md.
+
+func benchEngine(b *testing.B) *Engine {
+	b.Helper()
+	files, err := BundleFiles(policies.FS, rules.FS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := New(2)
+	if _, err := e.Activate(context.Background(), files); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+var benchTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func benchAvailability() AvailabilityInput {
+	return AvailabilityInput{Request: AvailabilityRequest{
+		MerchantID: "demo", Kind: "deposit", Amount: Money{Minor: 25000, Currency: "EUR", Exponent: 2},
+		Country: "DE", Language: "de", CustomerID: "cust-42", DepositMethods: []string{"card"}, Time: benchTime,
+	}}
+}
+
+func benchRisk() RiskInput {
+	return RiskInput{
+		Request: RiskRequest{
+			PaymentID: "pay_bench", MerchantID: "demo", Kind: "deposit",
+			Amount: Money{Minor: 250000, Currency: "EUR", Exponent: 2}, Method: "card",
+			Card: Card{Brand: "visa", BIN: "411111", Last4: "1111", Country: "US", ExpiryMonth: 12, ExpiryYear: 2028, Fingerprint: "fp_1"},
+			Customer: Customer{ID: "cust-42", Email: "a@example.com", EmailDomain: "example.com", Country: "DE",
+				IP: "192.0.2.10", IPCountry: "FR", Language: "de"},
+			BillingCountry: "DE", Time: benchTime,
+		},
+		Features: Features{CardCount1h: 2, CardCount24h: 4, CardAmount24h: 400000, EmailCount24h: 3, IPCount1h: 2,
+			CustomerCount7d: 5, CustomerAgeDays: 1, CardAgeDays: 0, EmailAgeDays: 1},
+	}
+}
+
+func benchRoute() RouteInput {
+	return RouteInput{Request: RouteRequest{
+		MerchantID: "demo", Kind: "deposit", Amount: Money{Minor: 250000, Currency: "EUR", Exponent: 2}, Method: "card",
+		Card: RouteCard{Brand: "visa", BIN: "411111", Country: "US"}, Customer: RouteCustomer{ID: "cust-42", Country: "DE"},
+		RiskScore: 35, RiskAction: "challenge", Time: benchTime,
+	}}
+}
+
+func benchWorkflow() WorkflowInput {
+	return WorkflowInput{Request: WorkflowRequest{
+		State: "pending", Event: WorkflowEvent{Type: "provider_authorized"}, Kind: "deposit",
+		Amount: Money{Minor: 250000, Currency: "EUR", Exponent: 2}, Method: "card", Provider: "acquirer-a",
+		Risk: RiskSummary{Score: 10, Action: "allow"}, Merchant: MerchantSettings{AutoCapture: true, AutoCaptureMaxScore: 30},
+		Time: benchTime,
+	}}
+}
+
+func mustNotFail(b *testing.B, m Meta) {
+	if m.FailedClosed {
+		b.Fatalf("decision failed closed: %s", m.Error)
+	}
+}
+
+func BenchmarkAvailability(b *testing.B) {
+	e, in := benchEngine(b), benchAvailability()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, _ := e.Availability(context.Background(), in)
+		mustNotFail(b, d.Meta)
+	}
+}
+
+func BenchmarkRisk(b *testing.B) {
+	e, in := benchEngine(b), benchRisk()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, _ := e.Risk(context.Background(), in)
+		mustNotFail(b, d.Meta)
+	}
+}
+
+func BenchmarkRoute(b *testing.B) {
+	e, in := benchEngine(b), benchRoute()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, _ := e.Route(context.Background(), in)
+		mustNotFail(b, d.Meta)
+	}
+}
+
+func BenchmarkWorkflow(b *testing.B) {
+	e, in := benchEngine(b), benchWorkflow()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, _ := e.Workflow(context.Background(), in)
+		mustNotFail(b, d.Meta)
+	}
+}
+
+// fullSet makes the four decisions a card payment meets.
+func fullSet(e *Engine, av AvailabilityInput, ri RiskInput, ro RouteInput, wf WorkflowInput) Meta {
+	ctx := context.Background()
+	a, _ := e.Availability(ctx, av)
+	r, _ := e.Risk(ctx, ri)
+	p, _ := e.Route(ctx, ro)
+	w, _ := e.Workflow(ctx, wf)
+	for _, m := range []Meta{a.Meta, r.Meta, p.Meta, w.Meta} {
+		if m.FailedClosed {
+			return m
+		}
+	}
+	return Meta{}
+}
+
+func BenchmarkFullSet(b *testing.B) {
+	e := benchEngine(b)
+	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
+	b.ReportAllocs()
+	for b.Loop() {
+		mustNotFail(b, fullSet(e, av, ri, ro, wf))
+	}
+}
+
+// BenchmarkFullSetParallel shares one engine between goroutines, as a
+// node's request handlers do.
+func BenchmarkFullSetParallel(b *testing.B) {
+	e := benchEngine(b)
+	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if m := fullSet(e, av, ri, ro, wf); m.FailedClosed {
+				b.Error(m.Error)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLatency is the latency harness: it times every full set and
+// reports the percentiles and the allocations per set. Run it over 100k
+// decisions with -bench Latency -benchtime 100000x.
+func BenchmarkLatency(b *testing.B) {
+	e := benchEngine(b)
+	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
+	durations := make([]time.Duration, 0, b.N)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		m := fullSet(e, av, ri, ro, wf)
+		durations = append(durations, time.Since(start))
+		mustNotFail(b, m)
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	slices.Sort(durations)
+	pct := func(p float64) float64 {
+		return float64(durations[min(len(durations)-1, int(p*float64(len(durations))))].Microseconds())
+	}
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	b.ReportMetric(pct(0.999), "p99.9-µs")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/set")
+	if os.Getenv("PAYWIRE_BENCH_VERBOSE") != "" {
+		fmt.Fprintf(os.Stderr, "%d full sets: p50 %.0fµs p99 %.0fµs p99.9 %.0fµs, %.0f allocs/set\n",
+			b.N, pct(0.5), pct(0.99), pct(0.999), float64(after.Mallocs-before.Mallocs)/float64(b.N))
+	}
+}
+
+// BenchmarkOverhead measures, in one run, the full set through the engine
+// and the same work done by OPA's Eval and expr's Run alone on prepared
+// inputs; the difference is the engine's own overhead (input building,
+// validation, ids, bookkeeping), reported as a share of the decision time.
+func BenchmarkOverhead(b *testing.B) {
+	e := benchEngine(b)
+	bundle := e.Active()
+	ctx := context.Background()
+	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
+	envs := map[string]any{PointAvailability: av, PointRisk: ri, PointRouting: ro, PointWorkflow: wf}
+	inputs := map[string]ast.Value{}
+	for _, p := range Points {
+		var hits []*ast.Term
+		for i := range bundle.points[p].rules {
+			r := &bundle.points[p].rules[i]
+			if out, _ := expr.Run(r.program, envs[p]); out == true {
+				hits = append(hits, r.hit)
+			}
+		}
+		var req, feat map[string]any
+		switch p {
+		case PointAvailability:
+			req, feat = av.Request.fields(), av.Features.fields()
+		case PointRisk:
+			req, feat = ri.Request.fields(), ri.Features.fields()
+		case PointRouting:
+			req, feat = ro.Request.fields(), ro.Features.fields()
+		case PointWorkflow:
+			req, feat = wf.Request.fields(), wf.Features.fields()
+		}
+		inputs[p] = regoInput(req, feat, hits)
+	}
+	core := func() {
+		for _, p := range Points {
+			cp := bundle.points[p]
+			for i := range cp.rules {
+				_, _ = expr.Run(cp.rules[i].program, envs[p])
+			}
+			_, _ = bundle.eval(ctx, p, inputs[p], benchTime)
+		}
+	}
+	var coreTime, fullTime time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		core()
+		t1 := time.Now()
+		mustNotFail(b, fullSet(e, av, ri, ro, wf))
+		fullTime += time.Since(t1)
+		coreTime += t1.Sub(t0)
+	}
+	b.ReportMetric(float64(fullTime.Microseconds())/float64(b.N), "full-µs")
+	b.ReportMetric(float64(coreTime.Microseconds())/float64(b.N), "eval+run-µs")
+	b.ReportMetric(100*float64(fullTime-coreTime)/float64(fullTime), "overhead-%")
+}
