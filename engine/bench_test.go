@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
 )
@@ -240,4 +241,54 @@ func BenchmarkOverhead(b *testing.B) {
 	b.ReportMetric(float64(fullTime.Microseconds())/float64(b.N), "full-µs")
 	b.ReportMetric(float64(coreTime.Microseconds())/float64(b.N), "eval+run-µs")
 	b.ReportMetric(100*float64(fullTime-coreTime)/float64(fullTime), "overhead-%")
+}
+
+// BenchmarkParts splits each point's decision into its parts: the expr
+// rules, building the Rego input, and evaluating the Rego entry point (with
+// a new input each time, so OPA's conversion of what it reads is counted).
+func BenchmarkParts(b *testing.B) {
+	e := benchEngine(b)
+	bun := e.Active()
+	ctx := context.Background()
+	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
+	envs := map[string]any{PointAvailability: av, PointRisk: ri, PointRouting: ro, PointWorkflow: wf}
+	build := map[string]func(h []*ast.Term) ast.Value{
+		PointAvailability: func(h []*ast.Term) ast.Value { return regoInput(av.Request.fields(), av.Features.fields(), h) },
+		PointRisk:         func(h []*ast.Term) ast.Value { return regoInput(ri.Request.fields(), ri.Features.fields(), h) },
+		PointRouting:      func(h []*ast.Term) ast.Value { return regoInput(ro.Request.fields(), ro.Features.fields(), h) },
+		PointWorkflow:     func(h []*ast.Term) ast.Value { return regoInput(wf.Request.fields(), wf.Features.fields(), h) },
+	}
+	for _, p := range Points {
+		cp := bun.points[p]
+		var hits []*ast.Term
+		for i := range cp.rules {
+			if out, _ := expr.Run(cp.rules[i].program, envs[p]); out == true {
+				hits = append(hits, cp.rules[i].hit)
+			}
+		}
+		b.Run(p+"/expr", func(b *testing.B) {
+			for b.Loop() {
+				for i := range cp.rules {
+					_, _ = expr.Run(cp.rules[i].program, envs[p])
+				}
+			}
+		})
+		b.Run(p+"/build", func(b *testing.B) {
+			for b.Loop() {
+				_ = build[p](hits)
+			}
+		})
+		b.Run(p+"/eval", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bun.eval(ctx, p, build[p](hits), benchTime); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("newid", func(b *testing.B) {
+		for b.Loop() {
+			_ = paywire.NewID("dec_")
+		}
+	})
 }
