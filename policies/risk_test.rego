@@ -2,8 +2,10 @@ package paywire.risk_test
 
 import data.paywire.risk
 
-# A clean card payment; the expr rules' conditions are tested by the
-# decision cases (engine/testdata/cases/risk.yaml), so hits are given here.
+# The policy combines hits, so the tests give them explicitly: hit() builds
+# one from a rule of rules/risk/data.yaml (its real effect), score_hit() a
+# synthetic one. The expr rules' conditions are tested by the decision cases
+# (engine/testdata/cases/risk.yaml).
 base := {
 	"request": {
 		"payment_id": "pay-1",
@@ -31,132 +33,147 @@ base := {
 	"hits": [],
 }
 
-with_hits(h) := object.union(base, {"hits": h})
+# The expr rules: data.rules.risk.rules in the bundle, data.risk.rules when
+# `opa test policies/ rules/` loads rules/ as a root of its own.
+rules := data.rules.risk.rules if {
+	data.rules.risk.rules
+} else := data.risk.rules
 
-with_card(c, h) := object.union(base, {"request": {"card": c}, "hits": h})
-
-hit(score, reason) := {"id": concat("_", ["rule", reason]), "effect": {"score": score, "reason": reason}}
-
-decide(i) := d if {
-	d := risk.decision with input as i
+hit(id) := {"id": id, "effect": r.effect} if {
+	some r in rules
+	r.id == id
 }
 
-# --- no hits --------------------------------------------------------------
+score_hit(score, reason) := {"id": concat("_", ["rule", reason]), "effect": {"score": score, "reason": reason}}
+
+decide(hits) := d if {
+	d := risk.decision with input as object.union(base, {"hits": hits})
+}
+
+# --- no hits ----------------------------------------------------------------
 
 test_clean_payment_allowed if {
-	decide(base) == {"score": 0, "action": "allow", "reasons": []}
+	decide([]) == {"score": 0, "action": "allow", "reasons": set()}
 }
 
-# --- blocked BIN (the policy's own lookup) --------------------------------
+# --- the blocked BIN (rule blocked_bin, the first hit) --------------------------
 
-test_blocked_bin if {
-	decide(with_card({"bin": "400666"}, [])) == {"score": 100, "action": "block", "reasons": ["blocked_bin"]}
-}
-
-test_every_blocked_bin_blocks if {
-	every bin, _ in data.paywire.lists.blocked_bins {
-		decide(with_card({"bin": bin}, [])).action == "block"
-	}
-}
-
-test_blocked_bin_overrides_the_hits if {
-	d := decide(with_card({"bin": "999999"}, [hit(15, "ip_country_mismatch"), hit(20, "high_amount")]))
+test_blocked_bin_alone_decides if {
+	decide([hit("blocked_bin")]) == {"score": 100, "action": "block", "reasons": ["blocked_bin"]}
+	d := decide([hit("blocked_bin"), hit("high_amount"), hit("ip_country_mismatch")])
 	d == {"score": 100, "action": "block", "reasons": ["blocked_bin"]}
 }
 
-test_blocked_bin_whatever_the_method if {
-	i := object.union(base, {"request": {"method": "ewallet", "card": {"bin": "510999"}}})
-	decide(i).action == "block"
+test_blocked_bin_rule_is_first_and_looks_the_bin_up if {
+	rules[0].id == "blocked_bin"
+	rules[0].when == `in_list("blocked_bins", request.card.bin)`
+	rules[0].effect == {"score": 100, "reason": "blocked_bin"}
+	count(data.paywire.lists.blocked_bins) > 0
+	not data.paywire.lists.blocked_bins["401288"] # watched, not blocked
 }
 
-test_watched_bin_is_not_blocked if {
-	decide(with_card({"bin": "401288"}, [])).action == "allow"
+test_blocked_bin_not_first_still_blocks if {
+	# Were it not the first hit, its score alone would block.
+	d := decide([hit("high_amount"), hit("blocked_bin")])
+	d == {"score": 100, "action": "block", "reasons": {"blocked_bin", "high_amount"}}
 }
 
-test_empty_bin_not_blocked if {
-	i := object.union(base, {"request": {"method": "bank_redirect", "card": {"bin": ""}}})
-	decide(i) == {"score": 0, "action": "allow", "reasons": []}
+# --- combining hits -------------------------------------------------------------
+
+test_hits_add_scores_and_list_each_reason if {
+	d := decide([hit("high_amount"), hit("ip_country_mismatch"), hit("disposable_email_domain")])
+	d == {"score": 60, "action": "review", "reasons": {"disposable_email", "high_amount", "ip_country_mismatch"}}
 }
 
-# --- combining hits -------------------------------------------------------
-
-test_hits_add_scores_and_reasons_sorted if {
-	d := decide(with_hits([hit(20, "high_amount"), hit(15, "ip_country_mismatch"), hit(25, "disposable_email")]))
-	d == {"score": 60, "action": "review", "reasons": ["disposable_email", "high_amount", "ip_country_mismatch"]}
-}
-
-test_repeated_reason_listed_once_scores_added if {
-	d := decide(with_hits([hit(20, "card_declines"), hit(30, "card_declines")]))
-	d == {"score": 50, "action": "challenge", "reasons": ["card_declines"]}
+test_rules_sharing_a_reason_add_their_scores if {
+	d := decide([hit("card_declines_24h"), hit("card_declines_24h_many")])
+	d == {"score": 50, "action": "challenge", "reasons": {"card_declines"}}
+	d2 := decide([hit("high_risk_ip_country"), hit("high_risk_card_country")])
+	d2 == {"score": 40, "action": "challenge", "reasons": {"high_risk_country"}}
 }
 
 test_same_effect_twice_counts_twice if {
-	d := decide(with_hits([hit(20, "high_risk_country"), hit(20, "high_risk_country")]))
-	d == {"score": 40, "action": "challenge", "reasons": ["high_risk_country"]}
+	d := decide([score_hit(20, "x"), score_hit(20, "x")])
+	d == {"score": 40, "action": "challenge", "reasons": {"x"}}
 }
 
-test_hit_without_reason_only_scores if {
-	d := decide(with_hits([{"id": "x", "effect": {"score": 30}}]))
-	d == {"score": 30, "action": "challenge", "reasons": []}
-}
-
-test_hit_without_score_only_gives_its_reason if {
-	d := decide(with_hits([{"id": "x", "effect": {"reason": "note"}}]))
-	d == {"score": 0, "action": "allow", "reasons": ["note"]}
+test_blocked_country_blocks_whatever_else_hit if {
+	d := decide([hit("blocked_country"), hit("ip_country_mismatch")])
+	d == {"score": 100, "action": "block", "reasons": {"blocked_country", "ip_country_mismatch"}}
+	decide([hit("blocked_country")]).action == "block"
 }
 
 test_score_capped_at_100 if {
-	d := decide(with_hits([hit(70, "a"), hit(70, "b")]))
-	d == {"score": 100, "action": "block", "reasons": ["a", "b"]}
+	decide([score_hit(70, "a"), score_hit(70, "b")]) == {"score": 100, "action": "block", "reasons": {"a", "b"}}
+	decide([score_hit(100, "a"), score_hit(1, "b")]).score == 100
+	decide([score_hit(60, "a"), score_hit(40, "b")]) == {"score": 100, "action": "block", "reasons": {"a", "b"}}
 }
 
-# --- hard blocks from hits ------------------------------------------------
+# --- actions ----------------------------------------------------------------------
 
-test_hard_block_reason_blocks_at_low_score if {
-	decide(with_hits([hit(0, "blocked_country")])) == {"score": 0, "action": "block", "reasons": ["blocked_country"]}
-	d := decide(with_hits([hit(10, "blocked_bin"), hit(20, "high_amount")]))
-	d == {"score": 30, "action": "block", "reasons": ["blocked_bin", "high_amount"]}
-}
+expected_action(score) := "block" if {
+	score >= 80
+} else := "review" if {
+	score >= 60
+} else := "challenge" if {
+	score >= 30
+} else := "allow"
 
-test_blocked_country_hit_blocks if {
-	d := decide(with_hits([hit(100, "blocked_country"), hit(15, "ip_country_mismatch")]))
-	d == {"score": 100, "action": "block", "reasons": ["blocked_country", "ip_country_mismatch"]}
-}
-
-# --- action thresholds ----------------------------------------------------
-
-action_at(n) := a if {
-	d := decide(with_hits([hit(n, "r")]))
-	d.score == n
-	a := d.action
+test_action_for_every_score if {
+	every score in numbers.range(0, 100) {
+		d := decide([score_hit(score, "r")])
+		d.score == score
+		d.action == expected_action(score)
+	}
 }
 
 test_action_thresholds if {
-	action_at(0) == "allow"
-	action_at(29) == "allow"
-	action_at(30) == "challenge"
-	action_at(59) == "challenge"
-	action_at(60) == "review"
-	action_at(79) == "review"
-	action_at(80) == "block"
-	action_at(100) == "block"
+	decide([score_hit(29, "r")]).action == "allow"
+	decide([score_hit(30, "r")]).action == "challenge"
+	decide([score_hit(59, "r")]).action == "challenge"
+	decide([score_hit(60, "r")]).action == "review"
+	decide([score_hit(79, "r")]).action == "review"
+	decide([score_hit(80, "r")]).action == "block"
 }
 
 test_score_from_several_hits_reaches_block if {
-	decide(with_hits([hit(40, "a"), hit(40, "b")])).action == "block"
-	decide(with_hits([hit(40, "a"), hit(39, "b")])).action == "review"
+	decide([score_hit(40, "a"), score_hit(40, "b")]).action == "block"
+	decide([score_hit(40, "a"), score_hit(39, "b")]).action == "review"
 }
 
-# --- output shape ---------------------------------------------------------
+# --- the rules' data ------------------------------------------------------------
 
-test_output_shape if {
-	every hs in [[], [hit(5, "x")], [hit(50, "x"), hit(50, "y")]] {
-		d := decide(with_hits(hs))
-		is_number(d.score)
-		d.score >= 0
-		d.score <= 100
-		d.action in {"allow", "challenge", "review", "block"}
-		is_array(d.reasons)
-		count(d.reasons) == count({r | some r in d.reasons})
+test_enough_findings if {
+	count(rules) >= 25
+}
+
+test_every_effect_is_a_score_and_a_reason if {
+	every r in rules {
+		count(r.effect) == 2
+		is_number(r.effect.score)
+		r.effect.score == round(r.effect.score)
+		r.effect.score >= 0
+		r.effect.score <= 100
+		is_string(r.effect.reason)
+		r.effect.reason != ""
+	}
+}
+
+test_rule_ids_unique if {
+	count(rules) == count({r.id | some r in rules})
+}
+
+test_hard_blocks_score_100 if {
+	hard := [r | some r in rules; r.effect.reason in {"blocked_bin", "blocked_country"}]
+	count(hard) == 2
+	every r in hard {
+		r.effect.score == 100
+	}
+}
+
+test_rules_do_not_bind_with_let if {
+	# A rule with `let` pays for its variables on every run.
+	every r in rules {
+		not regex.match(`(^|[^a-z_])let `, r.when)
 	}
 }

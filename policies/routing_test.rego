@@ -18,87 +18,121 @@ base := {
 	"hits": [],
 }
 
-in_(r, hits) := object.union(base, {"request": r, "hits": hits})
+# The expr rules: data.rules.routing.rules in the bundle, data.routing.rules
+# when `opa test policies/ rules/` loads rules/ as a root of its own.
+rules := data.rules.routing.rules if {
+	data.rules.routing.rules
+} else := data.routing.rules
 
-hit(effect) := {"id": "rule", "effect": effect}
-
-arm_a := hit({"providers": ["acquirer-a", "acquirer-b"], "experiment": "acquirer-split", "arm": "a"})
-
-arm_b := hit({"providers": ["acquirer-b", "acquirer-a"], "experiment": "acquirer-split", "arm": "b"})
-
-test_first_hit_then_fallbacks if {
-	d := routing.decision with input as in_({}, [hit({"providers": ["acquirer-b"]})])
-	d == {"providers": ["acquirer-b", "acquirer-a"], "experiment": "", "arm": ""}
+# hit(id) is the hit of a rule of rules/routing/data.yaml, with its effect.
+hit(id) := {"id": id, "effect": r.effect} if {
+	some r in rules
+	r.id == id
 }
 
-test_experiment_arm_a if {
-	d := routing.decision with input as in_({}, [arm_a])
-	d == {"providers": ["acquirer-a", "acquirer-b"], "experiment": "acquirer-split", "arm": "a"}
+decide(r, hits) := d if {
+	d := routing.decision with input as object.union(base, {"request": r, "hits": hits})
 }
 
-test_experiment_arm_b if {
-	d := routing.decision with input as in_({}, [arm_b])
-	d == {"providers": ["acquirer-b", "acquirer-a"], "experiment": "acquirer-split", "arm": "b"}
+no_route := {"providers": [], "experiment": "", "arm": ""}
+
+# --- the first hit is the route ---------------------------------------------------
+
+test_first_hit_is_the_route if {
+	decide({}, [hit("card_gbp_acquirer_b"), hit("card_default")]) == {"providers": ["acquirer-b", "acquirer-a"]}
 }
 
-test_only_first_hit_counts if {
-	d := routing.decision with input as in_({}, [hit({"providers": ["acquirer-b"]}), arm_a])
-	d == {"providers": ["acquirer-b", "acquirer-a"], "experiment": "", "arm": ""}
-}
-
-test_fallbacks_already_listed_dropped if {
-	d := routing.decision with input as in_({}, [hit({"providers": ["acquirer-b", "acquirer-a"]})])
-	d.providers == ["acquirer-b", "acquirer-a"]
-}
-
-test_fallbacks_keep_their_order_after_the_rule_providers if {
-	d := routing.decision with input as in_({}, [hit({"providers": ["acquirer-b", "acquirer-c"]})])
-	d.providers == ["acquirer-b", "acquirer-c", "acquirer-a"]
-}
-
-test_provider_outside_fallbacks_kept_first if {
-	d := routing.decision with input as in_({}, [hit({"providers": ["acquirer-c"]})])
-	d.providers == ["acquirer-c", "acquirer-a", "acquirer-b"]
-}
-
-test_no_hits_fallbacks_only if {
-	routing.decision == {"providers": ["acquirer-a", "acquirer-b"], "experiment": "", "arm": ""} with input as base
-}
-
-test_bank_redirect_and_ewallet_fallbacks if {
-	d1 := routing.decision with input as in_({"method": "bank_redirect"}, [hit({"providers": ["sandbox-bank"]})])
-	d1.providers == ["sandbox-bank"]
-	d2 := routing.decision with input as in_({"method": "ewallet"}, [])
-	d2.providers == ["sandbox-wallet"]
-}
-
-test_no_hits_no_fallbacks_no_route if {
-	routing.decision == {"providers": [], "experiment": "", "arm": ""} with input as in_({"method": "crypto"}, [])
-}
-
-test_no_hits_risk_block_no_route if {
-	routing.decision == {"providers": [], "experiment": "", "arm": ""} with input as in_({"risk_action": "block"}, [])
-}
-
-test_fallbacks_have_no_repeats if {
-	every _, fs in data.paywire.config.routing.fallbacks {
-		count(fs) == count({f | some f in fs})
+test_experiment_arms if {
+	decide({}, [hit("acquirer_split_arm_a"), hit("acquirer_split_arm_b"), hit("card_default")]) == {
+		"providers": ["acquirer-a", "acquirer-b"],
+		"experiment": "acquirer-split",
+		"arm": "a",
+	}
+	decide({}, [hit("acquirer_split_arm_b"), hit("card_default")]) == {
+		"providers": ["acquirer-b", "acquirer-a"],
+		"experiment": "acquirer-split",
+		"arm": "b",
 	}
 }
 
-test_hit_without_providers_uses_fallbacks if {
-	d := routing.decision with input as in_({}, [hit({"experiment": "x", "arm": "c"})])
-	d == {"providers": ["acquirer-a", "acquirer-b"], "experiment": "x", "arm": "c"}
+test_effect_returned_as_stored if {
+	h := {"id": "x", "effect": {"providers": ["p1", "p2", "p3"], "experiment": "e", "arm": "c"}}
+	decide({}, [h]) == h.effect
+}
+
+test_other_methods if {
+	decide({"method": "bank_redirect"}, [hit("bank_redirect_default")]).providers == ["sandbox-bank"]
+	decide({"method": "ewallet"}, [hit("ewallet_default")]).providers == ["sandbox-wallet"]
+}
+
+# --- no route -------------------------------------------------------------------
+
+test_no_hit_no_route if {
+	decide({"method": "crypto"}, []) == no_route
 }
 
 test_risk_block_never_routed if {
-	d := routing.decision with input as in_({"risk_action": "block", "risk_score": 100}, [arm_a])
-	d == {"providers": [], "experiment": "", "arm": ""}
+	decide({"risk_action": "block", "risk_score": 100}, [hit("acquirer_split_arm_a")]) == no_route
+	decide({"risk_action": "block"}, []) == no_route
 }
 
 test_risk_review_and_challenge_routed if {
-	d1 := routing.decision with input as in_({"risk_action": "review", "risk_score": 65}, [arm_b])
-	d1.providers == ["acquirer-b", "acquirer-a"]
-	d2 := routing.decision with input as in_({"risk_action": "challenge", "risk_score": 40}, [])
-	d2.providers == ["acquirer-a", "acquirer-b"]
+	decide({"risk_action": "review", "risk_score": 65}, [hit("acquirer_split_arm_b")]).providers == ["acquirer-b", "acquirer-a"]
+	decide({"risk_action": "challenge", "risk_score": 40}, [hit("card_default")]).providers == ["acquirer-a", "acquirer-b"]
+	decide({"risk_action": ""}, [hit("card_default")]).providers == ["acquirer-a", "acquirer-b"]
+}
+
+# --- the rules' data: every effect a complete route -----------------------------
+
+test_every_effect_is_a_route if {
+	every r in rules {
+		is_array(r.effect.providers)
+		count(r.effect.providers) > 0
+		count(r.effect.providers) == count({p | some p in r.effect.providers})
+		every p in r.effect.providers {
+			is_string(p)
+			p != ""
+		}
+		every k, _ in r.effect {
+			k in {"providers", "experiment", "arm"}
+		}
+		is_string(object.get(r.effect, "experiment", ""))
+		is_string(object.get(r.effect, "arm", ""))
+
+		# An experiment's rule names its arm, and only such a rule.
+		no_experiment := object.get(r.effect, "experiment", "") == ""
+		no_arm := object.get(r.effect, "arm", "") == ""
+		no_experiment == no_arm
+	}
+}
+
+test_every_rule_leads_with_its_method if {
+	every r in rules {
+		startswith(r.when, `request.method == "`)
+	}
+}
+
+test_every_method_ends_with_its_catch_all if {
+	every m in ["card", "bank_redirect", "ewallet"] {
+		catch_all := sprintf(`request.method == "%s"`, [m])
+		last := max([i | some i, r in rules; startswith(r.when, catch_all)])
+		rules[last].when == catch_all
+	}
+}
+
+test_card_routes_keep_both_acquirers if {
+	# The fallbacks are part of every route: a card route lists both.
+	card_routes := [r.effect.providers | some r in rules; startswith(r.when, `request.method == "card"`)]
+	count(card_routes) > 0
+	every providers in card_routes {
+		{p | some p in providers} == {"acquirer-a", "acquirer-b"}
+	}
+}
+
+test_acquirer_split_arms_split_the_experiment if {
+	# Arm b, right after arm a, takes what arm a does not: first match.
+	some i
+	rules[i].id == "acquirer_split_arm_a"
+	rules[i + 1].id == "acquirer_split_arm_b"
+	rules[i].when == concat(" && ", [rules[i + 1].when, `bucket("acquirer-split-2026", request.customer.id) < 50`])
 }

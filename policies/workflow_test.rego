@@ -4,8 +4,8 @@ import data.paywire.workflow
 
 base := {
 	"request": {
-		"state": "created",
-		"event": {"type": "submitted", "amount": 0},
+		"state": "pending",
+		"event": {"type": "provider_authorized", "amount": 0},
 		"kind": "deposit",
 		"amount": {"minor": 10000, "currency": "EUR", "exponent": 2},
 		"captured": 0,
@@ -13,7 +13,7 @@ base := {
 		"method": "card",
 		"provider": "acquirer-a",
 		"risk": {"score": 10, "action": "allow"},
-		"merchant": {"auto_capture": false, "auto_capture_max_score": 0},
+		"merchant": {"auto_capture": true, "auto_capture_max_score": 30},
 		"authorized_age_seconds": 0,
 		"time": "2026-11-25T12:00:00Z",
 	},
@@ -21,191 +21,51 @@ base := {
 	"hits": [],
 }
 
-on(state, event) := object.union(base, {"request": {"state": state, "event": {"type": event}}})
+# The expr rules: data.rules.workflow.rules in the bundle,
+# data.workflow.rules when `opa test policies/ rules/` loads rules/ as a root
+# of its own.
+rules := data.rules.workflow.rules if {
+	data.rules.workflow.rules
+} else := data.workflow.rules
 
-with_req(i, r) := object.union(i, {"request": r})
-
-decide(i) := d if {
-	d := workflow.decision with input as i
+# hit(id) is the hit of a rule of rules/workflow/data.yaml, with its effect.
+hit(id) := {"id": id, "effect": r.effect} if {
+	some r in rules
+	r.id == id
 }
 
-move(state, actions, reason) := {"next_state": state, "actions": actions, "reason": reason}
+decide(hits) := d if {
+	d := workflow.decision with input as object.union(base, {"hits": hits})
+}
 
 none := {"next_state": "", "actions": [], "reason": "not_applicable"}
 
-# --- submitted --------------------------------------------------------------
+# --- the first hit is the move --------------------------------------------------
 
-test_submitted_allow_pending if {
-	decide(on("created", "submitted")) == move("pending", ["notify_merchant"], "submitted")
-}
-
-test_submitted_challenge_pending if {
-	i := with_req(on("created", "submitted"), {"risk": {"score": 40, "action": "challenge"}})
-	decide(i) == move("pending", ["notify_merchant"], "submitted")
-}
-
-test_submitted_review if {
-	i := with_req(on("created", "submitted"), {"risk": {"score": 65, "action": "review"}})
-	decide(i) == move("review", ["hold_for_review", "notify_merchant"], "risk_review")
-}
-
-test_submitted_block_refused if {
-	i := with_req(on("created", "submitted"), {"risk": {"score": 100, "action": "block"}})
-	decide(i) == move("refused", ["notify_merchant"], "risk_block")
-}
-
-test_submitted_twice_not_applicable if {
-	decide(on("pending", "submitted")) == none
-}
-
-# --- provider events ------------------------------------------------------
-
-test_provider_pending if {
-	decide(on("created", "provider_pending")) == move("pending", ["notify_merchant"], "provider_pending")
-	decide(on("pending", "provider_pending")) == none
-}
-
-auto(i, max) := with_req(i, {"merchant": {"auto_capture": true, "auto_capture_max_score": max}})
-
-test_provider_authorized_auto_capture if {
-	i := auto(on("pending", "provider_authorized"), 10)
-	decide(i) == move("authorized", ["capture", "notify_merchant"], "auto_capture")
-	decide(auto(on("created", "provider_authorized"), 50)).reason == "auto_capture"
-}
-
-test_provider_authorized_score_above_auto_capture_max if {
-	i := auto(on("pending", "provider_authorized"), 9)
-	decide(i) == move("authorized", ["schedule_expiry", "notify_merchant"], "authorized")
-}
-
-test_provider_authorized_no_auto_capture if {
-	decide(on("pending", "provider_authorized")) == move("authorized", ["schedule_expiry", "notify_merchant"], "authorized")
-}
-
-test_provider_authorized_auto_capture_vetoed_by_hit if {
-	i := object.union(auto(on("pending", "provider_authorized"), 50), {"hits": [{"id": "no_auto_capture_large_amount", "effect": {"no_auto_capture": true}}]})
-	decide(i) == move("authorized", ["schedule_expiry", "notify_merchant"], "authorized")
-}
-
-test_provider_authorized_not_applicable if {
-	decide(on("review", "provider_authorized")) == none
-	decide(on("authorized", "provider_authorized")) == none
-	decide(on("completed", "provider_authorized")) == none
-}
-
-test_provider_captured if {
-	decide(on("authorized", "provider_captured")) == move("completed", ["notify_merchant"], "captured")
-	decide(on("pending", "provider_captured")) == move("completed", ["notify_merchant"], "captured")
-	decide(on("created", "provider_captured")) == move("completed", ["notify_merchant"], "captured")
-	decide(on("completed", "provider_captured")) == none
-}
-
-test_provider_declined if {
-	decide(on("pending", "provider_declined")) == move("refused", ["notify_merchant"], "provider_declined")
-	decide(on("created", "provider_declined")).next_state == "refused"
-	decide(on("authorized", "provider_declined")) == none
-	decide(on("refused", "provider_declined")) == none
-}
-
-test_provider_error if {
-	decide(on("pending", "provider_error")) == move("failed", ["notify_merchant"], "provider_error")
-	decide(on("created", "provider_error")).next_state == "failed"
-	decide(on("authorized", "provider_error")) == none
-}
-
-# --- review ---------------------------------------------------------------
-
-test_review_approved if {
-	decide(on("review", "review_approved")) == move("pending", ["notify_merchant"], "review_approved")
-	decide(on("pending", "review_approved")) == none
-}
-
-test_review_rejected if {
-	decide(on("review", "review_rejected")) == move("refused", ["notify_merchant"], "review_rejected")
-	decide(on("pending", "review_rejected")) == none
-}
-
-# --- cancel and capture ---------------------------------------------------
-
-test_cancel_open_payment if {
-	every s in ["created", "pending", "review"] {
-		decide(on(s, "cancel_requested")) == move("cancelled", ["notify_merchant"], "cancelled")
+test_first_hit_is_the_move if {
+	decide([hit("auto_capture"), hit("provider_authorized")]) == {
+		"next_state": "authorized",
+		"actions": ["capture", "notify_merchant"],
+		"reason": "auto_capture",
+	}
+	decide([hit("no_auto_capture_large_amount"), hit("auto_capture"), hit("provider_authorized")]) == {
+		"next_state": "authorized",
+		"actions": ["schedule_expiry", "notify_merchant"],
+		"reason": "authorized",
 	}
 }
 
-test_cancel_authorized_voids if {
-	decide(on("authorized", "cancel_requested")) == move("cancelled", ["void", "notify_merchant"], "cancelled")
+test_effect_returned_as_stored if {
+	every r in rules {
+		decide([hit(r.id)]) == r.effect
+	}
 }
 
-test_cancel_completed_not_applicable if {
-	decide(on("completed", "cancel_requested")) == none
-	decide(on("cancelled", "cancel_requested")) == none
+test_no_hit_no_transition if {
+	decide([]) == none
 }
 
-test_capture_requested if {
-	decide(on("authorized", "capture_requested")) == move("completed", ["capture", "notify_merchant"], "capture_requested")
-	decide(on("pending", "capture_requested")) == none
-}
-
-# --- refunds and chargebacks ----------------------------------------------
-
-refund(state, captured, refunded, amount) := with_req(on(state, "refund_succeeded"), {"captured": captured, "refunded": refunded, "event": {"amount": amount}})
-
-test_partial_refund if {
-	decide(refund("completed", 10000, 0, 4000)) == move("partially_refunded", ["notify_merchant"], "partially_refunded")
-	decide(refund("partially_refunded", 10000, 4000, 1000)) == move("partially_refunded", ["notify_merchant"], "partially_refunded")
-}
-
-test_full_refund if {
-	decide(refund("completed", 10000, 0, 10000)) == move("refunded", ["notify_merchant"], "refunded")
-	decide(refund("partially_refunded", 10000, 4000, 6000)) == move("refunded", ["notify_merchant"], "refunded")
-}
-
-test_refund_beyond_captured_is_refunded if {
-	decide(refund("partially_refunded", 10000, 4000, 7000)).next_state == "refunded"
-}
-
-test_refund_nothing_captured_uses_amount if {
-	decide(refund("completed", 0, 0, 4000)).next_state == "partially_refunded"
-	decide(refund("completed", 0, 0, 10000)).next_state == "refunded"
-}
-
-test_refund_without_amount_not_applicable if {
-	decide(refund("completed", 10000, 0, 0)) == none
-}
-
-test_refund_not_applicable if {
-	decide(refund("authorized", 0, 0, 100)) == none
-	decide(refund("refunded", 10000, 10000, 100)) == none
-}
-
-test_chargeback if {
-	decide(on("completed", "chargeback")) == move("charged_back", ["notify_merchant"], "chargeback")
-	decide(on("partially_refunded", "chargeback")) == move("charged_back", ["notify_merchant"], "chargeback")
-	decide(on("refunded", "chargeback")) == none
-	decide(on("charged_back", "chargeback")) == none
-}
-
-# --- expiry ---------------------------------------------------------------
-
-test_authorization_expired if {
-	i := with_req(on("authorized", "authorization_expired"), {"authorized_age_seconds": 604800})
-	decide(i) == move("expired", ["void", "notify_merchant"], "authorization_expired")
-	decide(on("pending", "authorization_expired")) == none
-}
-
-test_payment_expired if {
-	decide(on("created", "payment_expired")) == move("expired", ["notify_merchant"], "payment_expired")
-	decide(on("pending", "payment_expired")) == move("expired", ["notify_merchant"], "payment_expired")
-	decide(on("review", "payment_expired")) == none
-	decide(on("authorized", "payment_expired")) == none
-}
-
-test_unknown_event_not_applicable if {
-	decide(on("pending", "something_else")) == none
-}
-
-# --- only legal moves -----------------------------------------------------
+# --- the rules' data: every move legal ------------------------------------------
 
 # The transition table of state.go.
 legal := {
@@ -217,49 +77,99 @@ legal := {
 	"partially_refunded": {"partially_refunded", "refunded", "charged_back"},
 }
 
-states := [
-	"created", "pending", "review", "authorized", "completed", "partially_refunded",
-	"refunded", "charged_back", "refused", "cancelled", "failed", "expired",
-]
-
-events := [
+events := {
 	"submitted", "provider_pending", "provider_authorized", "provider_captured",
 	"provider_declined", "provider_error", "review_approved", "review_rejected",
 	"cancel_requested", "capture_requested", "refund_succeeded", "chargeback",
 	"authorization_expired", "payment_expired",
-]
-
-variants := [
-	{},
-	{"risk": {"score": 100, "action": "block"}},
-	{"risk": {"score": 65, "action": "review"}},
-	{"merchant": {"auto_capture": true, "auto_capture_max_score": 50}},
-	{"captured": 10000, "event": {"amount": 4000}},
-	{"captured": 10000, "refunded": 4000, "event": {"amount": 6000}},
-]
-
-legal_outcome(d, _) if d == none
-
-legal_outcome(d, state) if {
-	legal[state][d.next_state]
-	d.actions[count(d.actions) - 1] == "notify_merchant"
-	d.reason != ""
 }
 
-test_every_decision_is_a_legal_move if {
-	every s in states {
-		every e in events {
-			every v in variants {
-				legal_outcome(decide(with_req(on(s, e), v)), s)
-			}
+actions := {"capture", "void", "notify_merchant", "hold_for_review", "schedule_expiry", "refund"}
+
+# The event type a rule's `when` leads with.
+event_of(r) := m[0][1] if {
+	m := regex.find_all_string_submatch_n(`^request\.event\.type == "([a-z_]+)"`, r.when, -1)
+	count(m) == 1
+}
+
+# The states a rule's `when` names: request.state == "s" or
+# request.state in ["s1", "s2"], exactly one of them.
+states_of(r) := {m[0][1]} if {
+	m := regex.find_all_string_submatch_n(`request\.state == "([a-z_]+)"`, r.when, -1)
+	count(m) == 1
+	not contains(r.when, "request.state in")
+} else := {s | some s in json.unmarshal(concat("", ["[", m[0][1], "]"]))} if {
+	m := regex.find_all_string_submatch_n(`request\.state in \[([^\]]*)\]`, r.when, -1)
+	count(m) == 1
+	not contains(r.when, "request.state ==")
+}
+
+test_every_rule_names_one_event_and_its_states if {
+	every r in rules {
+		event_of(r) in events
+		count(states_of(r)) > 0
+	}
+}
+
+test_every_move_is_legal_from_every_state_its_rule_names if {
+	every r in rules {
+		every s in states_of(r) {
+			r.effect.next_state in legal[s]
 		}
 	}
 }
 
-test_terminal_states_never_move if {
-	every s in ["refunded", "charged_back", "refused", "cancelled", "failed", "expired"] {
-		every e in events {
-			decide(on(s, e)) == none
+test_every_move_notifies_the_merchant_last if {
+	every r in rules {
+		object.keys(r.effect) == {"next_state", "actions", "reason"}
+		is_string(r.effect.reason)
+		r.effect.reason != ""
+		every a in r.effect.actions {
+			a in actions
 		}
+		r.effect.actions[count(r.effect.actions) - 1] == "notify_merchant"
 	}
+}
+
+# The events that apply in each state: anything else gives no transition
+# (terminal states never move; a late provider event is ignored).
+applies := {
+	["submitted", "created"],
+	["provider_pending", "created"],
+	["provider_authorized", "created"], ["provider_authorized", "pending"],
+	["provider_captured", "created"], ["provider_captured", "pending"], ["provider_captured", "authorized"],
+	["provider_declined", "created"], ["provider_declined", "pending"],
+	["provider_error", "created"], ["provider_error", "pending"],
+	["review_approved", "review"],
+	["review_rejected", "review"],
+	["cancel_requested", "created"], ["cancel_requested", "pending"], ["cancel_requested", "review"],
+	["cancel_requested", "authorized"],
+	["capture_requested", "authorized"],
+	["refund_succeeded", "completed"], ["refund_succeeded", "partially_refunded"],
+	["chargeback", "completed"], ["chargeback", "partially_refunded"],
+	["authorization_expired", "authorized"],
+	["payment_expired", "created"], ["payment_expired", "pending"],
+}
+
+test_rules_cover_exactly_the_moves_that_apply if {
+	{[event_of(r), s] | some r in rules; some s in states_of(r)} == applies
+}
+
+test_conditional_moves_fall_back_to_a_plain_move if {
+	# Where a move depends on more than the event and the state, a later
+	# rule for the same event and states gives the plain move; only a refund
+	# of nothing gives no transition.
+	every i, _ in rules {
+		falls_back(i)
+	}
+}
+
+falls_back(i) if event_of(rules[i]) == "refund_succeeded"
+
+falls_back(i) if {
+	some j, later in rules
+	j >= i
+	event_of(later) == event_of(rules[i])
+	states_of(later) == states_of(rules[i])
+	count(split(later.when, " && ")) == 2
 }
