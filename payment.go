@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"strings"
+	"sync"
 	"time"
 )
 
@@ -161,7 +161,27 @@ type PaymentStore interface {
 // NewID returns a random identifier with the given prefix: "pay_" followed
 // by 26 lower-case base32 characters (128 random bits).
 func NewID(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	rb := randPool.Get().(*randBuf)
+	if rb.n+16 > len(rb.b) {
+		_, _ = rand.Read(rb.b[:]) // crypto/rand.Read never fails on supported platforms
+		rb.n = 0
+	}
+	var text [26]byte
+	idEncoding.Encode(text[:], rb.b[rb.n:rb.n+16])
+	clear(rb.b[rb.n : rb.n+16])
+	rb.n += 16
+	randPool.Put(rb)
+	return prefix + string(text[:])
 }
+
+// randBuf holds random bytes read ahead for identifiers: one read from the
+// operating system serves 32 of them. Bytes are cleared once used.
+type randBuf struct {
+	b [512]byte
+	n int // bytes used
+}
+
+var randPool = sync.Pool{New: func() any { return &randBuf{n: 512} }}
+
+// idEncoding is base32 (RFC 4648) in lower case, without padding.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

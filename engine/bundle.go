@@ -42,8 +42,10 @@ type Bundle struct {
 }
 
 type compiledPoint struct {
-	query ast.Body // decisionVar = data.paywire.<point>.decision, compiled
-	rules []compiledRule
+	query     ast.Body // decisionVar = data.paywire.<point>.decision, compiled
+	rules     []compiledRule
+	plan      *inputPlan // what of the input the point's policies read
+	hitArrays hitArrays
 }
 
 // decisionVar is the variable the compiled queries bind the decision to.
@@ -176,7 +178,7 @@ func Compile(ctx context.Context, files Files) (*Bundle, error) {
 		}
 		rules, perr := compileRules(p, files[rulesFile(p)], lists)
 		problems = append(problems, perr...)
-		out.points[p] = &compiledPoint{query: q, rules: rules}
+		out.points[p] = &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
 	}
 	if len(problems) > 0 {
 		return nil, &LoadError{Problems: problems}

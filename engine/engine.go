@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/paywire/paywire"
@@ -77,8 +78,9 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 // policy answer gives no methods.
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	var d AvailabilityDecision
-	res, run := e.decide(ctx, PointAvailability, in, func(b *Bundle, hits []*ast.Term) ast.Value {
-		return regoInput(in.Request.fields(), in.Features.fields(), hits)
+	env := any(in)
+	res, run := e.decide(ctx, PointAvailability, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+		return regoInput(plan, availabilityAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
 		d.Methods, run.err = parseAvailability(res, in.Request.Amount)
@@ -87,15 +89,19 @@ func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (Availa
 		d.Methods = []MethodOption{}
 	}
 	d.Meta = run.meta()
-	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, env, d, d.Meta)
 }
 
 // Risk scores a payment. A missing or invalid policy answer gives action
 // review with score 100 and reason policy_error.
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	var d RiskDecision
-	res, run := e.decide(ctx, PointRisk, in, func(b *Bundle, hits []*ast.Term) ast.Value {
-		return regoInput(in.Request.fields(), in.Features.fields(), hits)
+	env := any(in)
+	res, run := e.decide(ctx, PointRisk, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
 		d.Score, d.Action, d.Reasons, run.err = parseRisk(res)
@@ -104,15 +110,19 @@ func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 		d.Score, d.Action, d.Reasons = 100, RiskReview, []string{"policy_error"}
 	}
 	d.Meta = run.meta()
-	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, env, d, d.Meta)
 }
 
 // Route orders the providers for a payment. A missing or invalid policy
 // answer gives no provider: the caller fails the payment with no_route.
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
 	var d RouteDecision
-	res, run := e.decide(ctx, PointRouting, in, func(b *Bundle, hits []*ast.Term) ast.Value {
-		return regoInput(in.Request.fields(), in.Features.fields(), hits)
+	env := any(in)
+	res, run := e.decide(ctx, PointRouting, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
 		d.Providers, d.Experiment, d.Arm, run.err = parseRoute(res)
@@ -121,7 +131,10 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 		d.Providers, d.Experiment, d.Arm = []string{}, "", ""
 	}
 	d.Meta = run.meta()
-	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, env, d, d.Meta)
 }
 
 // Workflow decides what follows an event. A missing or invalid policy
@@ -129,8 +142,9 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 // transition.
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	var d WorkflowDecision
-	res, run := e.decide(ctx, PointWorkflow, in, func(b *Bundle, hits []*ast.Term) ast.Value {
-		return regoInput(in.Request.fields(), in.Features.fields(), hits)
+	env := any(in)
+	res, run := e.decide(ctx, PointWorkflow, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+		return regoInput(plan, workflowAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
 		d.NextState, d.Actions, d.Reason, run.err = parseWorkflow(res, paywire.State(in.Request.State))
@@ -139,7 +153,10 @@ func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecisi
 		d.NextState, d.Actions, d.Reason = "", []string{}, "policy_error"
 	}
 	d.Meta = run.meta()
-	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, env, d, d.Meta)
 }
 
 // run is the bookkeeping of one decision.
@@ -163,10 +180,11 @@ func (r *run) meta() Meta {
 }
 
 // decide runs a point's expr rules on env (the input by value, boxed once:
-// expr reads the fields of a struct value fastest, as compiled), then its Rego entry point on the
-// input that build makes from the hits, and returns the raw result.
-func (e *Engine) decide(ctx context.Context, point string, env any, build func(*Bundle, []*ast.Term) ast.Value) (*ast.Term, *run) {
-	r := &run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
+// expr reads the fields of a struct value fastest, as compiled), then its
+// Rego entry point on the input that build makes from the hits, and returns
+// the raw result.
+func (e *Engine) decide(ctx context.Context, point string, env any, build func(*inputPlan, *ast.Array) ast.Value) (*ast.Term, run) {
+	r := run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
 	b := e.active.Load()
 	r.bundle = b
 	if b == nil {
@@ -174,20 +192,25 @@ func (e *Engine) decide(ctx context.Context, point string, env any, build func(*
 		return nil, r
 	}
 	p := b.points[point]
-	var hitTerms []*ast.Term
+	var fired hitSet
+	machine := vmPool.Get().(*vm.VM)
+	defer vmPool.Put(machine)
 	for i := range p.rules {
 		rule := &p.rules[i]
-		out, err := expr.Run(rule.program, env)
+		out, err := machine.Run(rule.program, env)
 		if err != nil {
 			r.err = fmt.Errorf("rule %s: %v", rule.id, oneLine(err.Error()))
 			return nil, r
 		}
 		if out == true {
-			hitTerms = append(hitTerms, rule.hit)
-			r.hits = append(r.hits, RuleHit{ID: rule.id, Effect: rule.effect})
+			fired.add(i)
 		}
 	}
-	t, err := b.eval(ctx, point, build(b, hitTerms), inputTime(env))
+	r.hits = make([]RuleHit, 0, fired.len())
+	fired.each(func(i int) {
+		r.hits = append(r.hits, RuleHit{ID: p.rules[i].id, Effect: p.rules[i].effect})
+	})
+	t, err := b.eval(ctx, point, p.input(&fired, build), inputTime(env))
 	if err != nil {
 		r.err = err
 	}
@@ -202,7 +225,8 @@ func (b *Bundle) eval(ctx context.Context, point string, input ast.Value, now ti
 		WithTransaction(b.txn).
 		WithInput(ast.NewTerm(input)).
 		WithTime(now).
-		WithStrictBuiltinErrors(true)
+		WithStrictBuiltinErrors(true).
+		WithMetrics(noMetrics)
 	if ctx.Done() != nil {
 		c := topdown.NewCancel()
 		q = q.WithCancel(c)
@@ -221,6 +245,14 @@ func (b *Bundle) eval(ctx context.Context, point string, input ast.Value, now ti
 	}
 	return t, nil
 }
+
+// vmPool holds expr machines for reuse: a machine runs one program at a
+// time, and a fresh one per rule would allocate its stack every time.
+var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// noMetrics is OPA's metrics recorder that records nothing; the engine
+// times decisions itself.
+var noMetrics = metrics.NoOp()
 
 // inputTime is the decision's time, which Rego's time.now_ns also returns:
 // a decision never reads the clock.

@@ -1,35 +1,171 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // The Rego input is built as lazy objects over plain Go maps: OPA converts
-// a value to AST only when a policy reads it, and policies read a few
-// attributes of the many an input carries. Building every attribute as AST
-// up front cost three times as much as a typical policy's reads.
+// a value to AST only when a policy reads it. And it holds only what the
+// point's policies can read: when a bundle is compiled, every reference to
+// input in the rules each entry point depends on is collected (imports are
+// resolved by then), and the input of each decision is built with just
+// those attributes. A
+// reference the analysis cannot narrow — input as a whole, or an attribute
+// chosen by a computed key — makes the whole part (or the whole input)
+// present, so a policy never misses what it reads.
+
+// inputPlan is what of the input a point's policies read.
+type inputPlan struct {
+	all      bool                 // input itself is read (or by a computed key)
+	parts    map[string]*partPlan // "request", "features", "hits", ... as read
+	hitsOnly bool                 // nothing but input.hits is read
+}
+
+// partPlan is what of one part (input.request, input.features) is read.
+type partPlan struct {
+	all  bool     // the part itself is read, or by a computed key
+	keys []string // otherwise: the attributes read, sorted
+}
+
+var wholePart = &partPlan{all: true}
+
+// part returns what is read of a part of the input, nil when nothing is.
+func (p *inputPlan) part(name string) *partPlan {
+	if p.all {
+		return wholePart
+	}
+	return p.parts[name]
+}
+
+// planInput collects the references to input in the rules a point's entry
+// point depends on, directly or through other rules and functions (OPA's
+// dependency graph, which counts a reference with a computed key as
+// depending on every rule it may reach). The targets of `with` are skipped:
+// `with input as ...` replaces the input rather than reading it; the
+// replacing value is still searched.
+func planInput(c *ast.Compiler, entry ast.Ref) *inputPlan {
+	plan := &inputPlan{parts: map[string]*partPlan{}}
+	var vis *ast.GenericVisitor
+	vis = ast.NewGenericVisitor(func(x any) bool {
+		switch x := x.(type) {
+		case *ast.With:
+			vis.Walk(x.Value)
+			return true
+		case ast.Ref:
+			plan.add(x)
+		}
+		return false
+	})
+	seen := map[*ast.Rule]bool{}
+	todo := c.GetRulesExact(entry)
+	for len(todo) > 0 {
+		r := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		vis.Walk(r)
+		for dep := range c.Graph.Dependencies(r) {
+			if d, ok := dep.(*ast.Rule); ok {
+				todo = append(todo, d)
+			}
+		}
+	}
+	plan.hitsOnly = !plan.all
+	for name, p := range plan.parts {
+		slices.Sort(p.keys)
+		p.keys = slices.Compact(p.keys)
+		plan.hitsOnly = plan.hitsOnly && name == "hits"
+	}
+	return plan
+}
+
+func (p *inputPlan) add(r ast.Ref) {
+	if !r[0].Equal(ast.InputRootDocument) {
+		return
+	}
+	if len(r) == 1 {
+		p.all = true
+		return
+	}
+	name, ok := r[1].Value.(ast.String)
+	if !ok {
+		p.all = true
+		return
+	}
+	part := p.parts[string(name)]
+	if part == nil {
+		part = &partPlan{}
+		p.parts[string(name)] = part
+	}
+	if len(r) == 2 {
+		part.all = true
+		return
+	}
+	key, ok := r[2].Value.(ast.String)
+	if !ok {
+		part.all = true
+		return
+	}
+	part.keys = append(part.keys, string(key))
+}
+
+// attrs are the attributes of one input part: each key with the function
+// that gives its value.
+type attrs[T any] map[string]func(*T) any
+
+// object builds the attributes of v that sel reads.
+func (a attrs[T]) object(v *T, sel *partPlan) map[string]any {
+	if sel.all {
+		o := make(map[string]any, len(a))
+		for k, get := range a {
+			o[k] = get(v)
+		}
+		return o
+	}
+	o := make(map[string]any, len(sel.keys))
+	for _, k := range sel.keys {
+		if get, ok := a[k]; ok {
+			o[k] = get(v)
+		}
+	}
+	return o
+}
+
+// input returns a decision's Rego input: the kept one when the policies
+// read only the hits, else the one build makes.
+func (p *compiledPoint) input(fired *hitSet, build func(*inputPlan, *ast.Array) ast.Value) ast.Value {
+	hv := p.hitValues(fired)
+	if p.plan.hitsOnly {
+		return hv.input
+	}
+	return build(p.plan, hv.array)
+}
+
+// regoInput is {request, features, hits}, each present only when the
+// bundle reads it; the hits are AST terms made when the bundle was compiled.
+func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits *ast.Array) ast.Value {
+	top := make(map[string]any, 3)
+	if sel := plan.part("request"); sel != nil {
+		top["request"] = request.object(r, sel)
+	}
+	if sel := plan.part("features"); sel != nil {
+		top["features"] = featureAttrs.object(f, sel)
+	}
+	if plan.part("hits") != nil {
+		top["hits"] = hits
+	}
+	return ast.LazyObject(top)
+}
 
 func timeText(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (m Money) fields() map[string]any {
 	return map[string]any{"minor": m.Minor, "currency": m.Currency, "exponent": int64(m.Exponent)}
-}
-
-func (f *Features) fields() map[string]any {
-	return map[string]any{
-		"card_count_1h":     f.CardCount1h,
-		"card_count_24h":    f.CardCount24h,
-		"card_amount_24h":   f.CardAmount24h,
-		"card_declines_24h": f.CardDeclines24h,
-		"email_count_24h":   f.EmailCount24h,
-		"ip_count_1h":       f.IPCount1h,
-		"customer_count_7d": f.CustomerCount7d,
-		"customer_age_days": f.CustomerAgeDays,
-		"card_age_days":     f.CardAgeDays,
-		"email_age_days":    f.EmailAgeDays,
-	}
 }
 
 func strs(ss []string) []string {
@@ -39,29 +175,40 @@ func strs(ss []string) []string {
 	return ss
 }
 
-func (r *AvailabilityRequest) fields() map[string]any {
-	return map[string]any{
-		"merchant_id":        r.MerchantID,
-		"kind":               r.Kind,
-		"amount":             r.Amount.fields(),
-		"country":            r.Country,
-		"language":           r.Language,
-		"customer_id":        r.CustomerID,
-		"deposit_methods":    strs(r.DepositMethods),
-		"preselected_method": r.PreselectedMethod,
-		"time":               timeText(r.Time),
-	}
+var featureAttrs = attrs[Features]{
+	"card_count_1h":     func(f *Features) any { return f.CardCount1h },
+	"card_count_24h":    func(f *Features) any { return f.CardCount24h },
+	"card_amount_24h":   func(f *Features) any { return f.CardAmount24h },
+	"card_declines_24h": func(f *Features) any { return f.CardDeclines24h },
+	"email_count_24h":   func(f *Features) any { return f.EmailCount24h },
+	"ip_count_1h":       func(f *Features) any { return f.IPCount1h },
+	"customer_count_7d": func(f *Features) any { return f.CustomerCount7d },
+	"customer_age_days": func(f *Features) any { return f.CustomerAgeDays },
+	"card_age_days":     func(f *Features) any { return f.CardAgeDays },
+	"email_age_days":    func(f *Features) any { return f.EmailAgeDays },
 }
 
-func (r *RiskRequest) fields() map[string]any {
-	c, u := &r.Card, &r.Customer
-	return map[string]any{
-		"payment_id":  r.PaymentID,
-		"merchant_id": r.MerchantID,
-		"kind":        r.Kind,
-		"amount":      r.Amount.fields(),
-		"method":      r.Method,
-		"card": map[string]any{
+var availabilityAttrs = attrs[AvailabilityRequest]{
+	"merchant_id":        func(r *AvailabilityRequest) any { return r.MerchantID },
+	"kind":               func(r *AvailabilityRequest) any { return r.Kind },
+	"amount":             func(r *AvailabilityRequest) any { return r.Amount.fields() },
+	"country":            func(r *AvailabilityRequest) any { return r.Country },
+	"language":           func(r *AvailabilityRequest) any { return r.Language },
+	"customer_id":        func(r *AvailabilityRequest) any { return r.CustomerID },
+	"deposit_methods":    func(r *AvailabilityRequest) any { return strs(r.DepositMethods) },
+	"preselected_method": func(r *AvailabilityRequest) any { return r.PreselectedMethod },
+	"time":               func(r *AvailabilityRequest) any { return timeText(r.Time) },
+}
+
+var riskAttrs = attrs[RiskRequest]{
+	"payment_id":  func(r *RiskRequest) any { return r.PaymentID },
+	"merchant_id": func(r *RiskRequest) any { return r.MerchantID },
+	"kind":        func(r *RiskRequest) any { return r.Kind },
+	"amount":      func(r *RiskRequest) any { return r.Amount.fields() },
+	"method":      func(r *RiskRequest) any { return r.Method },
+	"card": func(r *RiskRequest) any {
+		c := &r.Card
+		return map[string]any{
 			"brand":        c.Brand,
 			"bin":          c.BIN,
 			"last4":        c.Last4,
@@ -69,8 +216,11 @@ func (r *RiskRequest) fields() map[string]any {
 			"expiry_month": int64(c.ExpiryMonth),
 			"expiry_year":  int64(c.ExpiryYear),
 			"fingerprint":  c.Fingerprint,
-		},
-		"customer": map[string]any{
+		}
+	},
+	"customer": func(r *RiskRequest) any {
+		u := &r.Customer
+		return map[string]any{
 			"id":           u.ID,
 			"email":        u.Email,
 			"email_domain": u.EmailDomain,
@@ -78,52 +228,48 @@ func (r *RiskRequest) fields() map[string]any {
 			"ip":           u.IP,
 			"ip_country":   u.IPCountry,
 			"language":     u.Language,
-		},
-		"billing_country": r.BillingCountry,
-		"time":            timeText(r.Time),
-	}
+		}
+	},
+	"billing_country": func(r *RiskRequest) any { return r.BillingCountry },
+	"time":            func(r *RiskRequest) any { return timeText(r.Time) },
 }
 
-func (r *RouteRequest) fields() map[string]any {
-	return map[string]any{
-		"merchant_id": r.MerchantID,
-		"kind":        r.Kind,
-		"amount":      r.Amount.fields(),
-		"method":      r.Method,
-		"card":        map[string]any{"brand": r.Card.Brand, "bin": r.Card.BIN, "country": r.Card.Country},
-		"customer":    map[string]any{"id": r.Customer.ID, "country": r.Customer.Country},
-		"risk_score":  int64(r.RiskScore),
-		"risk_action": r.RiskAction,
-		"time":        timeText(r.Time),
-	}
+var routeAttrs = attrs[RouteRequest]{
+	"merchant_id": func(r *RouteRequest) any { return r.MerchantID },
+	"kind":        func(r *RouteRequest) any { return r.Kind },
+	"amount":      func(r *RouteRequest) any { return r.Amount.fields() },
+	"method":      func(r *RouteRequest) any { return r.Method },
+	"card": func(r *RouteRequest) any {
+		return map[string]any{"brand": r.Card.Brand, "bin": r.Card.BIN, "country": r.Card.Country}
+	},
+	"customer": func(r *RouteRequest) any {
+		return map[string]any{"id": r.Customer.ID, "country": r.Customer.Country}
+	},
+	"risk_score":  func(r *RouteRequest) any { return int64(r.RiskScore) },
+	"risk_action": func(r *RouteRequest) any { return r.RiskAction },
+	"time":        func(r *RouteRequest) any { return timeText(r.Time) },
 }
 
-func (r *WorkflowRequest) fields() map[string]any {
-	return map[string]any{
-		"state":    r.State,
-		"event":    map[string]any{"type": r.Event.Type, "amount": r.Event.Amount},
-		"kind":     r.Kind,
-		"amount":   r.Amount.fields(),
-		"captured": r.Captured,
-		"refunded": r.Refunded,
-		"method":   r.Method,
-		"provider": r.Provider,
-		"risk":     map[string]any{"score": int64(r.Risk.Score), "action": r.Risk.Action},
-		"merchant": map[string]any{
+var workflowAttrs = attrs[WorkflowRequest]{
+	"state": func(r *WorkflowRequest) any { return r.State },
+	"event": func(r *WorkflowRequest) any {
+		return map[string]any{"type": r.Event.Type, "amount": r.Event.Amount}
+	},
+	"kind":     func(r *WorkflowRequest) any { return r.Kind },
+	"amount":   func(r *WorkflowRequest) any { return r.Amount.fields() },
+	"captured": func(r *WorkflowRequest) any { return r.Captured },
+	"refunded": func(r *WorkflowRequest) any { return r.Refunded },
+	"method":   func(r *WorkflowRequest) any { return r.Method },
+	"provider": func(r *WorkflowRequest) any { return r.Provider },
+	"risk": func(r *WorkflowRequest) any {
+		return map[string]any{"score": int64(r.Risk.Score), "action": r.Risk.Action}
+	},
+	"merchant": func(r *WorkflowRequest) any {
+		return map[string]any{
 			"auto_capture":           r.Merchant.AutoCapture,
 			"auto_capture_max_score": int64(r.Merchant.AutoCaptureMaxScore),
-		},
-		"authorized_age_seconds": r.AuthorizedAgeSeconds,
-		"time":                   timeText(r.Time),
-	}
-}
-
-// regoInput is {request, features, hits}; the hits are AST terms made when
-// the bundle was compiled.
-func regoInput(request, features map[string]any, hits []*ast.Term) ast.Value {
-	return ast.LazyObject(map[string]any{
-		"request":  request,
-		"features": features,
-		"hits":     ast.NewArray(hits...),
-	})
+		}
+	},
+	"authorized_age_seconds": func(r *WorkflowRequest) any { return r.AuthorizedAgeSeconds },
+	"time":                   func(r *WorkflowRequest) any { return timeText(r.Time) },
 }

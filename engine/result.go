@@ -13,8 +13,25 @@ import (
 // The parse functions validate a policy's answer against its point's
 // schema; any deviation is an error, and the caller fails closed.
 
-func field(o ast.Object, k string) ast.Value {
-	t := o.Get(ast.InternedTerm(k))
+// The keys of the policies' answers, as terms made once.
+var (
+	keyAction     = ast.StringTerm("action")
+	keyActions    = ast.StringTerm("actions")
+	keyArm        = ast.StringTerm("arm")
+	keyExperiment = ast.StringTerm("experiment")
+	keyMaxMinor   = ast.StringTerm("max_minor")
+	keyMethod     = ast.StringTerm("method")
+	keyMethods    = ast.StringTerm("methods")
+	keyMinMinor   = ast.StringTerm("min_minor")
+	keyNextState  = ast.StringTerm("next_state")
+	keyProviders  = ast.StringTerm("providers")
+	keyReason     = ast.StringTerm("reason")
+	keyReasons    = ast.StringTerm("reasons")
+	keyScore      = ast.StringTerm("score")
+)
+
+func field(o ast.Object, k *ast.Term) ast.Value {
+	t := o.Get(k)
 	if t == nil {
 		return nil
 	}
@@ -56,21 +73,16 @@ func asInt(v ast.Value, what string) (int64, error) {
 }
 
 func asStrings(v ast.Value, what string) ([]string, error) {
-	var ts []*ast.Term
-	switch c := v.(type) {
-	case *ast.Array:
-		ts = make([]*ast.Term, 0, c.Len())
-		c.Foreach(func(t *ast.Term) { ts = append(ts, t) })
-	case ast.Set:
-		sorted := c.Sorted()
-		ts = make([]*ast.Term, 0, sorted.Len())
-		sorted.Foreach(func(t *ast.Term) { ts = append(ts, t) })
-	default:
+	if set, ok := v.(ast.Set); ok {
+		v = set.Sorted()
+	}
+	arr, ok := v.(*ast.Array)
+	if !ok {
 		return nil, fmt.Errorf("%s must be an array of strings", what)
 	}
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		s, ok := t.Value.(ast.String)
+	out := make([]string, arr.Len())
+	for i := range out {
+		s, ok := arr.Elem(i).Value.(ast.String)
 		if !ok {
 			return nil, fmt.Errorf("%s must be an array of strings", what)
 		}
@@ -86,32 +98,30 @@ func parseAvailability(t *ast.Term, amount Money) ([]MethodOption, error) {
 	if err != nil {
 		return nil, err
 	}
-	arr, ok := field(o, "methods").(*ast.Array)
+	arr, ok := field(o, keyMethods).(*ast.Array)
 	if !ok {
 		return nil, errors.New("decision.methods must be an array")
 	}
 	out := make([]MethodOption, 0, arr.Len())
-	seen := map[string]bool{}
 	for i := 0; i < arr.Len(); i++ {
 		mo, err := asObject(arr.Elem(i), "decision.methods[]")
 		if err != nil {
 			return nil, err
 		}
 		var m MethodOption
-		if m.Method, err = asString(field(mo, "method"), "method", false); err != nil {
+		if m.Method, err = asString(field(mo, keyMethod), "method", false); err != nil {
 			return nil, err
 		}
 		if !knownMethods[m.Method] {
 			return nil, fmt.Errorf("unknown method %q", m.Method)
 		}
-		if seen[m.Method] {
+		if slices.ContainsFunc(out, func(o MethodOption) bool { return o.Method == m.Method }) {
 			return nil, fmt.Errorf("method %q is listed twice", m.Method)
 		}
-		seen[m.Method] = true
-		if m.MinMinor, err = asInt(field(mo, "min_minor"), "min_minor"); err != nil {
+		if m.MinMinor, err = asInt(field(mo, keyMinMinor), "min_minor"); err != nil {
 			return nil, err
 		}
-		if m.MaxMinor, err = asInt(field(mo, "max_minor"), "max_minor"); err != nil {
+		if m.MaxMinor, err = asInt(field(mo, keyMaxMinor), "max_minor"); err != nil {
 			return nil, err
 		}
 		if m.MinMinor < 0 || m.MinMinor > m.MaxMinor {
@@ -127,14 +137,14 @@ func parseRisk(t *ast.Term) (int, RiskAction, []string, error) {
 	if err != nil {
 		return 0, "", nil, err
 	}
-	score, err := asInt(field(o, "score"), "score")
+	score, err := asInt(field(o, keyScore), "score")
 	if err != nil {
 		return 0, "", nil, err
 	}
 	if score < 0 || score > 100 {
 		return 0, "", nil, fmt.Errorf("score %d is outside 0-100", score)
 	}
-	a, err := asString(field(o, "action"), "action", false)
+	a, err := asString(field(o, keyAction), "action", false)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -144,7 +154,7 @@ func parseRisk(t *ast.Term) (int, RiskAction, []string, error) {
 	default:
 		return 0, "", nil, fmt.Errorf("action %q is not allow, challenge, review or block", a)
 	}
-	reasons, err := asStrings(field(o, "reasons"), "reasons")
+	reasons, err := asStrings(field(o, keyReasons), "reasons")
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -156,7 +166,7 @@ func parseRoute(t *ast.Term) ([]string, string, string, error) {
 	if err != nil {
 		return nil, "", "", err
 	}
-	providers, err := asStrings(field(o, "providers"), "providers")
+	providers, err := asStrings(field(o, keyProviders), "providers")
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -165,11 +175,11 @@ func parseRoute(t *ast.Term) ([]string, string, string, error) {
 			return nil, "", "", fmt.Errorf("providers must be distinct non-empty names")
 		}
 	}
-	exp, err := asString(field(o, "experiment"), "experiment", true)
+	exp, err := asString(field(o, keyExperiment), "experiment", true)
 	if err != nil {
 		return nil, "", "", err
 	}
-	arm, err := asString(field(o, "arm"), "arm", true)
+	arm, err := asString(field(o, keyArm), "arm", true)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -181,11 +191,11 @@ func parseWorkflow(t *ast.Term, from paywire.State) (paywire.State, []string, st
 	if err != nil {
 		return "", nil, "", err
 	}
-	next, err := asString(field(o, "next_state"), "next_state", false)
+	next, err := asString(field(o, keyNextState), "next_state", false)
 	if err != nil {
 		return "", nil, "", err
 	}
-	actions, err := asStrings(field(o, "actions"), "actions")
+	actions, err := asStrings(field(o, keyActions), "actions")
 	if err != nil {
 		return "", nil, "", err
 	}
@@ -194,7 +204,7 @@ func parseWorkflow(t *ast.Term, from paywire.State) (paywire.State, []string, st
 			return "", nil, "", fmt.Errorf("unknown action %q", a)
 		}
 	}
-	reason, err := asString(field(o, "reason"), "reason", true)
+	reason, err := asString(field(o, keyReason), "reason", true)
 	if err != nil {
 		return "", nil, "", err
 	}
