@@ -9,7 +9,7 @@ import (
 // SOAP fault code in one table, and clients may branch on it. Anything that
 // is not a *Error is reported to clients as EINTERNAL with a generic message.
 const (
-	ECONFLICT     = "conflict"           // lost a compare-and-set, duplicate key, idempotency mismatch
+	ECONFLICT     = "conflict"           // lost a compare-and-set, duplicate key
 	EFORBIDDEN    = "forbidden"          // authenticated but not allowed
 	EILLEGALMOVE  = "illegal_transition" // the state machine refuses the move
 	EINTERNAL     = "internal"           // a fault of ours; the message is generic
@@ -18,6 +18,11 @@ const (
 	EUNAUTHORIZED = "unauthorized"       // missing or wrong credentials
 	EUNAVAILABLE  = "unavailable"        // a dependency (database, provider) cannot be reached
 	ETOOLARGE     = "too_large"          // a body or value exceeds its limit
+
+	// Idempotent requests (a conflict each, told apart so that clients can
+	// react: a mismatch is a bug of theirs, in-progress a reason to retry).
+	EIDEMPOTENCY = "idempotency_mismatch" // the key was used with a different request
+	EINPROGRESS  = "in_progress"          // the key's first request is still executing
 )
 
 // Error is the one error type of Paywire. Message is safe to show to the

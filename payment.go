@@ -44,6 +44,37 @@ type Payment struct {
 	UpdatedAt         time.Time
 	ExpiresAt         time.Time // zero when it does not expire
 	Version           int64
+
+	// Set by the merchant when the payment starts.
+	ReturnURLs        ReturnURLs // where the end user goes back to; empty for backend payments
+	NotificationURL   string     // overrides the merchant's notification URL when set
+	PreselectedMethod string     // the method the merchant chose for the end user, if any
+}
+
+// ReturnURLs are the merchant's pages the end user is sent back to, one per
+// outcome: completed/authorized -> Success, refused -> Refused, cancelled ->
+// Cancel, failed/expired -> Error, pending/review -> Pending.
+type ReturnURLs struct {
+	Success string `json:"success"`
+	Error   string `json:"error"`
+	Cancel  string `json:"cancel"`
+	Refused string `json:"refused"`
+	Pending string `json:"pending"`
+}
+
+// For returns the page for a payment in state s.
+func (u ReturnURLs) For(s State) string {
+	switch s {
+	case StateCompleted, StateAuthorized, StatePartiallyRefunded, StateRefunded:
+		return u.Success
+	case StateRefused:
+		return u.Refused
+	case StateCancelled:
+		return u.Cancel
+	case StatePending, StateReview, StateCreated:
+		return u.Pending
+	}
+	return u.Error
 }
 
 // CardSummary is what may be kept of a card. The full card number and the
@@ -156,6 +187,10 @@ type PaymentStore interface {
 	// Events returns the history of the merchant's payment in Seq order.
 	// Returns ENOTFOUND as Payment does.
 	Events(ctx context.Context, merchantID, paymentID string) ([]Event, error)
+
+	// DepositMethods returns the methods, sorted, of the end user's deposits
+	// with the merchant that were paid (authorized or further).
+	DepositMethods(ctx context.Context, merchantID, endUserID string) ([]string, error)
 }
 
 // NewID returns a random identifier with the given prefix: "pay_" followed

@@ -94,3 +94,25 @@ type AuditLog interface {
 	// below before (0 for the newest).
 	AuditEntries(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
 }
+
+// IdempotencyStore keeps the results of idempotent requests per merchant and
+// key, so that a retried request gets the first answer and executes nothing.
+type IdempotencyStore interface {
+	// ClaimIdempotencyKey claims key for the merchant's request whose
+	// canonical form hashes to requestHash. It returns (nil, nil) when the
+	// caller holds the claim and must execute the request, then call
+	// SaveIdempotentResult or ReleaseIdempotencyKey; the stored result when
+	// the same request completed before; EIDEMPOTENCY when the key was used
+	// with a different request; EINPROGRESS while another caller holds the
+	// claim. A claim older than the store's lease (a crashed caller) may be
+	// taken over.
+	ClaimIdempotencyKey(ctx context.Context, merchantID, key, requestHash string) ([]byte, error)
+
+	// SaveIdempotentResult stores the result of the claimed request and
+	// ends the claim. Returns ENOTFOUND when the caller holds no claim.
+	SaveIdempotentResult(ctx context.Context, merchantID, key string, result []byte) error
+
+	// ReleaseIdempotencyKey drops a claim whose request executed nothing
+	// (it was refused before any change), so that a corrected retry may run.
+	ReleaseIdempotencyKey(ctx context.Context, merchantID, key string) error
+}

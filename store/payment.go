@@ -40,10 +40,15 @@ type paymentRow struct {
 	UpdatedAt         time.Time `bun:"updated_at"`
 	ExpiresAt         time.Time `bun:"expires_at,nullzero"`
 	Version           int64     `bun:"version"`
+	ReturnURLs        string    `bun:"return_urls"`
+	NotificationURL   string    `bun:"notification_url"`
+	PreselectedMethod string    `bun:"preselected_method"`
 }
 
 func toPaymentRow(p *paywire.Payment) *paymentRow {
+	urls, _ := json.Marshal(p.ReturnURLs) // a struct of strings always marshals
 	return &paymentRow{
+		ReturnURLs: string(urls), NotificationURL: p.NotificationURL, PreselectedMethod: p.PreselectedMethod,
 		ID: p.ID, MerchantID: p.MerchantID, MerchantReference: p.MerchantReference,
 		Kind: string(p.Kind), Amount: p.Amount.Amount, Currency: p.Amount.Currency.Code,
 		Captured: p.Captured, Refunded: p.Refunded, State: string(p.State),
@@ -64,7 +69,14 @@ func (r *paymentRow) payment() (*paywire.Payment, error) {
 		// lost one the data still uses; that is our fault, not the caller's.
 		return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error", Err: err}
 	}
+	var urls paywire.ReturnURLs
+	if r.ReturnURLs != "" {
+		if err := json.Unmarshal([]byte(r.ReturnURLs), &urls); err != nil {
+			return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error", Err: err}
+		}
+	}
 	return &paywire.Payment{
+		ReturnURLs: urls, NotificationURL: r.NotificationURL, PreselectedMethod: r.PreselectedMethod,
 		ID: r.ID, MerchantID: r.MerchantID, MerchantReference: r.MerchantReference,
 		Kind: paywire.Kind(r.Kind), Amount: paywire.Money{Amount: r.Amount, Currency: cur},
 		Captured: r.Captured, Refunded: r.Refunded, State: paywire.State(r.State),
@@ -302,4 +314,22 @@ func (db *DB) Events(ctx context.Context, merchantID, paymentID string) ([]paywi
 		out[i] = rows[i].event()
 	}
 	return out, nil
+}
+
+// DepositMethods implements paywire.PaymentStore.
+func (db *DB) DepositMethods(ctx context.Context, merchantID, endUserID string) ([]string, error) {
+	const op = "store/DB.DepositMethods"
+	var methods []string
+	err := db.bun.NewSelect().Table("payments").ColumnExpr("DISTINCT method").
+		Where("merchant_id = ? AND end_user_id = ? AND kind = ? AND method <> ''", merchantID, endUserID, string(paywire.KindDeposit)).
+		Where("state IN (?)", bun.In([]string{
+			string(paywire.StateAuthorized), string(paywire.StateCompleted),
+			string(paywire.StatePartiallyRefunded), string(paywire.StateRefunded),
+		})).
+		OrderExpr("method").
+		Scan(ctx, &methods)
+	if err != nil {
+		return nil, classify(op, err, "")
+	}
+	return methods, nil
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +22,8 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int64
+	PublicURL       string // empty: http://<the address listened on>
+	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
 	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
 	AdminPassword   string // PAYWIRE_ADMIN_PASSWORD only
 }
@@ -43,6 +47,8 @@ var options = []option{
 	{"log-format", "PAYWIRE_LOG_FORMAT", "text", "text or json", "serve, migrate"},
 	{"shutdown-timeout", "PAYWIRE_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish after SIGINT/SIGTERM", "serve"},
 	{"max-body-bytes", "PAYWIRE_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes", "serve"},
+	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
+	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
 	{"", "PAYWIRE_ADMIN_PASSWORD", "(random, printed once)", "password of the admin user `admin`, with --demo", "serve"},
 }
@@ -113,6 +119,20 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 	case "text", "json", "":
 	default:
 		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
+	}
+	if u := str("public-url"); u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("--public-url: %q is not a base URL such as https://pay.example.com", u))
+		}
+		c.PublicURL = strings.TrimSuffix(u, "/")
+	}
+	if k := getenv("PAYWIRE_TOKEN_KEY"); name == "serve" && k != "" {
+		key, err := hex.DecodeString(k)
+		if err != nil || len(key) != 32 {
+			errs = append(errs, errors.New("PAYWIRE_TOKEN_KEY: not 64 hex characters (32 bytes)"))
+		}
+		c.TokenKey = key
 	}
 	if name == "serve" && c.Demo {
 		c.DemoSecret, c.AdminPassword = getenv("PAYWIRE_DEMO_SECRET"), getenv("PAYWIRE_ADMIN_PASSWORD")

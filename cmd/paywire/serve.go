@@ -1,10 +1,15 @@
 package main
 
 import (
+	"crypto/rand"
+
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/api"
+	"github.com/paywire/paywire/payment"
 	"io"
 	"log/slog"
 	"net"
@@ -89,6 +94,30 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s: %v", m.Config.Addr, err)
 	}
 	m.listener = ln
+	return m.mountAPI()
+}
+
+// mountAPI builds the payment use cases and mounts the merchant API.
+func (m *Main) mountAPI() error {
+	public := m.Config.PublicURL
+	if public == "" {
+		public = "http://" + m.Addr()
+	}
+	key := m.Config.TokenKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		m.Logger.Warn("PAYWIRE_TOKEN_KEY is not set: redirect links are signed with a random key and stop working at restart; set the same key on every node")
+	}
+	svc := &payment.Service{
+		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Engine: m.Engine,
+		Providers: adapters.NewRegistry(), Logger: m.Logger,
+		PortalURL: public, TokenKey: key,
+	}
+	h := &api.Handler{Payments: svc, Merchants: m.DB, Logger: m.Logger, BaseURL: public}
+	h.Mount(m.Router)
 	return nil
 }
 

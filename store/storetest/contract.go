@@ -25,6 +25,8 @@ func Contract(t *testing.T) {
 		t.Run("Audit", func(t *testing.T) { testAudit(t, db) })
 		t.Run("AdminUsers", func(t *testing.T) { testAdminUsers(t, db) })
 		t.Run("Migrations", func(t *testing.T) { testMigrations(t, db) })
+		t.Run("StartDetails", func(t *testing.T) { testStartDetails(t, db) })
+		t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, db) })
 	})
 }
 
@@ -411,4 +413,83 @@ func testMigrations(t *testing.T, db *store.DB) {
 	if _, err := db.Bun().ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = 9999"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func testStartDetails(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-start")
+	p := SeedPaymentValue("m-start", "order-urls")
+	p.ReturnURLs = paywire.ReturnURLs{Success: "https://shop.example/ok", Error: "https://shop.example/error",
+		Cancel: "https://shop.example/cancel", Refused: "https://shop.example/refused", Pending: "https://shop.example/pending"}
+	p.NotificationURL = "https://shop.example/notify"
+	p.PreselectedMethod = "card"
+	if err := db.CreatePayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Payment(ctx, "m-start", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReturnURLs != p.ReturnURLs || got.NotificationURL != p.NotificationURL || got.PreselectedMethod != "card" {
+		t.Errorf("read back %+v / %q / %q", got.ReturnURLs, got.NotificationURL, got.PreselectedMethod)
+	}
+}
+
+func testIdempotency(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-idem")
+	SeedMerchant(t, db, "m-idem-2")
+	res, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-a")
+	if err != nil || res != nil {
+		t.Fatalf("first claim: %q, %v; want the claim", res, err)
+	}
+	_, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-a")
+	wantCode(t, "claimed key", err, paywire.EINPROGRESS)
+	_, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-b")
+	wantCode(t, "other request", err, paywire.EIDEMPOTENCY)
+	// Keys are per merchant.
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-idem-2", "k1", "hash-b"); err != nil || res != nil {
+		t.Fatalf("another merchant's key: %q, %v", res, err)
+	}
+
+	if err := db.SaveIdempotentResult(ctx, "m-idem", "k1", []byte(`{"paymentId":"pay_1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "second save", db.SaveIdempotentResult(ctx, "m-idem", "k1", []byte(`{}`)), paywire.ENOTFOUND)
+	res, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-a")
+	if err != nil || string(res) != `{"paymentId":"pay_1"}` {
+		t.Fatalf("replay: %q, %v", res, err)
+	}
+	_, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-b")
+	wantCode(t, "completed key, other request", err, paywire.EIDEMPOTENCY)
+
+	// A released claim may be claimed again; a completed one is not released.
+	if _, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k2", "hash-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseIdempotencyKey(ctx, "m-idem", "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k2", "hash-c"); err != nil || res != nil {
+		t.Fatalf("claim after release: %q, %v", res, err)
+	}
+	if err := db.ReleaseIdempotencyKey(ctx, "m-idem", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k1", "hash-a"); err != nil || res == nil {
+		t.Fatalf("completed key after a release: %q, %v", res, err)
+	}
+
+	// A claim older than the lease belongs to a dead process: taken over.
+	if _, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k3", "hash-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Bun().NewUpdate().Table("idempotency_keys").
+		Set("claimed_at = ?", time.Now().Add(-store.IdempotencyLease-time.Minute).UTC()).
+		Where("merchant_id = ? AND key = ?", "m-idem", "k3").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-idem", "k3", "hash-a"); err != nil || res != nil {
+		t.Fatalf("stale claim: %q, %v; want it taken over", res, err)
+	}
+	_, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k3", "hash-a")
+	wantCode(t, "claim taken over", err, paywire.EINPROGRESS)
 }

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/payment"
+)
+
+// Handler serves PaymentService: SOAP under /soap, JSON under /api/v1.
+type Handler struct {
+	Payments  *payment.Service
+	Merchants paywire.MerchantStore
+	Logger    *slog.Logger
+	// BaseURL is the public base URL of this service (for the WSDL's
+	// endpoint addresses), without a trailing slash.
+	BaseURL string
+	// MaxDepth bounds the nesting of XML elements in a SOAP request.
+	MaxDepth int
+
+	auth *authenticator
+}
+
+// Mount adds the API's routes to r.
+func (h *Handler) Mount(r chi.Router) {
+	h.auth = newAuthenticator(h.Merchants)
+	if h.MaxDepth <= 0 {
+		h.MaxDepth = 32
+	}
+	h.mountJSON(r)
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+// logFailure logs errors that are ours (internal, unavailable), with their
+// cause; clients only ever see the safe message.
+func (h *Handler) logFailure(r *http.Request, err error) {
+	switch paywire.ErrorCode(err) {
+	case paywire.EINTERNAL, paywire.EUNAVAILABLE:
+		h.logger().Error("merchant API request failed", "path", r.URL.Path, "error", err)
+	}
+}
+
+type merchantKey struct{}
+
+// withMerchant returns ctx carrying the authenticated merchant.
+func withMerchant(ctx context.Context, m *paywire.Merchant) context.Context {
+	return context.WithValue(ctx, merchantKey{}, m)
+}
+
+func merchantOf(ctx context.Context) *paywire.Merchant {
+	m, _ := ctx.Value(merchantKey{}).(*paywire.Merchant)
+	return m
+}
+
+// kindOf reads DEPOSIT / WITHDRAWAL.
+func kindOf(s string) paywire.Kind {
+	switch s {
+	case "DEPOSIT":
+		return paywire.KindDeposit
+	case "WITHDRAWAL":
+		return paywire.KindWithdrawal
+	}
+	return ""
+}
+
+func kindText(k paywire.Kind) string { return strings.ToUpper(string(k)) }
+
+func stateText(s paywire.State) string { return strings.ToUpper(string(s)) }
+
+// money parses an amount in major units in the given currency.
+func money(amount, currency string) (paywire.Money, error) {
+	if amount == "" {
+		return paywire.Money{}, paywire.Errorf(paywire.EINVALID, "amount is required")
+	}
+	if len(currency) != 3 {
+		return paywire.Money{}, paywire.Errorf(paywire.EINVALID, "currency must be an ISO 4217 currency code")
+	}
+	return paywire.ParseMoney(amount, currency)
+}

@@ -1,0 +1,141 @@
+package payment_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/payment"
+)
+
+func TestToken(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tok := payment.SignToken(key, "pay_abc", now.Add(15*time.Minute))
+	if id, err := payment.VerifyToken(key, tok, now); err != nil || id != "pay_abc" {
+		t.Fatalf("verify: %q, %v", id, err)
+	}
+	if _, err := payment.VerifyToken(key, tok, now.Add(15*time.Minute)); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+		t.Errorf("expired: %v", err)
+	}
+	tampered := strings.Replace(tok, "pay_abc", "pay_abd", 1)
+	for _, bad := range []string{tampered, tok[:len(tok)-2], "", "no-dots", tok + "x", "a.b.c"} {
+		if _, err := payment.VerifyToken(key, bad, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
+			t.Errorf("%q: %v; want unauthorized", bad, err)
+		}
+	}
+	if _, err := payment.VerifyToken([]byte("another key"), tok, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
+		t.Errorf("another key: %v", err)
+	}
+}
+
+func TestCheckMerchantURL(t *testing.T) {
+	m := &paywire.Merchant{ReturnURLPrefixes: []string{"https://shop.example/pay/", "https://shop.example:8443/back", "http://localhost:8080/"}}
+	dev := *m
+	dev.AllowLocalhostHTTP = true
+	tests := []struct {
+		m   *paywire.Merchant
+		url string
+		ok  bool
+	}{
+		{m, "https://shop.example/pay/ok", true},
+		{m, "https://SHOP.example/pay/ok?order=1", true},
+		{m, "https://shop.example/payment", false},
+		{m, "https://shop.example/", false},
+		{m, "https://shop.example.evil.example/pay/ok", false},
+		{m, "https://evil.example/https://shop.example/pay/", false},
+		{m, "https://user:pw@shop.example/pay/ok", false},
+		{m, "http://shop.example/pay/ok", false},
+		{m, "https://shop.example:8443/back", true},
+		{m, "https://shop.example:8443/back/ok", true},
+		{m, "https://shop.example:8443/backdoor", false},
+		{m, "https://shop.example:9443/back", false},
+		{m, "http://localhost:8080/shop/ok", false},
+		{&dev, "http://localhost:8080/shop/ok", true},
+		{&dev, "http://localhost:9090/shop/ok", false},
+		{&dev, "http://shop.example/pay/ok", false},
+		{m, "/pay/ok", false},
+		{m, "javascript:alert(1)", false},
+		{m, "https://shop.example/pay/" + strings.Repeat("a", 2100), false},
+	}
+	for _, tt := range tests {
+		err := payment.CheckMerchantURL(tt.m, "url", tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("%.60s (localhost http %v): %v; want ok=%v", tt.url, tt.m.AllowLocalhostHTTP, err, tt.ok)
+		}
+		if err != nil && paywire.ErrorCode(err) != paywire.EINVALID {
+			t.Errorf("%.60s: code %s", tt.url, paywire.ErrorCode(err))
+		}
+	}
+}
+
+func TestStartReplaysTheFirstAnswer(t *testing.T) {
+	s, db := newService(t)
+	_ = db
+	amt, _ := paywire.NewMoney(2500, "EUR")
+	req := payment.StartRequest{MerchantReference: "o-1", Kind: paywire.KindDeposit, Amount: amt,
+		EndUser: paywire.EndUser{ID: "u1", Country: "DE"},
+		ReturnURLs: paywire.ReturnURLs{Success: "https://shop.example/s", Error: "https://shop.example/e",
+			Cancel: "https://shop.example/c", Refused: "https://shop.example/r", Pending: "https://shop.example/p"}}
+	first, err := s.Start(ctx, "shop", "ref:o-1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Start(ctx, "shop", "ref:o-1", req)
+	if err != nil || !reflect.DeepEqual(first, again) {
+		t.Fatalf("replay %+v, %v; first %+v", again, err, first)
+	}
+	// Another key for a taken reference fails, every time: the error
+	// changed nothing, so it is not stored, and the retry runs again.
+	for range 2 {
+		if _, err := s.Start(ctx, "shop", "key:other", req); paywire.ErrorCode(err) != paywire.ECONFLICT {
+			t.Errorf("reference taken: %v", err)
+		}
+	}
+}
+
+// refunder declines every refund and counts the calls.
+type refunder struct{ calls int }
+
+func (r *refunder) Name() string { return "acquirer-a" }
+
+func (r *refunder) Refund(context.Context, adapters.Operation) (adapters.Result, error) {
+	r.calls++
+	return adapters.Result{Status: adapters.Declined, Code: "insufficient_balance"}, nil
+}
+
+func TestIdempotentOutcomes(t *testing.T) {
+	prov := &refunder{}
+	s, db := newService(t, prov)
+	src := paidCard(t, db)
+
+	// An error before anything changed does not consume the key: a
+	// corrected retry with the same key runs.
+	if _, err := s.Capture(ctx, "shop", "key:c", src.ID, ""); paywire.ErrorCode(err) != paywire.EILLEGALMOVE {
+		t.Fatalf("capture of a completed payment: %v", err)
+	}
+	if _, err := s.Refund(ctx, "shop", "key:c", src.ID, "99.00"); paywire.ErrorCode(err) != paywire.EINVALID {
+		t.Fatalf("same key, another request after a refusal: %v", err)
+	}
+
+	// A provider's refusal is an outcome: stored, replayed without asking
+	// the provider again, and the key is bound to its request.
+	for range 2 {
+		if _, err := s.Refund(ctx, "shop", "key:r", src.ID, "1.00"); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+			t.Fatalf("declined refund: %v", err)
+		}
+	}
+	if prov.calls != 1 {
+		t.Errorf("provider asked %d times; want once", prov.calls)
+	}
+	if _, err := s.Refund(ctx, "shop", "key:r", src.ID, "2.00"); paywire.ErrorCode(err) != paywire.EIDEMPOTENCY {
+		t.Errorf("same key, other amount: %v", err)
+	}
+	if p, _ := db.Payment(ctx, "shop", src.ID); p.Refunded != 0 || p.Version != src.Version {
+		t.Errorf("payment changed: %+v", p)
+	}
+}

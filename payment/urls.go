@@ -1,0 +1,65 @@
+package payment
+
+import (
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/paywire/paywire"
+)
+
+// CheckMerchantURL checks a URL the merchant gives for its end users or its
+// notifications against the merchant's allowlist: https (http only on
+// localhost, for merchants allowed it), no credentials, and the same
+// scheme, host and port as one of the merchant's prefixes, with the path
+// under the prefix's path. Returns EINVALID saying why not.
+func CheckMerchantURL(m *paywire.Merchant, what, raw string) error {
+	if len(raw) > 2048 {
+		return paywire.Errorf(paywire.EINVALID, "%s is longer than 2048 characters", what)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return paywire.Errorf(paywire.EINVALID, "%s must be an absolute URL", what)
+	}
+	switch {
+	case u.User != nil:
+		return paywire.Errorf(paywire.EINVALID, "%s must not contain credentials", what)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && m.AllowLocalhostHTTP && isLoopback(u.Hostname()):
+	default:
+		return paywire.Errorf(paywire.EINVALID, "%s must use https", what)
+	}
+	for _, p := range m.ReturnURLPrefixes {
+		pu, err := url.Parse(p)
+		if err != nil {
+			continue
+		}
+		if strings.EqualFold(pu.Scheme, u.Scheme) && strings.EqualFold(pu.Host, u.Host) && underPath(u.EscapedPath(), pu.EscapedPath()) {
+			return nil
+		}
+	}
+	return paywire.Errorf(paywire.EINVALID, "%s is not on the merchant's list of allowed URLs", what)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// underPath reports whether path is prefix or below it: "/shop/" admits
+// "/shop/ok", "/shop" admits "/shop" and "/shop/ok" but not "/shopping".
+func underPath(path, prefix string) bool {
+	if path == "" {
+		path = "/"
+	}
+	if prefix == "" || prefix == "/" {
+		return true
+	}
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
+}
