@@ -22,6 +22,8 @@ type Handler struct {
 	BaseURL string
 	// MaxDepth bounds the nesting of XML elements in a SOAP request.
 	MaxDepth int
+	// MaxBodyBytes bounds request bodies; 1 MiB when zero.
+	MaxBodyBytes int64
 
 	auth *authenticator
 }
@@ -32,6 +34,10 @@ func (h *Handler) Mount(r chi.Router) {
 	if h.MaxDepth <= 0 {
 		h.MaxDepth = 32
 	}
+	if h.MaxBodyBytes <= 0 {
+		h.MaxBodyBytes = 1 << 20
+	}
+	h.mountSOAP(r)
 	h.mountJSON(r)
 }
 

@@ -64,7 +64,7 @@ type env struct {
 
 const secretA, secretB = "secret-of-shop-a", "secret-of-shop-b"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db := storetest.NewSQLite(t)
 	for id, secret := range map[string]string{"shop-a": secretA, "shop-b": secretB} {

@@ -29,7 +29,7 @@ func (h *Handler) mountJSON(r chi.Router) {
 		_, _ = w.Write(openAPI)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(h.basicAuth)
+		r.Use(h.limitBody, h.basicAuth)
 		r.Post("/api/v1/payments", h.json(h.startPayment))
 		r.Post("/api/v1/backend-payments", h.json(h.createPayment))
 		r.Get("/api/v1/payments/{id}", h.json(h.getPayment))
@@ -37,6 +37,14 @@ func (h *Handler) mountJSON(r chi.Router) {
 		r.Post("/api/v1/payments/{id}/cancel", h.json(h.cancelPayment))
 		r.Post("/api/v1/payments/{id}/refunds", h.json(h.refundPayment))
 		r.Get("/api/v1/payment-methods", h.json(h.paymentMethods))
+	})
+}
+
+// limitBody bounds the body a handler may read.
+func (h *Handler) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, h.MaxBodyBytes)
+		next.ServeHTTP(w, r)
 	})
 }
 

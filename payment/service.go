@@ -467,6 +467,9 @@ func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string
 		if err != nil {
 			return nil, err
 		}
+		if p.State != paywire.StateCompleted && p.State != paywire.StatePartiallyRefunded {
+			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
+		}
 		a, err := parseAmount(p, amount, 0)
 		if err != nil {
 			return nil, err
