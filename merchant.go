@@ -22,8 +22,11 @@ type Merchant struct {
 	// AllowLocalhostHTTP admits http://localhost return URLs (demo and
 	// development merchants only).
 	AllowLocalhostHTTP bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// SigningSecret keys the signatures of result parameters on return
+	// URLs (and of notifications); generated when the merchant is created.
+	SigningSecret string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Validate checks a merchant before it is stored.

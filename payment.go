@@ -137,6 +137,9 @@ func (p *Payment) Validate() error {
 		return Errorf(EINVALID, "refunded amount exceeds the captured amount")
 	case len(p.MerchantReference) > 128:
 		return Errorf(EINVALID, "merchant reference is longer than 128 characters")
+	case len(p.Card.BIN) > 8 || len(p.Card.Last4) > 4:
+		// A card summary never holds more of the number than BIN and last 4.
+		return Errorf(EINVALID, "card summary holds more than the BIN and the last four digits")
 	}
 	return nil
 }
@@ -153,11 +156,12 @@ type StateChange struct {
 	Source     string
 
 	// Optional changes made together with the move.
-	Method            string // set when not empty
-	Provider          string // set when not empty
-	ProviderReference string // set when not empty
-	CaptureAmount     int64  // added to Captured
-	RefundAmount      int64  // added to Refunded
+	Method            string       // set when not empty
+	Provider          string       // set when not empty
+	ProviderReference string       // set when not empty
+	Card              *CardSummary // set when not nil (never a full card number)
+	CaptureAmount     int64        // added to Captured
+	RefundAmount      int64        // added to Refunded
 }
 
 // PaymentStore keeps payments and their event history.
@@ -220,3 +224,45 @@ var randPool = sync.Pool{New: func() any { return &randBuf{n: 512} }}
 
 // idEncoding is base32 (RFC 4648) in lower case, without padding.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// Attempt is one try of a payment at a provider. A payment may need several
+// (routing falls back after a technical failure); each has its own
+// idempotency key towards the provider, so that no payment is taken twice.
+type Attempt struct {
+	ID             string
+	PaymentID      string
+	MerchantID     string
+	N              int // 1, 2, ... per payment
+	Provider       string
+	IdempotencyKey string
+	Reference      string // the provider's reference, once known
+	Status         string // "started", then the provider's answer: "approved", "declined", "pending", "failed"
+	Code           string // the provider's reason code
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// AttemptStore keeps provider attempts and the provider events seen.
+type AttemptStore interface {
+	// AddAttempt stores a new attempt and fills ID and the timestamps.
+	// Returns ECONFLICT when the payment has an attempt with the same N.
+	AddAttempt(ctx context.Context, a *Attempt) error
+
+	// UpdateAttempt records the provider's answer (Reference, Status,
+	// Code). Returns ENOTFOUND for an unknown attempt.
+	UpdateAttempt(ctx context.Context, a *Attempt) error
+
+	// Attempt returns an attempt by id, or ENOTFOUND.
+	Attempt(ctx context.Context, id string) (*Attempt, error)
+
+	// AttemptByReference returns the attempt the provider knows by
+	// reference, or ENOTFOUND.
+	AttemptByReference(ctx context.Context, provider, reference string) (*Attempt, error)
+
+	// Attempts returns a merchant's payment's attempts in order.
+	Attempts(ctx context.Context, merchantID, paymentID string) ([]Attempt, error)
+
+	// SeenProviderEvent records a provider's event id and reports whether
+	// it was new (false: a duplicate delivery).
+	SeenProviderEvent(ctx context.Context, provider, eventID string) (bool, error)
+}

@@ -2,7 +2,11 @@ package adapters
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"sort"
+	"time"
 
 	"github.com/paywire/paywire"
 )
@@ -24,6 +28,9 @@ type Result struct {
 	Reference string // the provider's id of the payment or operation
 	Code      string // the provider's reason code, for declines and failures
 	Message   string // the provider's words, safe to show to back-office users
+	// RedirectURL, with Status Pending, is the provider's page the end user
+	// must visit (3-D Secure challenge, bank login) before the outcome.
+	RedirectURL string
 }
 
 // Operation is a follow-up operation on a payment the provider holds.
@@ -112,4 +119,104 @@ type Payment struct {
 // initiated deposits and payouts.
 type Payer interface {
 	Pay(ctx context.Context, p Payment) (Result, error)
+}
+
+// Card is a card as the end user typed it on the hosted pages. It exists
+// in memory only, from the form to the adapter: it is never stored, logged
+// or put in a decision record, and it prints as its last four digits.
+type Card struct {
+	Number      string // digits only
+	CVC         string
+	Holder      string
+	ExpiryMonth int
+	ExpiryYear  int // four digits
+}
+
+// String shows the card without its number or CVC.
+func (c Card) String() string {
+	last4 := ""
+	if len(c.Number) >= 4 {
+		last4 = c.Number[len(c.Number)-4:]
+	}
+	return "card ending " + last4
+}
+
+// GoString keeps %#v from printing the number.
+func (c Card) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the number.
+func (c Card) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// AuthorizeRequest asks a provider to take a payment the end user
+// submitted on the hosted pages: a card authorization, a bank redirect or
+// an e-wallet payment.
+type AuthorizeRequest struct {
+	PaymentID string
+	Kind      paywire.Kind
+	Amount    paywire.Money
+	Method    string
+	EndUser   paywire.EndUser
+	Card      *Card  // for card payments
+	Bank      string // for bank redirects: the bank the end user chose
+	Wallet    string // for e-wallets: the end user's wallet account (an e-mail address)
+	// ReturnURL is where the provider sends the end user back after its
+	// own pages (3-D Secure challenge, bank login).
+	ReturnURL      string
+	IdempotencyKey string
+}
+
+// Authorizer takes payments from the hosted pages. An Approved result means
+// the funds are reserved (authorized); Pending with a RedirectURL means the
+// end user must go to the provider's page first; Pending without one means
+// the provider's webhook tells the outcome.
+type Authorizer interface {
+	Authorize(ctx context.Context, r AuthorizeRequest) (Result, error)
+}
+
+// StatusQuerier tells what a provider knows of a payment, so that an end
+// user's return is confirmed server-side, never from query parameters.
+type StatusQuerier interface {
+	Status(ctx context.Context, reference string) (Result, error)
+}
+
+// Event types a provider reports by webhook.
+const (
+	EventAuthorized = "authorized"
+	EventCaptured   = "captured"
+	EventDeclined   = "declined"
+	EventFailed     = "failed"
+	EventRefunded   = "refunded"
+	EventChargeback = "chargeback"
+)
+
+// WebhookEvent is one event a provider reported.
+type WebhookEvent struct {
+	ID         string // the provider's event id, for deduplication
+	Type       string // one of the Event constants
+	Reference  string // the provider's payment reference
+	PaymentID  string // ours, as the provider echoes it
+	Amount     int64  // minor units, for captures and refunds
+	Code       string // the provider's reason code
+	OccurredAt time.Time
+}
+
+// WebhookVerifier checks a webhook's signature over the raw body and reads
+// its events. Returns EUNAUTHORIZED for a missing, wrong or stale
+// signature and EINVALID for a body it cannot read.
+type WebhookVerifier interface {
+	VerifyWebhook(header http.Header, body []byte, now time.Time) ([]WebhookEvent, error)
+}
+
+// SettlementLine is one line of a provider's settlement report.
+type SettlementLine struct {
+	Reference string
+	PaymentID string
+	Type      string // "capture", "refund", "chargeback", "fee"
+	Amount    paywire.Money
+	BookedAt  time.Time
+}
+
+// SettlementParser reads a provider's settlement report.
+type SettlementParser interface {
+	ParseSettlement(r io.Reader) ([]SettlementLine, error)
 }

@@ -169,7 +169,7 @@ func TestJSONStartAndDetails(t *testing.T) {
 		t.Fatalf("redirect %v", r.body)
 	}
 	token := fields[0].(map[string]any)["value"].(string)
-	if got, err := payment.VerifyToken([]byte("0123456789abcdef0123456789abcdef"), token, timeNow()); err != nil || got != id {
+	if _, got, err := payment.VerifyToken([]byte("0123456789abcdef0123456789abcdef"), token, timeNow()); err != nil || got != id {
 		t.Errorf("token verifies to %q, %v; want %s", got, err, id)
 	}
 

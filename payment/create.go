@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
@@ -97,17 +96,12 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 // routed providers.
 func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.Payment) (*paywire.Payment, error) {
 	now := s.now()
-	domain := ""
-	if i := strings.LastIndexByte(p.EndUser.Email, '@'); i >= 0 {
-		domain = strings.ToLower(p.EndUser.Email[i+1:])
-	}
 	risk, err := s.Engine.Risk(ctx, engine.RiskInput{Request: engine.RiskRequest{
 		PaymentID: p.ID, MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: p.Method,
 		Card: engine.Card{Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, ExpiryMonth: p.Card.ExpiryMonth,
 			ExpiryYear: p.Card.ExpiryYear, Fingerprint: p.Card.Fingerprint},
-		Customer: engine.Customer{ID: p.EndUser.ID, Email: p.EndUser.Email, EmailDomain: domain, Country: p.EndUser.Country,
-			IP: p.EndUser.IP, Language: p.EndUser.Language},
-		Time: now,
+		Customer: customer(p.EndUser),
+		Time:     now,
 	}})
 	if err != nil {
 		return nil, err

@@ -15,20 +15,20 @@ import (
 func TestToken(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	tok := payment.SignToken(key, "pay_abc", now.Add(15*time.Minute))
-	if id, err := payment.VerifyToken(key, tok, now); err != nil || id != "pay_abc" {
-		t.Fatalf("verify: %q, %v", id, err)
+	tok := payment.SignToken(key, "shop", "pay_abc", now.Add(15*time.Minute))
+	if m, id, err := payment.VerifyToken(key, tok, now); err != nil || id != "pay_abc" || m != "shop" {
+		t.Fatalf("verify: %q %q, %v", m, id, err)
 	}
-	if _, err := payment.VerifyToken(key, tok, now.Add(15*time.Minute)); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+	if _, _, err := payment.VerifyToken(key, tok, now.Add(15*time.Minute)); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
 		t.Errorf("expired: %v", err)
 	}
 	tampered := strings.Replace(tok, "pay_abc", "pay_abd", 1)
-	for _, bad := range []string{tampered, tok[:len(tok)-2], "", "no-dots", tok + "x", "a.b.c"} {
-		if _, err := payment.VerifyToken(key, bad, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
+	for _, bad := range []string{tampered, tok[:len(tok)-2], "", "no-dots", tok + "x", "a.b.c", "a.b.c.d"} {
+		if _, _, err := payment.VerifyToken(key, bad, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
 			t.Errorf("%q: %v; want unauthorized", bad, err)
 		}
 	}
-	if _, err := payment.VerifyToken([]byte("another key"), tok, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
+	if _, _, err := payment.VerifyToken([]byte("another key"), tok, now); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {
 		t.Errorf("another key: %v", err)
 	}
 }

@@ -27,12 +27,14 @@ type Service struct {
 	Payments    paywire.PaymentStore
 	Merchants   paywire.MerchantStore
 	Idempotency paywire.IdempotencyStore
+	Attempts    paywire.AttemptStore
 	Engine      *engine.Engine
 	Providers   *adapters.Registry
 	Logger      *slog.Logger
 
-	// PortalURL is the base URL of the hosted pages, without a trailing
-	// slash: redirects go to PortalURL + "/pay".
+	// PortalURL is the public base URL of the service, without a trailing
+	// slash: redirects go to PortalURL + "/pay", providers send end users
+	// back to PortalURL + "/listeners/<provider>/return".
 	PortalURL string
 	// TokenKey signs redirect tokens (at least 32 random bytes).
 	TokenKey []byte
@@ -131,7 +133,7 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 			PaymentID:  p.ID,
 			URL:        s.PortalURL + "/pay",
 			HTTPMethod: "POST",
-			PostFields: []Field{{Name: "token", Value: SignToken(s.TokenKey, p.ID, p.ExpiresAt)}},
+			PostFields: []Field{{Name: "token", Value: SignToken(s.TokenKey, m.ID, p.ID, p.ExpiresAt)}},
 			ExpiresAt:  p.ExpiresAt,
 		}, nil
 	})
@@ -261,15 +263,15 @@ func engineMoney(m paywire.Money) engine.Money {
 	return engine.Money{Minor: m.Amount, Currency: m.Currency.Code, Exponent: m.Currency.Exponent}
 }
 
-// Details is a payment with its history.
-type Details struct {
+// PaymentDetails is a payment with its history.
+type PaymentDetails struct {
 	Payment *paywire.Payment
 	Events  []paywire.Event
 }
 
 // Get returns the merchant's payment by id, or by merchant reference when
 // id is empty. Returns ENOTFOUND when the merchant has no such payment.
-func (s *Service) Get(ctx context.Context, merchantID, id, reference string) (*Details, error) {
+func (s *Service) Get(ctx context.Context, merchantID, id, reference string) (*PaymentDetails, error) {
 	var p *paywire.Payment
 	var err error
 	switch {
@@ -292,7 +294,7 @@ func (s *Service) Get(ctx context.Context, merchantID, id, reference string) (*D
 	if err != nil {
 		return nil, err
 	}
-	return &Details{Payment: p, Events: evs}, nil
+	return &PaymentDetails{Payment: p, Events: evs}, nil
 }
 
 func (s *Service) payment(ctx context.Context, merchantID, id string) (*paywire.Payment, error) {

@@ -12,37 +12,43 @@ import (
 )
 
 // A redirect token sends the end user's browser to the hosted pages for one
-// payment. It is "<payment id>.<expiry unix seconds>.<HMAC-SHA256>", the
-// MAC over the first two parts keyed with the service's token key, so it is
-// bound to the payment and expires; the hosted pages make it single-use.
+// payment. It is "<merchant id>.<payment id>.<expiry unix seconds>.<MAC>",
+// the MAC an HMAC-SHA256 over the first three parts keyed with the
+// service's token key, so it is bound to the payment and expires; a payment
+// takes one submission (its state leaves created), which makes the token
+// single-use for submitting.
 
 // SignToken returns the token for a payment that expires at exp.
-func SignToken(key []byte, paymentID string, exp time.Time) string {
-	body := paymentID + "." + strconv.FormatInt(exp.Unix(), 10)
+func SignToken(key []byte, merchantID, paymentID string, exp time.Time) string {
+	body := merchantID + "." + paymentID + "." + strconv.FormatInt(exp.Unix(), 10)
 	return body + "." + tokenMAC(key, body)
 }
 
-// VerifyToken returns the payment id of a token that is intact and not
-// expired at now. Returns EUNAUTHORIZED for a tampered or malformed token,
-// EFORBIDDEN for an expired one.
-func VerifyToken(key []byte, token string, now time.Time) (string, error) {
+// VerifyToken returns the merchant and payment of a token that is intact
+// and not expired at now. Returns EUNAUTHORIZED for a tampered or malformed
+// token, EFORBIDDEN for an expired one.
+func VerifyToken(key []byte, token string, now time.Time) (merchantID, paymentID string, err error) {
+	invalid := paywire.Errorf(paywire.EUNAUTHORIZED, "the payment link is not valid")
 	i := strings.LastIndexByte(token, '.')
 	if i < 0 || len(token) > 256 {
-		return "", paywire.Errorf(paywire.EUNAUTHORIZED, "the payment link is not valid")
+		return "", "", invalid
 	}
 	body, mac := token[:i], token[i+1:]
 	if !hmac.Equal([]byte(mac), []byte(tokenMAC(key, body))) {
-		return "", paywire.Errorf(paywire.EUNAUTHORIZED, "the payment link is not valid")
+		return "", "", invalid
 	}
-	j := strings.LastIndexByte(body, '.')
-	exp, err := strconv.ParseInt(body[j+1:], 10, 64)
-	if j < 0 || err != nil {
-		return "", paywire.Errorf(paywire.EUNAUTHORIZED, "the payment link is not valid")
+	parts := strings.Split(body, ".")
+	if len(parts) != 3 {
+		return "", "", invalid
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", "", invalid
 	}
 	if !now.Before(time.Unix(exp, 0)) {
-		return "", paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired")
+		return "", "", paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired")
 	}
-	return body[:j], nil
+	return parts[0], parts[1], nil
 }
 
 func tokenMAC(key []byte, body string) string {

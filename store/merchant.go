@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -20,6 +22,7 @@ type merchantRow struct {
 	NotificationFormat string    `bun:"notification_format"`
 	ReturnURLPrefixes  string    `bun:"return_url_prefixes"`
 	AllowLocalhostHTTP bool      `bun:"allow_localhost_http"`
+	SigningSecret      string    `bun:"signing_secret"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -45,6 +48,11 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 	}
 	now := db.now()
 	m.CreatedAt, m.UpdatedAt = now, now
+	if m.SigningSecret == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+		m.SigningSecret = "whsec_" + hex.EncodeToString(b[:])
+	}
 	prefixes, err := jsonText(m.ReturnURLPrefixes)
 	if err != nil {
 		return classify(op, err, "")
@@ -52,7 +60,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 	row := &merchantRow{
 		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
-		AllowLocalhostHTTP: m.AllowLocalhostHTTP, CreatedAt: now, UpdatedAt: now,
+		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, CreatedAt: now, UpdatedAt: now,
 	}
 	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
 	return classify(op, err, "a merchant with this id exists")
@@ -68,7 +76,7 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 	m := &paywire.Merchant{
 		ID: row.ID, Name: row.Name, Disabled: row.Disabled, NotificationURL: row.NotificationURL,
 		NotificationFormat: row.NotificationFormat, AllowLocalhostHTTP: row.AllowLocalhostHTTP,
-		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		SigningSecret: row.SigningSecret, CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
 		return nil, classify(op, err, "")

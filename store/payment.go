@@ -265,11 +265,15 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) (*pay
 		if c.ProviderReference != "" {
 			next.ProviderReference = c.ProviderReference
 		}
+		if c.Card != nil {
+			next.Card = *c.Card
+		}
 		if err := next.Validate(); err != nil {
 			return err
 		}
 		res, err := tx.NewUpdate().Model(toPaymentRow(&next)).
-			Column("state", "version", "updated_at", "captured", "refunded", "method", "provider", "provider_reference").
+			Column("state", "version", "updated_at", "captured", "refunded", "method", "provider", "provider_reference",
+				"card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint").
 			Where("id = ? AND version = ?", cur.ID, cur.Version).
 			Exec(ctx)
 		if err != nil {

@@ -27,6 +27,7 @@ func Contract(t *testing.T) {
 		t.Run("Migrations", func(t *testing.T) { testMigrations(t, db) })
 		t.Run("StartDetails", func(t *testing.T) { testStartDetails(t, db) })
 		t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, db) })
+		t.Run("Attempts", func(t *testing.T) { testAttempts(t, db) })
 	})
 }
 
@@ -492,4 +493,52 @@ func testIdempotency(t *testing.T, db *store.DB) {
 	}
 	_, err = db.ClaimIdempotencyKey(ctx, "m-idem", "k3", "hash-a")
 	wantCode(t, "claim taken over", err, paywire.EINPROGRESS)
+}
+
+func testAttempts(t *testing.T, db *store.DB) {
+	m := SeedMerchant(t, db, "m-att")
+	if len(m.SigningSecret) < 32 {
+		t.Errorf("signing secret %q", m.SigningSecret)
+	}
+	if got, _ := db.Merchant(ctx, "m-att"); got.SigningSecret != m.SigningSecret {
+		t.Errorf("signing secret read back %q", got.SigningSecret)
+	}
+	p := SeedPayment(t, db, "m-att", "att-1")
+	a := &paywire.Attempt{PaymentID: p.ID, MerchantID: "m-att", N: 1, Provider: "acquirer-a", IdempotencyKey: p.ID + "-1"}
+	if err := db.AddAttempt(ctx, a); err != nil || a.ID == "" || a.Status != "started" {
+		t.Fatalf("add: %+v, %v", a, err)
+	}
+	dup := &paywire.Attempt{PaymentID: p.ID, MerchantID: "m-att", N: 1, Provider: "acquirer-b", IdempotencyKey: p.ID + "-1b"}
+	wantCode(t, "same n", db.AddAttempt(ctx, dup), paywire.ECONFLICT)
+	a.Reference, a.Status, a.Code = "ref-9", "pending", ""
+	if err := db.UpdateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.AttemptByReference(ctx, "acquirer-a", "ref-9")
+	if err != nil || got.ID != a.ID || got.Status != "pending" || got.MerchantID != "m-att" {
+		t.Fatalf("by reference: %+v, %v", got, err)
+	}
+	if _, err := db.AttemptByReference(ctx, "acquirer-b", "ref-9"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("another provider's reference: %v", err)
+	}
+	if byID, err := db.Attempt(ctx, a.ID); err != nil || byID.Reference != "ref-9" {
+		t.Errorf("by id: %+v, %v", byID, err)
+	}
+	all, err := db.Attempts(ctx, "m-att", p.ID)
+	if err != nil || len(all) != 1 {
+		t.Errorf("attempts %+v, %v", all, err)
+	}
+	if other, _ := db.Attempts(ctx, "someone-else", p.ID); len(other) != 0 {
+		t.Errorf("another merchant sees attempts: %+v", other)
+	}
+	first, err := db.SeenProviderEvent(ctx, "acquirer-a", "evt-1")
+	if err != nil || !first {
+		t.Fatalf("first event: %v, %v", first, err)
+	}
+	if again, err := db.SeenProviderEvent(ctx, "acquirer-a", "evt-1"); err != nil || again {
+		t.Errorf("duplicate event: %v, %v", again, err)
+	}
+	if other, err := db.SeenProviderEvent(ctx, "acquirer-b", "evt-1"); err != nil || !other {
+		t.Errorf("same id at another provider: %v, %v", other, err)
+	}
 }
