@@ -337,6 +337,11 @@ func (s *Service) ConfirmReturn(ctx context.Context, provider, attemptID string)
 			s.logger().Warn("provider status unavailable; the webhook will tell", "payment", p.ID, "error", err)
 		} else {
 			event := map[adapters.Status]string{adapters.Approved: adapters.EventAuthorized, adapters.Declined: adapters.EventDeclined}[res.Status]
+			if event == adapters.EventAuthorized && p.Method != "card" {
+				// Bank redirects and e-wallets have no separate capture:
+				// approved means the money moved.
+				event = adapters.EventCaptured
+			}
 			if event != "" {
 				if next, err := s.providerEventRetry(ctx, p, provider, a.Reference, event, 0); err == nil {
 					p = next

@@ -37,6 +37,8 @@ func TestCheckMerchantURL(t *testing.T) {
 	m := &paywire.Merchant{ReturnURLPrefixes: []string{"https://shop.example/pay/", "https://shop.example:8443/back", "http://localhost:8080/"}}
 	dev := *m
 	dev.AllowLocalhostHTTP = true
+	portless := paywire.Merchant{ReturnURLPrefixes: []string{"http://127.0.0.1/"}, AllowLocalhostHTTP: true}
+	portlessProd := paywire.Merchant{ReturnURLPrefixes: []string{"https://127.0.0.1/"}}
 	tests := []struct {
 		m   *paywire.Merchant
 		url string
@@ -57,6 +59,9 @@ func TestCheckMerchantURL(t *testing.T) {
 		{m, "http://localhost:8080/shop/ok", false},
 		{&dev, "http://localhost:8080/shop/ok", true},
 		{&dev, "http://localhost:9090/shop/ok", false},
+		{&portless, "http://127.0.0.1:43117/shop/ok", true},
+		{&portless, "http://127.0.0.2:43117/shop/ok", false},
+		{&portlessProd, "http://127.0.0.1:43117/shop/ok", false},
 		{&dev, "http://shop.example/pay/ok", false},
 		{m, "/pay/ok", false},
 		{m, "javascript:alert(1)", false},

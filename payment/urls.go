@@ -34,11 +34,22 @@ func CheckMerchantURL(m *paywire.Merchant, what, raw string) error {
 		if err != nil {
 			continue
 		}
-		if strings.EqualFold(pu.Scheme, u.Scheme) && strings.EqualFold(pu.Host, u.Host) && underPath(u.EscapedPath(), pu.EscapedPath()) {
+		if strings.EqualFold(pu.Scheme, u.Scheme) && sameHost(m, pu, u) && underPath(u.EscapedPath(), pu.EscapedPath()) {
 			return nil
 		}
 	}
 	return paywire.Errorf(paywire.EINVALID, "%s is not on the merchant's list of allowed URLs", what)
+}
+
+// sameHost compares host and port. For development merchants a loopback
+// prefix without a port admits any port on that host: development servers
+// move between ports.
+func sameHost(m *paywire.Merchant, prefix, u *url.URL) bool {
+	if strings.EqualFold(prefix.Host, u.Host) {
+		return true
+	}
+	return m.AllowLocalhostHTTP && prefix.Port() == "" && isLoopback(prefix.Hostname()) &&
+		strings.EqualFold(prefix.Hostname(), u.Hostname())
 }
 
 func isLoopback(host string) bool {

@@ -17,6 +17,7 @@ type Config struct {
 	Addr            string
 	DB              string
 	Demo            bool
+	Sandbox         bool
 	Migrate         bool
 	LogLevel        string
 	LogFormat       string
@@ -42,6 +43,7 @@ var options = []option{
 	{"addr", "PAYWIRE_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", "serve"},
 	{"db", "PAYWIRE_DB", ".paywire/paywire.db", "database: a postgres:// URL, or the path of a SQLite file (created when missing)", "serve, migrate"},
 	{"demo", "PAYWIRE_DEMO", "false", "seed the demo merchant `demo` and the admin user `admin` (idempotent)", "serve"},
+	{"sandbox", "PAYWIRE_SANDBOX", "false", "enable the built-in sandbox providers (acquirer-a, acquirer-b, sandbox-bank, sandbox-wallet) and their pages under /sandbox/; --demo enables them", "serve"},
 	{"migrate", "PAYWIRE_MIGRATE", "true", "apply missing migrations on start; when false, refuse to start on an outdated schema", "serve"},
 	{"log-level", "PAYWIRE_LOG_LEVEL", "info", "debug, info, warn or error", "serve, migrate"},
 	{"log-format", "PAYWIRE_LOG_FORMAT", "text", "text or json", "serve, migrate"},
@@ -94,7 +96,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		return b
 	}
 	c.Addr, c.DB = str("addr"), str("db")
-	c.Demo, c.Migrate = boolean("demo"), boolean("migrate")
+	c.Demo, c.Migrate, c.Sandbox = boolean("demo"), boolean("migrate"), boolean("sandbox")
 	c.LogLevel, c.LogFormat = str("log-level"), str("log-format")
 	if values["shutdown-timeout"] != nil {
 		d, err := time.ParseDuration(str("shutdown-timeout"))

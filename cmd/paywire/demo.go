@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/credential"
@@ -25,12 +27,13 @@ func seedDemo(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log 
 }
 
 func seedDemoMerchant(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log *slog.Logger) error {
-	_, port, _ := net.SplitHostPort(cfg.Addr)
 	m := &paywire.Merchant{
 		ID:                 "demo",
 		Name:               "Demo Shop",
 		NotificationFormat: "soap",
-		ReturnURLPrefixes:  []string{"http://localhost:" + port + "/", "http://127.0.0.1:" + port + "/"},
+		// Loopback prefixes without a port admit any port, for a
+		// development merchant: the demo may run on any address.
+		ReturnURLPrefixes:  []string{"http://localhost/", "http://127.0.0.1/"},
 		AllowLocalhostHTTP: true,
 	}
 	switch err := db.CreateMerchant(ctx, m); paywire.ErrorCode(err) {
@@ -112,4 +115,32 @@ func seedAdmin(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log
 		log.Info("admin user created with PAYWIRE_ADMIN_PASSWORD")
 	}
 	return nil
+}
+
+// demoShopSecret returns the API secret the in-process demo shop uses, and
+// makes sure the demo merchant holds it. It is derived from the merchant's
+// signing secret, so it is the same on every start and no credential
+// accumulates.
+func demoShopSecret(ctx context.Context, db *store.DB) (*paywire.Merchant, string, error) {
+	m, err := db.Merchant(ctx, "demo")
+	if err != nil {
+		return nil, "", err
+	}
+	mac := hmac.New(sha256.New, []byte(m.SigningSecret))
+	mac.Write([]byte("demo shop API secret"))
+	secret := "shop_" + hex.EncodeToString(mac.Sum(nil))[:40]
+	creds, err := db.MerchantCredentials(ctx, "demo")
+	if err != nil {
+		return nil, "", err
+	}
+	for _, c := range creds {
+		if ok, _ := credential.Verify(c.SecretHash, secret); ok {
+			return m, secret, nil
+		}
+	}
+	hash, err := credential.Hash(secret, credential.Default)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, secret, db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "demo", SecretHash: hash})
 }

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"github.com/paywire/paywire/adapters/sandbox"
+	"github.com/paywire/paywire/examples/merchant"
+	"github.com/paywire/paywire/listeners"
+	"github.com/paywire/paywire/portal"
+	"strings"
 
 	"context"
 	"errors"
@@ -55,6 +62,9 @@ type Main struct {
 	Engine   *engine.Engine
 	Router   chi.Router
 	Registry *prometheus.Registry
+	Payments *payment.Service
+	Sandbox  []*sandbox.Acquirer
+	Shop     *merchant.Shop // the demo shop, with --demo
 
 	listener net.Listener
 	server   *http.Server
@@ -97,7 +107,9 @@ func (m *Main) Open(ctx context.Context) error {
 	return m.mountAPI()
 }
 
-// mountAPI builds the payment use cases and mounts the merchant API.
+// mountAPI builds the payment use cases and mounts the transports: the
+// merchant API, the hosted pages, the provider listeners, the sandbox
+// provider's pages and, with --demo, the demo shop.
 func (m *Main) mountAPI() error {
 	public := m.Config.PublicURL
 	if public == "" {
@@ -111,14 +123,49 @@ func (m *Main) mountAPI() error {
 		}
 		m.Logger.Warn("PAYWIRE_TOKEN_KEY is not set: redirect links are signed with a random key and stop working at restart; set the same key on every node")
 	}
-	svc := &payment.Service{
-		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Engine: m.Engine,
-		Providers: adapters.NewRegistry(), Logger: m.Logger,
-		PortalURL: public, TokenKey: key,
+	var providers []adapters.Provider
+	if m.Config.Sandbox || m.Config.Demo {
+		m.Sandbox = sandbox.Defaults(public, derive(key, "sandbox webhooks"))
+		for _, a := range m.Sandbox {
+			providers = append(providers, a)
+			m.Router.Handle(a.PathPrefix()+"*", a.Handler())
+		}
+		m.Logger.Info("sandbox providers enabled", "providers", len(m.Sandbox))
 	}
-	h := &api.Handler{Payments: svc, Merchants: m.DB, Logger: m.Logger, BaseURL: public}
-	h.Mount(m.Router)
+	registry := adapters.NewRegistry(providers...)
+	m.Payments = &payment.Service{
+		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Engine: m.Engine,
+		Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+	}
+	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
+		MaxBodyBytes: m.Config.MaxBodyBytes}).Mount(m.Router)
+	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
+	if len(m.Sandbox) > 0 {
+		pages.ProviderOrigins = []string{public} // the sandbox's pages, under /sandbox/
+	}
+	pages.Mount(m.Router)
+	(&listeners.Handler{Payments: m.Payments, Providers: registry, Logger: m.Logger}).Mount(m.Router)
+	if m.Config.Demo {
+		dm, secret, err := demoShopSecret(context.Background(), m.DB)
+		if err != nil {
+			return fmt.Errorf("demo shop: %w", err)
+		}
+		m.Shop = &merchant.Shop{PaywireURL: public, BaseURL: public + "/shop", MerchantID: dm.ID,
+			Secret: secret, SigningSecret: dm.SigningSecret, Logger: m.Logger}
+		m.Router.Handle("/shop/*", http.StripPrefix("/shop", m.Shop.Handler()))
+		m.Router.Get("/shop", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/shop/", http.StatusMovedPermanently)
+		})
+		m.Logger.Info("demo shop", "url", public+"/shop/")
+	}
 	return nil
+}
+
+// derive returns a key for one purpose from the token key.
+func derive(key []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // Addr returns the address the server listens on (useful with port 0).
@@ -159,6 +206,9 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Close() {
 	if m.listener != nil && m.server == nil {
 		m.listener.Close()
+	}
+	for _, a := range m.Sandbox {
+		a.Close()
 	}
 	if m.DB != nil {
 		m.DB.Close()

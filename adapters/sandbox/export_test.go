@@ -1,0 +1,4 @@
+package sandbox
+
+// WriteSettlement lets the tests write a report from lines of their own.
+var WriteSettlement = writeSettlement

@@ -1,0 +1,101 @@
+package portal_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/engine"
+	"github.com/paywire/paywire/payment"
+	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/portal"
+	"github.com/paywire/paywire/rules"
+	"github.com/paywire/paywire/store/storetest"
+)
+
+var _ portal.Checkouts = (*payment.Service)(nil)
+
+// TestWithTheRealService runs the pages over payment.Service on SQLite
+// with the default policy bundle and no provider configured: the refusals
+// the pages translate are the use case's, and a payment no provider takes
+// ends on the merchant's Error page.
+func TestWithTheRealService(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewSQLite(t)
+	storetest.SeedMerchant(t, db, "shop")
+	eng := engine.New(1)
+	files, err := engine.BundleFiles(policies.FS, rules.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Activate(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	svc := &payment.Service{Payments: db, Merchants: db, Idempotency: db, Attempts: db, Engine: eng,
+		Providers: adapters.NewRegistry(), Logger: slog.New(slog.DiscardHandler), PortalURL: "http://localhost", TokenKey: []byte("0123456789abcdef0123456789abcdef")}
+	amount, _ := paywire.NewMoney(5000, "EUR")
+	start := func(ref string) string {
+		rd, err := svc.Start(ctx, "shop", "ref:"+ref, payment.StartRequest{MerchantReference: ref, Kind: paywire.KindDeposit,
+			Amount: amount, PaymentMethod: "card",
+			EndUser: paywire.EndUser{ID: "u1", Email: "u1@example.com", Country: "DE", Language: "de", IP: "192.0.2.1"},
+			ReturnURLs: paywire.ReturnURLs{Success: "https://shop.example/ok", Error: "https://shop.example/error",
+				Cancel: "https://shop.example/cancel", Refused: "https://shop.example/refused", Pending: "https://shop.example/pending"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rd.PostFields[0].Value
+	}
+	r := chi.NewRouter()
+	(&portal.Handler{Checkouts: svc}).Mount(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv}
+
+	tok := start("portal-1")
+	res := e.post(t, "/pay", form("token", tok))
+	checkStatus(t, res, http.StatusOK)
+	mustContain(t, res.body, `<html lang="de">`, "Kartendaten", "50,00\u00a0EUR bezahlen")
+	if !strings.Contains(res.header.Get("Content-Security-Policy"), "form-action 'self' https://shop.example;") {
+		t.Errorf("Content-Security-Policy %q", res.header.Get("Content-Security-Policy"))
+	}
+
+	year := time.Now().Year() + 2
+	refused := form("token", tok, "method", "card", "card_number", "4242 4242 4242 4241", "card_cvc", "12",
+		"card_expiry_month", "12", "card_expiry_year", "2001", "card_holder", "")
+	res = e.post(t, "/pay/submit", refused)
+	checkStatus(t, res, http.StatusUnprocessableEntity)
+	mustContain(t, res.body, "Dies ist keine gültige Kartennummer", "Diese Karte ist abgelaufen",
+		"Geben Sie den Namen auf der Karte ein", `id="card-cvc-error"`)
+	mustNotContain(t, res.body, "4242")
+
+	ok := form("token", tok, "method", "card", "card_number", "4242 4242 4242 4242", "card_cvc", "123",
+		"card_expiry_month", "12", "card_expiry_year", time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Format("06"), "card_holder", "Anna Muster")
+	res = e.post(t, "/pay/submit", ok)
+	checkStatus(t, res, http.StatusSeeOther)
+	if loc := res.header.Get("Location"); !strings.HasPrefix(loc, "https://shop.example/error?") {
+		t.Errorf("Location %q, want the merchant's Error page", loc)
+	}
+	// The link is used: the form does not come back.
+	res = e.post(t, "/pay", form("token", tok))
+	checkStatus(t, res, http.StatusSeeOther)
+	res = e.post(t, "/pay/submit", ok)
+	checkStatus(t, res, http.StatusSeeOther)
+
+	tok = start("portal-2")
+	res = e.post(t, "/pay/cancel", form("token", tok))
+	checkStatus(t, res, http.StatusSeeOther)
+	if loc := res.header.Get("Location"); !strings.HasPrefix(loc, "https://shop.example/cancel?") {
+		t.Errorf("Location %q, want the merchant's Cancel page", loc)
+	}
+
+	res = e.post(t, "/pay", form("token", tok[:len(tok)-2]+"xx"))
+	checkStatus(t, res, http.StatusBadRequest)
+}
