@@ -31,6 +31,10 @@ type Result struct {
 	// RedirectURL, with Status Pending, is the provider's page the end user
 	// must visit (3-D Secure challenge, bank login) before the outcome.
 	RedirectURL string
+	// Soft, with Status Declined, marks a decline another provider may not
+	// share (this acquirer's own risk rules or limits, the issuer not
+	// reachable through it): routing falls back to the next provider.
+	Soft bool
 }
 
 // Operation is a follow-up operation on a payment the provider holds.

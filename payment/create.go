@@ -121,6 +121,7 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.
 	if err != nil {
 		return nil, err
 	}
+	softDeclined := false
 	for attempt, name := range route.Providers {
 		prov, err := s.Providers.Provider(name)
 		if err != nil {
@@ -146,6 +147,10 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.
 			with.CaptureAmount = p.Amount.Amount // a backend payment moves the money in one step
 			return s.step(ctx, p, "provider_captured", 0, summary, with)
 		case adapters.Declined:
+			if res.Soft {
+				softDeclined = true
+				continue
+			}
 			return s.step(ctx, p, "provider_declined", 0, summary, with)
 		case adapters.Pending:
 			// Still pending; the provider's webhook tells the outcome.
@@ -158,6 +163,9 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.
 			return p, err
 		}
 		s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "status", res.Status, "code", res.Code)
+	}
+	if softDeclined {
+		return s.step(ctx, p, "provider_declined", 0, summary, paywire.StateChange{})
 	}
 	return s.step(ctx, p, "provider_error", 0, summary, paywire.StateChange{})
 }

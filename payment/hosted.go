@@ -147,6 +147,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if err != nil {
 		return nil, err
 	}
+	softDeclined := false
 	for i, name := range route.Providers {
 		prov, err := s.Providers.Provider(name)
 		if err != nil {
@@ -184,6 +185,11 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 			}
 			return s.outcome(ctx, m, p), nil
 		case adapters.Declined:
+			if res.Soft {
+				softDeclined = true
+				s.logger().Info("soft decline; trying the next provider", "payment", p.ID, "provider", name, "code", res.Code)
+				continue
+			}
 			p, err = s.providerEvent(ctx, p, name, res.Reference, adapters.EventDeclined, 0, summary)
 			if err != nil {
 				return nil, err
@@ -195,7 +201,13 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 		}
 		s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "code", res.Code)
 	}
-	p, err = s.step(ctx, p, "provider_error", 0, summary, paywire.StateChange{})
+	// Every provider was tried: refused when one of them declined,
+	// failed when none could take the payment.
+	last := "provider_error"
+	if softDeclined {
+		last = "provider_declined"
+	}
+	p, err = s.step(ctx, p, last, 0, summary, paywire.StateChange{})
 	if err != nil {
 		return nil, err
 	}

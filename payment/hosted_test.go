@@ -25,6 +25,7 @@ type scripted struct {
 	calls    int
 	statuses map[string]adapters.Status
 	lastReq  adapters.AuthorizeRequest
+	softOnly string // when set, only this provider soft-declines 0366
 }
 
 func (p *scripted) Name() string { return p.name }
@@ -46,6 +47,8 @@ func (p *scripted) Authorize(_ context.Context, r adapters.AuthorizeRequest) (ad
 		return adapters.Result{Status: adapters.Declined, Reference: ref, Code: "do_not_honor"}, nil
 	case last == "0119":
 		return adapters.Result{Status: adapters.Failed, Reference: ref, Code: "processing_error"}, nil
+	case last == "0366" && p.softOnly == "" || last == "0366" && p.softOnly == p.name:
+		return adapters.Result{Status: adapters.Declined, Reference: ref, Code: "acquirer_declined", Soft: true}, nil
 	}
 	return adapters.Result{Status: adapters.Approved, Reference: ref}, nil
 }
@@ -151,6 +154,24 @@ func TestHostedDeclineAndFallback(t *testing.T) {
 	atts, _ := e.db.Attempts(ctx, "shop", o.PaymentID)
 	if len(atts) != 2 || atts[0].Status != "failed" || atts[1].Provider != e.second.name {
 		t.Errorf("attempts %+v", atts)
+	}
+}
+
+func TestHostedSoftDeclineFallsBack(t *testing.T) {
+	e := newHosted(t)
+	e.first.softOnly, e.second.softOnly = e.first.name, e.first.name
+	o, err := e.s.Submit(ctx, e.start(t, "h-soft"), card("4000000000000366"))
+	if err != nil || o.State != paywire.StateAuthorized || e.second.calls != 1 {
+		t.Fatalf("soft decline: %+v, %v, second calls %d", o, err, e.second.calls)
+	}
+	if p, _ := e.db.Payment(ctx, "shop", o.PaymentID); p.Provider != e.second.name {
+		t.Errorf("provider %q; want the fallback %q", p.Provider, e.second.name)
+	}
+	// Declined softly everywhere: refused, not failed.
+	e.first.softOnly, e.second.softOnly = "", ""
+	o, err = e.s.Submit(ctx, e.start(t, "h-soft-2"), card("4000000000000366"))
+	if err != nil || o.State != paywire.StateRefused {
+		t.Fatalf("soft declines everywhere: %+v, %v", o, err)
 	}
 }
 

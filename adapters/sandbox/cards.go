@@ -20,6 +20,7 @@ const (
 	behaveProcessingError                    // technical failure
 	behaveTimeout                            // no answer
 	behavePendingWebhook                     // pending, then an authorized webhook
+	behaveSoftDecline                        // declined by this acquirer only (soft), acquirer_declined
 )
 
 // testCards maps the test card numbers to what they do; docs/sandbox.md
@@ -33,6 +34,7 @@ var testCards = map[string]behaviour{
 	"4000000000000119": behaveProcessingError,
 	"4000000000000010": behaveTimeout,
 	"4000000000000077": behavePendingWebhook,
+	"4000000000000366": behaveSoftDecline,
 }
 
 // luhnValid reports whether number is 12 to 19 digits with a valid Luhn

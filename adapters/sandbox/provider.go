@@ -182,11 +182,17 @@ func (a *Acquirer) decideCard(ctx context.Context, op string, r *record, card *a
 			Message: a.cfg.Name + " did not answer the authorization"}
 	case behavePendingWebhook:
 		r.state = statePending
+	case behaveSoftDecline:
+		decline("acquirer_declined")
+		r.soft = true
 	default:
 		if approves(r.paymentID, a.cfg.ApprovalRate) {
 			r.state = stateAuthorized
 		} else {
-			decline("do_not_honor")
+			// The approval rate stands for this acquirer's own rules:
+			// another acquirer may approve the same card.
+			decline("acquirer_declined")
+			r.soft = true
 		}
 	}
 	return nil

@@ -212,6 +212,7 @@ type record struct {
 	amount    paywire.Money
 	state     state
 	code      string // decline or failure reason
+	soft      bool   // a decline of this acquirer only: another may approve
 
 	captured    int64
 	refunded    int64
@@ -273,6 +274,7 @@ func (r *record) result(baseURL, name string) adapters.Result {
 		}
 	case stateDeclined:
 		res.Status, res.Message = adapters.Declined, "declined: "+strings.ReplaceAll(r.code, "_", " ")
+		res.Soft = r.soft
 	case stateVoided:
 		res.Status, res.Message = adapters.Declined, "cancelled"
 	default:

@@ -166,6 +166,7 @@ func TestTestCards(t *testing.T) {
 		{"4242424242424242", adapters.Approved, "", false},
 		{"5555555555554444", adapters.Approved, "", false},
 		{"4000000000000002", adapters.Declined, "do_not_honor", false},
+		{"4000000000000366", adapters.Declined, "acquirer_declined", false},
 		{"4000000000009995", adapters.Declined, "insufficient_funds", false},
 		{"4000000000003220", adapters.Pending, "", true},
 		{"4000000000000119", adapters.Failed, "processing_error", false},
@@ -284,8 +285,8 @@ func TestApprovalRate(t *testing.T) {
 			res := e.authorize(t, id, "4111111111111111")
 			if res.Status == adapters.Approved {
 				n++
-			} else if res.Code != "do_not_honor" {
-				t.Fatalf("declined with %q", res.Code)
+			} else if res.Code != "acquirer_declined" || !res.Soft {
+				t.Fatalf("declined with %q, soft %v; want a soft acquirer_declined", res.Code, res.Soft)
 			}
 			// The same payment id gets the same answer.
 			if again := e.authorize(t, id, "4111111111111111"); again.Status != res.Status {
