@@ -23,10 +23,13 @@ type Merchant struct {
 	// development merchants only).
 	AllowLocalhostHTTP bool
 	// SigningSecret keys the signatures of result parameters on return
-	// URLs (and of notifications); generated when the merchant is created.
+	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// PreviousSigningSecret, while a secret rotates, signs notifications
+	// too (a second v1 value), so that merchants can switch at their pace.
+	PreviousSigningSecret string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // Validate checks a merchant before it is stored.

@@ -45,7 +45,10 @@ type OutboxMessage struct {
 	Status        string // "pending", "delivered", "dead"
 	Attempts      int
 	NextAttemptAt time.Time
+	LastError     string // why the last attempt failed, for people
+	LockedBy      string // the worker holding the lease, while one does
 	CreatedAt     time.Time
+	DeliveredAt   time.Time // zero until delivered
 }
 
 // Outbox statuses.
@@ -61,18 +64,51 @@ type NotificationPayload struct {
 	EventID           string `json:"eventId"`
 	PaymentID         string `json:"paymentId"`
 	MerchantReference string `json:"merchantReference"`
-	PreviousState     State  `json:"previousState,omitempty"`
-	NewState          State  `json:"newState"`
+	PreviousState     string `json:"previousState,omitempty"` // upper case, as the merchant API writes states: "PENDING"
+	NewState          string `json:"newState"`
 	Amount            string `json:"amount"`
 	Currency          string `json:"currency"`
 	Seq               int64  `json:"sequenceNumber"`
 	OccurredAt        string `json:"occurredAt"`
 }
 
-// OutboxStore reads the outbox. Rows are written only by state changes.
+// OutboxStore reads the outbox and records deliveries. Rows are written
+// only by state changes.
 type OutboxStore interface {
 	// PendingOutbox returns up to limit pending messages, oldest first.
 	PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error)
+
+	// ClaimOutbox leases up to limit due messages — pending, next attempt
+	// at or before now, not leased or with an expired lease — to worker
+	// until now+lease, oldest first, and counts the attempt. On
+	// PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED, so workers
+	// on several nodes never hold the same message; a crashed worker's
+	// claims are due again when their lease ends.
+	ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+
+	// DeliveredOutbox marks a claimed message delivered at. Returns
+	// ECONFLICT when worker no longer holds the lease (the message was
+	// claimed again after the lease ran out).
+	DeliveredOutbox(ctx context.Context, id int64, worker string, at time.Time) error
+
+	// FailedOutbox records a failed attempt of a claimed message: due again
+	// at next, or dead-lettered when dead. Returns ECONFLICT as
+	// DeliveredOutbox does.
+	FailedOutbox(ctx context.Context, id int64, worker string, lastError string, next time.Time, dead bool) error
+
+	// UndeliveredOutbox returns the merchant's messages created at or after
+	// since that are not delivered — pending after a failed attempt, or
+	// dead — newest first, at most limit.
+	UndeliveredOutbox(ctx context.Context, merchantID string, since time.Time, limit int) ([]OutboxMessage, error)
+
+	// ResendOutbox makes the merchant's message due again at now, a dead
+	// one included; a delivered one is sent once more. Returns ENOTFOUND
+	// for an unknown message or another merchant's.
+	ResendOutbox(ctx context.Context, merchantID string, id int64, now time.Time) error
+
+	// OldestUndelivered returns when the oldest pending message was
+	// created; zero when there is none.
+	OldestUndelivered(ctx context.Context) (time.Time, error)
 }
 
 // AuditEntry is one line of the append-only audit log of who did what.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,7 +89,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	prov := &testProvider{}
-	svc := &payment.Service{Payments: db, Merchants: db, Idempotency: db, Engine: e,
+	svc := &payment.Service{Payments: db, Merchants: db, Idempotency: db, Outbox: db, Attempts: db, Engine: e,
 		Providers: adapters.NewRegistry(prov), PortalURL: "http://localhost:8080",
 		TokenKey: []byte("0123456789abcdef0123456789abcdef")}
 	h := &api.Handler{Payments: svc, Merchants: db, BaseURL: "http://localhost:8080"}
@@ -472,5 +473,47 @@ func TestJSONBackendPayment(t *testing.T) {
 	// Another merchant cannot reuse shop-a's payment.
 	if r := e.call(t, "POST", "/api/v1/backend-payments", "shop-b", secretB, body("wd-b", src.ID)); r.status != 400 {
 		t.Errorf("shop-b with shop-a's source: %d %v", r.status, r.body)
+	}
+}
+
+func TestJSONNotifications(t *testing.T) {
+	e := newEnv(t)
+	p := storetest.SeedPayment(t, e.db, "shop-a", "n-1")
+	now := time.Now().Add(time.Minute)
+	claimed, err := e.db.ClaimOutbox(ctx, "test-worker", now, time.Minute, 100)
+	if err != nil || len(claimed) == 0 {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	for _, m := range claimed {
+		if err := e.db.FailedOutbox(ctx, m.ID, "test-worker", "merchant answered 503", now.Add(time.Hour), m.PaymentID == p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.call(t, "GET", "/api/v1/notifications?status=undelivered", "shop-a", secretA, nil)
+	list, _ := r.body["notifications"].([]any)
+	if r.status != 200 || len(list) != 1 {
+		t.Fatalf("list: %d %v", r.status, r.body)
+	}
+	n := list[0].(map[string]any)
+	payload, _ := n["payload"].(map[string]any)
+	if n["paymentId"] != p.ID || n["status"] != "dead" || n["lastError"] != "merchant answered 503" || payload["newState"] != "CREATED" {
+		t.Errorf("notification %v", n)
+	}
+	if r := e.call(t, "GET", "/api/v1/notifications", "shop-b", secretB, nil); len(r.body["notifications"].([]any)) != 0 {
+		t.Errorf("shop-b sees shop-a's notifications: %v", r.body)
+	}
+	id := strconv.FormatInt(int64(n["id"].(float64)), 10)
+	if r := e.call(t, "POST", "/api/v1/notifications/"+id+"/resend", "shop-b", secretB, nil); r.status != 404 {
+		t.Errorf("shop-b resends shop-a's notification: %d", r.status)
+	}
+	if r := e.call(t, "POST", "/api/v1/notifications/"+id+"/resend", "shop-a", secretA, nil); r.status != 202 {
+		t.Fatalf("resend: %d %v", r.status, r.body)
+	}
+	due, _ := e.db.ClaimOutbox(ctx, "test-worker", time.Now().Add(time.Second), time.Minute, 100)
+	if len(due) != 1 || due[0].PaymentID != p.ID {
+		t.Errorf("after the resend, due: %+v", due)
+	}
+	if r := e.call(t, "GET", "/api/v1/notifications?status=delivered", "shop-a", secretA, nil); r.status != 400 {
+		t.Errorf("status=delivered: %d", r.status)
 	}
 }

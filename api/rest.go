@@ -37,6 +37,8 @@ func (h *Handler) mountJSON(r chi.Router) {
 		r.Post("/api/v1/payments/{id}/cancel", h.json(h.cancelPayment))
 		r.Post("/api/v1/payments/{id}/refunds", h.json(h.refundPayment))
 		r.Get("/api/v1/payment-methods", h.json(h.paymentMethods))
+		r.Get("/api/v1/notifications", h.json(h.notifications))
+		r.Post("/api/v1/notifications/{id}/resend", h.json(h.resendNotification))
 	})
 }
 
@@ -406,4 +408,54 @@ func methodsJSON(ms []engine.MethodOption, c paywire.Currency) []methodJSON {
 			MaxAmount: paywire.Money{Amount: m.MaxMinor, Currency: c}.Decimal()})
 	}
 	return out
+}
+
+type notificationJSON struct {
+	ID             int64           `json:"id"`
+	EventID        string          `json:"eventId"`
+	PaymentID      string          `json:"paymentId"`
+	SequenceNumber int64           `json:"sequenceNumber"`
+	Status         string          `json:"status"`
+	Attempts       int             `json:"attempts"`
+	LastError      string          `json:"lastError,omitempty"`
+	NextAttemptAt  string          `json:"nextAttemptAt,omitempty"`
+	CreatedAt      string          `json:"createdAt"`
+	Payload        json.RawMessage `json:"payload"`
+}
+
+// notifications lists the merchant's undelivered notifications of the
+// last 30 days (status=undelivered is the only listing there is).
+func (h *Handler) notifications(r *http.Request) (int, any, error) {
+	if st := r.URL.Query().Get("status"); st != "" && st != "undelivered" {
+		return 0, nil, paywire.Errorf(paywire.EINVALID, "status must be undelivered")
+	}
+	ns, err := h.Payments.Undelivered(r.Context(), merchantOf(r.Context()).ID, 500)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]notificationJSON, 0, len(ns))
+	for _, n := range ns {
+		nj := notificationJSON{ID: n.ID, EventID: n.EventID, PaymentID: n.PaymentID, SequenceNumber: n.Seq,
+			Status: n.Status, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: timeText(n.CreatedAt), Payload: n.Payload}
+		if n.Status == paywire.OutboxPending {
+			nj.NextAttemptAt = timeText(n.NextAttemptAt)
+		}
+		out = append(out, nj)
+	}
+	return http.StatusOK, map[string]any{"notifications": out}, nil
+}
+
+func (h *Handler) resendNotification(r *http.Request) (int, any, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, paywire.Errorf(paywire.ENOTFOUND, "no such notification")
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := h.Payments.Resend(r.Context(), merchantOf(r.Context()).ID, key, id); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, map[string]any{"id": id, "status": paywire.OutboxPending}, nil
 }

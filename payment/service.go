@@ -28,6 +28,7 @@ type Service struct {
 	Merchants   paywire.MerchantStore
 	Idempotency paywire.IdempotencyStore
 	Attempts    paywire.AttemptStore
+	Outbox      paywire.OutboxStore
 	Engine      *engine.Engine
 	Providers   *adapters.Registry
 	Logger      *slog.Logger
@@ -509,4 +510,38 @@ func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string
 		p, _, err = s.Payments.ApplyStateChange(ctx, change)
 		return p, err
 	})
+}
+
+// Notification is a state-change notification of a merchant's payment, as
+// the outbox keeps it.
+type Notification = paywire.OutboxMessage
+
+// UndeliveredWindow is how far back undelivered notifications are listed.
+const UndeliveredWindow = 30 * 24 * time.Hour
+
+// Undelivered lists the merchant's notifications of the last 30 days that
+// did not reach it yet (failed at least once, or given up), newest first.
+func (s *Service) Undelivered(ctx context.Context, merchantID string, limit int) ([]Notification, error) {
+	if s.Outbox == nil {
+		return nil, paywire.Errorf(paywire.EUNAVAILABLE, "notifications are not available")
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	return s.Outbox.UndeliveredOutbox(ctx, merchantID, s.now().Add(-UndeliveredWindow), limit)
+}
+
+// Resend makes one of the merchant's notifications due again now.
+// Returns ENOTFOUND for an unknown notification or another merchant's.
+func (s *Service) Resend(ctx context.Context, merchantID, key string, id int64) error {
+	if s.Outbox == nil {
+		return paywire.Errorf(paywire.EUNAVAILABLE, "notifications are not available")
+	}
+	_, err := idempotent(ctx, s, merchantID, key, []any{"resend", id}, func() (bool, error) {
+		if err := s.Outbox.ResendOutbox(ctx, merchantID, id, s.now()); err != nil {
+			return false, err
+		}
+		return true, nil
+	})
+	return err
 }

@@ -23,6 +23,7 @@ type merchantRow struct {
 	ReturnURLPrefixes  string    `bun:"return_url_prefixes"`
 	AllowLocalhostHTTP bool      `bun:"allow_localhost_http"`
 	SigningSecret      string    `bun:"signing_secret"`
+	PreviousSecret     string    `bun:"previous_signing_secret"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -60,7 +61,8 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 	row := &merchantRow{
 		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
-		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, CreatedAt: now, UpdatedAt: now,
+		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
 	return classify(op, err, "a merchant with this id exists")
@@ -76,7 +78,8 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 	m := &paywire.Merchant{
 		ID: row.ID, Name: row.Name, Disabled: row.Disabled, NotificationURL: row.NotificationURL,
 		NotificationFormat: row.NotificationFormat, AllowLocalhostHTTP: row.AllowLocalhostHTTP,
-		SigningSecret: row.SigningSecret, CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		SigningSecret: row.SigningSecret, PreviousSigningSecret: row.PreviousSecret,
+		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
 		return nil, classify(op, err, "")

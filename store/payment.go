@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -129,7 +130,20 @@ type outboxRow struct {
 	Status        string    `bun:"status"`
 	Attempts      int       `bun:"attempts"`
 	NextAttemptAt time.Time `bun:"next_attempt_at"`
+	LockedUntil   time.Time `bun:"locked_until,nullzero"`
+	LockedBy      string    `bun:"locked_by"`
+	LastError     string    `bun:"last_error"`
 	CreatedAt     time.Time `bun:"created_at"`
+	DeliveredAt   time.Time `bun:"delivered_at,nullzero"`
+}
+
+func (r *outboxRow) message() paywire.OutboxMessage {
+	return paywire.OutboxMessage{
+		ID: r.ID, EventID: r.EventID, MerchantID: r.MerchantID, PaymentID: r.PaymentID, Seq: r.Seq,
+		Payload: json.RawMessage(r.Payload), Status: r.Status, Attempts: r.Attempts,
+		NextAttemptAt: r.NextAttemptAt.UTC(), LastError: r.LastError, LockedBy: r.LockedBy,
+		CreatedAt: r.CreatedAt.UTC(), DeliveredAt: utcOrZero(r.DeliveredAt),
+	}
 }
 
 func utcOrZero(t time.Time) time.Time {
@@ -176,7 +190,7 @@ func insertEvent(ctx context.Context, tx bun.Tx, p *paywire.Payment, ev *paywire
 	}
 	payload, err := json.Marshal(paywire.NotificationPayload{
 		EventID: ev.ID, PaymentID: p.ID, MerchantReference: p.MerchantReference,
-		PreviousState: ev.From, NewState: ev.To,
+		PreviousState: strings.ToUpper(string(ev.From)), NewState: strings.ToUpper(string(ev.To)),
 		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
 		Seq: ev.Seq, OccurredAt: ev.OccurredAt.Format(time.RFC3339Nano),
 	})

@@ -77,15 +77,7 @@ func (db *DB) PendingOutbox(ctx context.Context, limit int) ([]paywire.OutboxMes
 	if err != nil {
 		return nil, classify("store/DB.PendingOutbox", err, "")
 	}
-	out := make([]paywire.OutboxMessage, len(rows))
-	for i, r := range rows {
-		out[i] = paywire.OutboxMessage{
-			ID: r.ID, EventID: r.EventID, MerchantID: r.MerchantID, PaymentID: r.PaymentID, Seq: r.Seq,
-			Payload: json.RawMessage(r.Payload), Status: r.Status, Attempts: r.Attempts,
-			NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
-		}
-	}
-	return out, nil
+	return messages(rows), nil
 }
 
 type auditRow struct {

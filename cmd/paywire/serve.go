@@ -134,7 +134,7 @@ func (m *Main) mountAPI() error {
 	}
 	registry := adapters.NewRegistry(providers...)
 	m.Payments = &payment.Service{
-		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Engine: m.Engine,
+		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, Engine: m.Engine,
 		Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,

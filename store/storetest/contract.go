@@ -28,6 +28,7 @@ func Contract(t *testing.T) {
 		t.Run("StartDetails", func(t *testing.T) { testStartDetails(t, db) })
 		t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, db) })
 		t.Run("Attempts", func(t *testing.T) { testAttempts(t, db) })
+		t.Run("OutboxDelivery", func(t *testing.T) { testOutboxDelivery(t, db) })
 	})
 }
 
@@ -119,7 +120,7 @@ func testCreatePayment(t *testing.T, db *store.DB) {
 			if err := json.Unmarshal(o.Payload, &pl); err != nil {
 				t.Fatal(err)
 			}
-			if pl.PaymentID != p.ID || pl.NewState != paywire.StateCreated || pl.Amount != "10.00" || pl.Currency != "EUR" || pl.Seq != 1 {
+			if pl.PaymentID != p.ID || pl.NewState != "CREATED" || pl.Amount != "10.00" || pl.Currency != "EUR" || pl.Seq != 1 {
 				t.Errorf("outbox payload %+v", pl)
 			}
 		}
@@ -540,5 +541,93 @@ func testAttempts(t *testing.T, db *store.DB) {
 	}
 	if other, err := db.SeenProviderEvent(ctx, "acquirer-b", "evt-1"); err != nil || !other {
 		t.Errorf("same id at another provider: %v, %v", other, err)
+	}
+}
+
+// find returns the message of the event among msgs, or nil.
+func find(msgs []paywire.OutboxMessage, eventID string) *paywire.OutboxMessage {
+	for i := range msgs {
+		if msgs[i].EventID == eventID {
+			return &msgs[i]
+		}
+	}
+	return nil
+}
+
+func testOutboxDelivery(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-out")
+	SeedMerchant(t, db, "m-out-2")
+	p := SeedPayment(t, db, "m-out", "out-1")
+	evs, _ := db.Events(ctx, "m-out", p.ID)
+	ev := evs[0].ID
+	now := time.Now().UTC().Add(time.Hour) // every row of earlier tests is due
+	lease := time.Minute
+
+	a, err := db.ClaimOutbox(ctx, "worker-a", now, lease, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := find(a, ev)
+	if m == nil || m.Attempts != 1 || m.LockedBy != "worker-a" {
+		t.Fatalf("claimed %+v", m)
+	}
+	b, _ := db.ClaimOutbox(ctx, "worker-b", now.Add(30*time.Second), lease, 1000)
+	if find(b, ev) != nil {
+		t.Fatal("a leased message was claimed again")
+	}
+	// worker-a died; its lease runs out and worker-b takes over.
+	b, _ = db.ClaimOutbox(ctx, "worker-b", now.Add(lease+time.Second), lease, 1000)
+	if m := find(b, ev); m == nil || m.Attempts != 2 {
+		t.Fatalf("after the lease: %+v", m)
+	}
+	wantCode(t, "the old worker's result", db.DeliveredOutbox(ctx, m.ID, "worker-a", now), paywire.ECONFLICT)
+	next := now.Add(10 * time.Minute)
+	if err := db.FailedOutbox(ctx, m.ID, "worker-b", "merchant answered 503", next, false); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := db.ClaimOutbox(ctx, "worker-c", next.Add(-time.Second), lease, 1000); find(c, ev) != nil {
+		t.Error("claimed before its next attempt")
+	}
+	und, err := db.UndeliveredOutbox(ctx, "m-out", now.Add(-2*time.Hour), 100)
+	if u := find(und, ev); err != nil || u == nil || u.LastError != "merchant answered 503" {
+		t.Errorf("undelivered: %+v, %v", und, err)
+	}
+	if other, _ := db.UndeliveredOutbox(ctx, "m-out-2", now.Add(-2*time.Hour), 100); find(other, ev) != nil {
+		t.Error("another merchant lists the message")
+	}
+	if old, err := db.OldestUndelivered(ctx); err != nil || old.IsZero() {
+		t.Errorf("oldest undelivered: %v, %v", old, err)
+	}
+	c, _ := db.ClaimOutbox(ctx, "worker-c", next, lease, 1000)
+	if m := find(c, ev); m == nil || m.Attempts != 3 {
+		t.Fatalf("due again: %+v", m)
+	}
+	if err := db.FailedOutbox(ctx, m.ID, "worker-c", "gave up", next, true); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := db.ClaimOutbox(ctx, "worker-c", next.Add(time.Hour), lease, 1000); find(c, ev) != nil {
+		t.Error("a dead message was claimed")
+	}
+	wantCode(t, "another merchant's resend", db.ResendOutbox(ctx, "m-out-2", m.ID, next), paywire.ENOTFOUND)
+	if err := db.ResendOutbox(ctx, "m-out", m.ID, next); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := db.ClaimOutbox(ctx, "worker-d", next, lease, 1000)
+	if m := find(d, ev); m == nil {
+		t.Fatal("a resent message is not due")
+	}
+	if err := db.DeliveredOutbox(ctx, m.ID, "worker-d", next); err != nil {
+		t.Fatal(err)
+	}
+	und, _ = db.UndeliveredOutbox(ctx, "m-out", now.Add(-2*time.Hour), 100)
+	if find(und, ev) != nil {
+		t.Error("a delivered message is listed as undelivered")
+	}
+	// Release every other claim of this test, so later subtests are not
+	// disturbed by leases.
+	for _, batch := range [][]paywire.OutboxMessage{a, b, c, d} {
+		for _, x := range batch {
+			_ = db.FailedOutbox(ctx, x.ID, x.LockedBy, "", x.NextAttemptAt, false)
+		}
 	}
 }
