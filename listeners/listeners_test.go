@@ -138,3 +138,29 @@ func TestReturn(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWebhook posts arbitrary bodies, signed and unsigned: the answer is
+// 200, 400, 401 or 413, never a server error, and only signed bodies are
+// applied.
+func FuzzWebhook(f *testing.F) {
+	f.Add(event("evt_f", "ref-f"), true)
+	f.Add([]byte(`{"id":"x"}`), true)
+	f.Add([]byte(`[]`), false)
+	f.Add([]byte{}, true)
+	f.Fuzz(func(t *testing.T, body []byte, sign bool) {
+		rec, h := setup(t)
+		sig := ""
+		if sign {
+			sig = sandbox.Sign(secret, time.Now(), body)
+		}
+		code := webhook(t, h, "acquirer-a", body, sig)
+		switch code {
+		case 200, 400, 401, 413:
+		default:
+			t.Fatalf("status %d for %q", code, body)
+		}
+		if !sign && len(rec.events) > 0 {
+			t.Fatal("an unsigned body was applied")
+		}
+	})
+}
