@@ -366,6 +366,37 @@ func TestBrowserFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("notifications reach the shop's listener", func(t *testing.T) {
+		// Every payment the shop started was notified of every state
+		// change, over SOAP, signed, with gap-free sequence numbers.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			seqs := map[string][]int64{}
+			for _, n := range e.main.Shop.Notifications() {
+				seqs[n.Event.PaymentID] = append(seqs[n.Event.PaymentID], n.Event.SequenceNumber)
+			}
+			complete := len(seqs) >= 7
+			for id, got := range seqs {
+				evs, err := e.main.DB.Events(context.Background(), "demo", id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) < len(evs) {
+					complete = false
+				}
+			}
+			if complete {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("notifications received: %v", seqs)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		e.run(t, "notifications page", chromedp.Navigate(e.base+"/shop/notifications"), chromedp.WaitVisible(chromedp.CSS(`table`)))
+		e.shot(t, "shop-notifications")
+	})
+
 	for _, a := range e.main.Sandbox {
 		a.Wait()
 	}

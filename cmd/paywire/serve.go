@@ -7,6 +7,7 @@ import (
 	"github.com/paywire/paywire/adapters/sandbox"
 	"github.com/paywire/paywire/examples/merchant"
 	"github.com/paywire/paywire/listeners"
+	"github.com/paywire/paywire/notify"
 	"github.com/paywire/paywire/portal"
 	"strings"
 
@@ -185,6 +186,19 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
+	// The notification worker: one per node (on SQLite, run one node).
+	// When ctx ends it stops claiming; messages in flight are due again
+	// when their lease runs out.
+	worker := &notify.Worker{Outbox: m.DB, Payments: m.DB, Merchants: m.DB, Logger: m.Logger,
+		Metrics: notify.NewMetrics(m.Registry)}
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if err := worker.Run(ctx); err != nil {
+			m.Logger.Error("notification worker stopped", "error", err)
+		}
+	}()
+	defer func() { <-workerDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
