@@ -22,6 +22,7 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	NotifyMaxAge    time.Duration
 	MaxBodyBytes    int64
 	PublicURL       string // empty: http://<the address listened on>
 	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
@@ -48,6 +49,7 @@ var options = []option{
 	{"log-level", "PAYWIRE_LOG_LEVEL", "info", "debug, info, warn or error", "serve, migrate"},
 	{"log-format", "PAYWIRE_LOG_FORMAT", "text", "text or json", "serve, migrate"},
 	{"shutdown-timeout", "PAYWIRE_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish after SIGINT/SIGTERM", "serve"},
+	{"notify-max-age", "PAYWIRE_NOTIFY_MAX_AGE", "72h", "how long failed merchant notifications are retried before they are dead-lettered", "serve"},
 	{"max-body-bytes", "PAYWIRE_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes", "serve"},
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
@@ -104,6 +106,13 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 			errs = append(errs, fmt.Errorf("--shutdown-timeout: %q is not a positive duration such as 30s", str("shutdown-timeout")))
 		}
 		c.ShutdownTimeout = d
+	}
+	if values["notify-max-age"] != nil {
+		d, err := time.ParseDuration(str("notify-max-age"))
+		if err != nil || d < time.Hour {
+			errs = append(errs, fmt.Errorf("--notify-max-age: %q is not a duration of at least 1h such as 72h", str("notify-max-age")))
+		}
+		c.NotifyMaxAge = d
 	}
 	if values["max-body-bytes"] != nil {
 		n, err := strconv.ParseInt(str("max-body-bytes"), 10, 64)

@@ -190,7 +190,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// When ctx ends it stops claiming; messages in flight are due again
 	// when their lease runs out.
 	worker := &notify.Worker{Outbox: m.DB, Payments: m.DB, Merchants: m.DB, Logger: m.Logger,
-		Metrics: notify.NewMetrics(m.Registry)}
+		Metrics: notify.NewMetrics(m.Registry), MaxAge: m.Config.NotifyMaxAge}
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
