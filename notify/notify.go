@@ -73,7 +73,7 @@ const maxLastError = 480
 // recordTimeout bounds the store calls that record a result; they run even
 // when the worker is stopping, so that a delivered notification is not sent
 // again only because the process shut down.
-const recordTimeout = 5 * time.Second
+const recordTimeout = 20 * time.Second
 
 // Worker delivers outbox messages. Set the stores, and any setting that
 // should differ from its default, before the first Run or Tick; then a
