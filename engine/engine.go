@@ -27,6 +27,10 @@ type Engine struct {
 
 	// Recorder stores a record of every decision; nil records nothing.
 	Recorder Recorder
+
+	// Verification, when set, is the key every bundle loaded must be
+	// signed with (see CompileVerified). Set it before the first Load.
+	Verification *Verification
 }
 
 // New returns an engine with no active bundle. It keeps up to cacheSize
@@ -43,20 +47,25 @@ func New(cacheSize int) *Engine {
 // Load compiles files (or takes the compiled bundle with the same content
 // hash from the cache) without activating it.
 func (e *Engine) Load(ctx context.Context, files Files) (*Bundle, error) {
-	hash := files.Hash()
-	if b, ok := e.cache.Get(hash); ok {
+	// A bundle verified under a key is cached apart from one compiled
+	// without verification (the signature file is part of the hash).
+	key := files.Hash()
+	if e.Verification != nil {
+		key = "verified:" + e.Verification.KeyID + ":" + key
+	}
+	if b, ok := e.cache.Get(key); ok {
 		return b, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if b, ok := e.cache.Get(hash); ok {
+	if b, ok := e.cache.Get(key); ok {
 		return b, nil
 	}
-	b, err := Compile(ctx, files)
+	b, err := CompileVerified(ctx, files, e.Verification)
 	if err != nil {
 		return nil, err
 	}
-	e.cache.Add(hash, b)
+	e.cache.Add(key, b)
 	return b, nil
 }
 

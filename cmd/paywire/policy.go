@@ -16,14 +16,22 @@ import (
 )
 
 const policyUsage = `Usage:
-  paywire policy test [bundle]                                run the bundle's Rego unit tests
-  paywire policy eval --point P --input F [--bundle B]        evaluate one decision and print it as JSON
-  paywire policy build --out F [--bundle B]                   write the bundle as a .tar.gz
+  paywire policy test [--verification-key K] [bundle]         run the bundle's Rego unit tests
+  paywire policy eval --point P --input F [--bundle B] [--verification-key K]
+                                                              evaluate one decision and print it as JSON
+  paywire policy build --out F [--bundle B] [--signing-key K] write the bundle as a .tar.gz, signed with K
 
 A bundle B is a directory or a .tar.gz; without one, the default bundle built
 into this binary is used. P is availability, risk, routing or workflow; F is a
 JSON file {"request": {...}, "features": {...}} as docs/policy-guide.md
 describes, or - for standard input.
+
+Signing: --signing-key is a PEM private key file (RSA or EC) or, with
+--signing-alg HS256, a file holding the shared secret; --signing-alg (default
+RS256) and --key-id (default "paywire") name the algorithm and key. The
+signature is OPA's .signatures.json over every file of the bundle.
+--verification-key (a PEM public key file, or the shared secret file) makes
+test and eval refuse a bundle not signed with it.
 `
 
 func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader) error {
@@ -52,24 +60,63 @@ func bundleFiles(path string) (engine.Files, error) {
 	return engine.ReadPath(path)
 }
 
-func compileBundle(ctx context.Context, path string) (*engine.Bundle, error) {
+func compileBundle(ctx context.Context, path string, v *engine.Verification) (*engine.Bundle, error) {
 	files, err := bundleFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	return engine.Compile(ctx, files)
+	return engine.CompileVerified(ctx, files, v)
+}
+
+// keyFlags are the flags naming a signing or verification key.
+type keyFlags struct {
+	file, alg, id *string
+}
+
+func addKeyFlags(fs *flag.FlagSet, name, usage string) keyFlags {
+	return keyFlags{
+		file: fs.String(name, "", usage),
+		alg:  fs.String("signing-alg", "RS256", "signature algorithm: RS256, PS256, ES256, HS256, ..."),
+		id:   fs.String("key-id", "paywire", "the key's id in the signature"),
+	}
+}
+
+// key reads the key file; "" when no file was named.
+func (k keyFlags) key() (string, error) {
+	if *k.file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(*k.file)
+	if err != nil {
+		return "", err
+	}
+	return string(bytes.TrimSpace(b)), nil
+}
+
+// verification returns the verification the flags ask for, or nil.
+func (k keyFlags) verification() (*engine.Verification, error) {
+	key, err := k.key()
+	if err != nil || key == "" {
+		return nil, err
+	}
+	return &engine.Verification{KeyID: *k.id, Key: key, Algorithm: *k.alg}, nil
 }
 
 func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("paywire policy test", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "list every test, not only failures")
+	keys := addKeyFlags(fs, "verification-key", "refuse a bundle not signed with this key (PEM public key or shared secret file)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 1 {
 		return usageError{errors.New("give at most one bundle")}
 	}
-	b, err := compileBundle(ctx, fs.Arg(0))
+	v, err := keys.verification()
+	if err != nil {
+		return err
+	}
+	b, err := compileBundle(ctx, fs.Arg(0), v)
 	if err != nil {
 		return err
 	}
@@ -104,6 +151,7 @@ func policyEval(ctx context.Context, args []string, stdout io.Writer, stdin io.R
 	point := fs.String("point", "", "availability, risk, routing or workflow")
 	inputPath := fs.String("input", "", "JSON input file, or - for standard input")
 	bundlePath := fs.String("bundle", "", "bundle directory or .tar.gz (default: the built-in bundle)")
+	keys := addKeyFlags(fs, "verification-key", "refuse a bundle not signed with this key (PEM public key or shared secret file)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -132,6 +180,9 @@ func policyEval(ctx context.Context, args []string, stdout io.Writer, stdin io.R
 		return err
 	}
 	e := engine.New(1)
+	if e.Verification, err = keys.verification(); err != nil {
+		return err
+	}
 	if _, err := e.Activate(ctx, files); err != nil {
 		return err
 	}
@@ -186,23 +237,35 @@ func policyBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("paywire policy build", flag.ContinueOnError)
 	out := fs.String("out", "", "where to write the .tar.gz")
 	bundlePath := fs.String("bundle", "", "bundle directory or .tar.gz (default: the built-in bundle)")
+	keys := addKeyFlags(fs, "signing-key", "sign the bundle with this key (PEM private key, or the shared secret file for HS256)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if *out == "" {
 		return usageError{errors.New("--out is required")}
 	}
-	b, err := compileBundle(ctx, *bundlePath)
+	b, err := compileBundle(ctx, *bundlePath, nil)
 	if err != nil {
 		return err
 	}
+	files, signed := b.Files, ""
+	key, err := keys.key()
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		if files, err = engine.Sign(files, key, *keys.alg, *keys.id); err != nil {
+			return fmt.Errorf("signing: %v", err)
+		}
+		signed = fmt.Sprintf(", signed (%s, key %s)", *keys.alg, *keys.id)
+	}
 	var buf bytes.Buffer
-	if err := b.Files.WriteTarball(&buf); err != nil {
+	if err := files.WriteTarball(&buf); err != nil {
 		return err
 	}
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: revision %s, hash %s, %d files\n", *out, b.Revision, b.Hash, len(b.Files))
+	fmt.Fprintf(stdout, "wrote %s: revision %s, hash %s, %d files%s\n", *out, b.Revision, files.Hash(), len(files), signed)
 	return nil
 }
