@@ -22,6 +22,10 @@ type Merchant struct {
 	// AllowLocalhostHTTP admits http://localhost return URLs (demo and
 	// development merchants only).
 	AllowLocalhostHTTP bool
+	// AutoCapture lets the workflow capture an authorization at once when
+	// the payment's risk score is at most AutoCaptureMaxScore (0-100).
+	AutoCapture         bool
+	AutoCaptureMaxScore int
 	// SigningSecret keys the signatures of result parameters on return
 	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
@@ -43,6 +47,8 @@ func (m *Merchant) Validate() error {
 		return Errorf(EINVALID, "merchant name is required")
 	case m.NotificationFormat != "" && m.NotificationFormat != "soap" && m.NotificationFormat != "json":
 		return Errorf(EINVALID, "notification format must be soap or json")
+	case m.AutoCaptureMaxScore < 0 || m.AutoCaptureMaxScore > 100:
+		return Errorf(EINVALID, "the auto-capture score limit must be 0 to 100")
 	}
 	return nil
 }

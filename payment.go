@@ -45,6 +45,11 @@ type Payment struct {
 	ExpiresAt         time.Time // zero when it does not expire
 	Version           int64
 
+	// The risk decision at submission: its score (0-100) and action
+	// ("allow", "challenge", "review", "block"); empty before it ran.
+	RiskScore  int
+	RiskAction string
+
 	// Set by the merchant when the payment starts.
 	ReturnURLs        ReturnURLs // where the end user goes back to; empty for backend payments
 	NotificationURL   string     // overrides the merchant's notification URL when set
@@ -160,8 +165,15 @@ type StateChange struct {
 	Provider          string       // set when not empty
 	ProviderReference string       // set when not empty
 	Card              *CardSummary // set when not nil (never a full card number)
+	Risk              *RiskResult  // set when not nil
 	CaptureAmount     int64        // added to Captured
 	RefundAmount      int64        // added to Refunded
+}
+
+// RiskResult is what the risk decision said of a payment.
+type RiskResult struct {
+	Score  int
+	Action string
 }
 
 // PaymentStore keeps payments and their event history.

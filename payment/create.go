@@ -107,7 +107,7 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.
 		return nil, err
 	}
 	summary := engine.RiskSummary{Score: risk.Score, Action: string(risk.Action)}
-	p, err = s.step(ctx, p, "submitted", 0, summary, paywire.StateChange{})
+	p, err = s.step(ctx, p, "submitted", 0, summary, paywire.StateChange{Risk: &paywire.RiskResult{Score: risk.Score, Action: string(risk.Action)}})
 	if err != nil || p.State != paywire.StatePending {
 		return p, err // refused by risk, or held for review
 	}
@@ -187,7 +187,7 @@ func (s *Service) step(ctx context.Context, p *paywire.Payment, event string, am
 	next, _, err := s.Payments.ApplyStateChange(ctx, paywire.StateChange{
 		PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: d.NextState, Reason: d.Reason,
 		Source: source, Provider: with.Provider, ProviderReference: with.ProviderReference,
-		CaptureAmount: with.CaptureAmount,
+		CaptureAmount: with.CaptureAmount, Risk: with.Risk,
 	})
 	return next, err
 }

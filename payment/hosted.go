@@ -128,6 +128,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	p, _, err = s.Payments.ApplyStateChange(ctx, paywire.StateChange{
 		PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: wf.NextState, Reason: wf.Reason,
 		Source: "end_user", Method: d.Method, Card: card,
+		Risk: &paywire.RiskResult{Score: risk.Score, Action: string(risk.Action)},
 	})
 	if paywire.ErrorCode(err) == paywire.ECONFLICT {
 		return nil, paywire.Errorf(paywire.ECONFLICT, "this payment was submitted already")

@@ -26,6 +26,7 @@ type scripted struct {
 	statuses map[string]adapters.Status
 	lastReq  adapters.AuthorizeRequest
 	softOnly string // when set, only this provider soft-declines 0366
+	captures []string
 }
 
 func (p *scripted) Name() string { return p.name }
@@ -51,6 +52,13 @@ func (p *scripted) Authorize(_ context.Context, r adapters.AuthorizeRequest) (ad
 		return adapters.Result{Status: adapters.Declined, Reference: ref, Code: "acquirer_declined", Soft: true}, nil
 	}
 	return adapters.Result{Status: adapters.Approved, Reference: ref}, nil
+}
+
+func (p *scripted) Capture(_ context.Context, o adapters.Operation) (adapters.Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.captures = append(p.captures, o.Amount.String())
+	return adapters.Result{Status: adapters.Approved, Reference: o.ProviderReference}, nil
 }
 
 func (p *scripted) Status(_ context.Context, ref string) (adapters.Result, error) {
@@ -90,8 +98,13 @@ func newHosted(t *testing.T) *hostedEnv {
 // start registers a 50.00 EUR card deposit and returns its token.
 func (e *hostedEnv) start(t *testing.T, ref string) string {
 	t.Helper()
+	return e.startFor(t, "shop", ref)
+}
+
+func (e *hostedEnv) startFor(t *testing.T, merchant, ref string) string {
+	t.Helper()
 	amt, _ := paywire.NewMoney(5000, "EUR")
-	rd, err := e.s.Start(ctx, "shop", "ref:"+ref, payment.StartRequest{MerchantReference: ref, Kind: paywire.KindDeposit, Amount: amt,
+	rd, err := e.s.Start(ctx, merchant, "ref:"+ref, payment.StartRequest{MerchantReference: ref, Kind: paywire.KindDeposit, Amount: amt,
 		EndUser: paywire.EndUser{ID: "u1", Email: "user@example.com", Country: "DE", Language: "de", IP: "192.0.2.1"},
 		ReturnURLs: paywire.ReturnURLs{Success: "https://shop.example/ok", Error: "https://shop.example/error",
 			Cancel: "https://shop.example/cancel", Refused: "https://shop.example/refused", Pending: "https://shop.example/pending"}})
@@ -138,6 +151,40 @@ func TestHostedCardApproved(t *testing.T) {
 	}
 	if pr, err := e.s.Progress(ctx, tok); err != nil || pr.State != paywire.StateAuthorized || !pr.ToMerchant {
 		t.Errorf("progress %+v, %v", pr, err)
+	}
+}
+
+func TestHostedAutoCapture(t *testing.T) {
+	e := newHosted(t)
+	for _, m := range []paywire.Merchant{
+		{ID: "eager", Name: "Eager", AutoCapture: true, AutoCaptureMaxScore: 100},
+		{ID: "careful", Name: "Careful", AutoCapture: true, AutoCaptureMaxScore: 0},
+	} {
+		m.ReturnURLPrefixes = []string{"https://shop.example/"}
+		if err := e.db.CreateMerchant(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := e.s.Submit(ctx, e.startFor(t, "eager", "ac-1"), card("4242424242424242"))
+	if err != nil || o.State != paywire.StateCompleted || len(e.first.captures) != 1 || e.first.captures[0] != "50.00 EUR" {
+		t.Fatalf("auto-capture: %+v, %v, captures %v", o, err, e.first.captures)
+	}
+	p, _ := e.db.Payment(ctx, "eager", o.PaymentID)
+	if p.Captured != 5000 || p.RiskAction == "" {
+		t.Errorf("stored %+v", p)
+	}
+	// The payment's risk score is above 0: no auto-capture.
+	o, err = e.s.Submit(ctx, e.startFor(t, "careful", "ac-2"), card("4242424242424242"))
+	if err != nil || o.State != paywire.StateAuthorized || len(e.first.captures) != 1 {
+		t.Fatalf("score above the limit: %+v, %v, captures %v", o, err, e.first.captures)
+	}
+	if p, _ := e.db.Payment(ctx, "careful", o.PaymentID); p.RiskScore == 0 {
+		t.Errorf("the test needs a risk score above 0, got %+v", p)
+	}
+	// Without the setting (shop): authorized, the merchant captures.
+	o, _ = e.s.Submit(ctx, e.start(t, "ac-3"), card("4242424242424242"))
+	if o.State != paywire.StateAuthorized {
+		t.Errorf("no auto-capture: %s", o.State)
 	}
 }
 

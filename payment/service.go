@@ -317,13 +317,33 @@ func (s *Service) workflow(ctx context.Context, p *paywire.Payment, event string
 	return s.workflowWithRisk(ctx, p, event, amount, engine.RiskSummary{})
 }
 
+// risk, when its Action is empty, is the payment's stored risk decision.
+// The workflow also sees the merchant's auto-capture setting.
 func (s *Service) workflowWithRisk(ctx context.Context, p *paywire.Payment, event string, amount int64, risk engine.RiskSummary) (engine.WorkflowDecision, error) {
+	if risk.Action == "" {
+		risk = engine.RiskSummary{Score: p.RiskScore, Action: p.RiskAction}
+	}
+	if risk.Action == "" {
+		// No risk decision yet: as risky as can be, so that nothing
+		// that depends on a low score (auto-capture) happens.
+		risk.Score = 100
+	}
+	m, err := s.Merchants.Merchant(ctx, p.MerchantID)
+	if err != nil {
+		return engine.WorkflowDecision{}, err
+	}
+	var authorizedAge int64
+	if p.State == paywire.StateAuthorized {
+		authorizedAge = int64(s.now().Sub(p.UpdatedAt).Seconds())
+	}
 	d, err := s.Engine.Workflow(ctx, engine.WorkflowInput{
 		PaymentID: p.ID, MerchantID: p.MerchantID,
 		Request: engine.WorkflowRequest{
 			State: string(p.State), Event: engine.WorkflowEvent{Type: event, Amount: amount},
 			Kind: string(p.Kind), Amount: engineMoney(p.Amount), Captured: p.Captured, Refunded: p.Refunded,
-			Method: p.Method, Provider: p.Provider, Risk: risk, Time: s.now(),
+			Method: p.Method, Provider: p.Provider, Risk: risk,
+			Merchant:             engine.MerchantSettings{AutoCapture: m.AutoCapture, AutoCaptureMaxScore: m.AutoCaptureMaxScore},
+			AuthorizedAgeSeconds: authorizedAge, Time: s.now(),
 		},
 	})
 	if err != nil {

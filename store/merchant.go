@@ -24,6 +24,8 @@ type merchantRow struct {
 	AllowLocalhostHTTP bool      `bun:"allow_localhost_http"`
 	SigningSecret      string    `bun:"signing_secret"`
 	PreviousSecret     string    `bun:"previous_signing_secret"`
+	AutoCapture        bool      `bun:"auto_capture"`
+	AutoCaptureMax     int       `bun:"auto_capture_max_score"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -62,6 +64,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
+		AutoCapture: m.AutoCapture, AutoCaptureMax: m.AutoCaptureMaxScore,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
@@ -79,6 +82,7 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 		ID: row.ID, Name: row.Name, Disabled: row.Disabled, NotificationURL: row.NotificationURL,
 		NotificationFormat: row.NotificationFormat, AllowLocalhostHTTP: row.AllowLocalhostHTTP,
 		SigningSecret: row.SigningSecret, PreviousSigningSecret: row.PreviousSecret,
+		AutoCapture: row.AutoCapture, AutoCaptureMaxScore: row.AutoCaptureMax,
 		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {

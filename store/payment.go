@@ -44,12 +44,15 @@ type paymentRow struct {
 	ReturnURLs        string    `bun:"return_urls"`
 	NotificationURL   string    `bun:"notification_url"`
 	PreselectedMethod string    `bun:"preselected_method"`
+	RiskScore         int       `bun:"risk_score"`
+	RiskAction        string    `bun:"risk_action"`
 }
 
 func toPaymentRow(p *paywire.Payment) *paymentRow {
 	urls, _ := json.Marshal(p.ReturnURLs) // a struct of strings always marshals
 	return &paymentRow{
 		ReturnURLs: string(urls), NotificationURL: p.NotificationURL, PreselectedMethod: p.PreselectedMethod,
+		RiskScore: p.RiskScore, RiskAction: p.RiskAction,
 		ID: p.ID, MerchantID: p.MerchantID, MerchantReference: p.MerchantReference,
 		Kind: string(p.Kind), Amount: p.Amount.Amount, Currency: p.Amount.Currency.Code,
 		Captured: p.Captured, Refunded: p.Refunded, State: string(p.State),
@@ -78,6 +81,7 @@ func (r *paymentRow) payment() (*paywire.Payment, error) {
 	}
 	return &paywire.Payment{
 		ReturnURLs: urls, NotificationURL: r.NotificationURL, PreselectedMethod: r.PreselectedMethod,
+		RiskScore: r.RiskScore, RiskAction: r.RiskAction,
 		ID: r.ID, MerchantID: r.MerchantID, MerchantReference: r.MerchantReference,
 		Kind: paywire.Kind(r.Kind), Amount: paywire.Money{Amount: r.Amount, Currency: cur},
 		Captured: r.Captured, Refunded: r.Refunded, State: paywire.State(r.State),
@@ -282,12 +286,16 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) (*pay
 		if c.Card != nil {
 			next.Card = *c.Card
 		}
+		if c.Risk != nil {
+			next.RiskScore, next.RiskAction = c.Risk.Score, c.Risk.Action
+		}
 		if err := next.Validate(); err != nil {
 			return err
 		}
 		res, err := tx.NewUpdate().Model(toPaymentRow(&next)).
 			Column("state", "version", "updated_at", "captured", "refunded", "method", "provider", "provider_reference",
-				"card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint").
+				"card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint",
+				"risk_score", "risk_action").
 			Where("id = ? AND version = ?", cur.ID, cur.Version).
 			Exec(ctx)
 		if err != nil {

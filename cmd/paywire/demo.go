@@ -35,6 +35,9 @@ func seedDemoMerchant(ctx context.Context, db *store.DB, cfg Config, out io.Writ
 		// development merchant: the demo may run on any address.
 		ReturnURLPrefixes:  []string{"http://localhost/", "http://127.0.0.1/"},
 		AllowLocalhostHTTP: true,
+		// Card payments risk scores at most 30 are captured at once.
+		AutoCapture:         true,
+		AutoCaptureMaxScore: 30,
 	}
 	switch err := db.CreateMerchant(ctx, m); paywire.ErrorCode(err) {
 	case "":

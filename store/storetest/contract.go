@@ -434,6 +434,22 @@ func testStartDetails(t *testing.T, db *store.DB) {
 	if got.ReturnURLs != p.ReturnURLs || got.NotificationURL != p.NotificationURL || got.PreselectedMethod != "card" {
 		t.Errorf("read back %+v / %q / %q", got.ReturnURLs, got.NotificationURL, got.PreselectedMethod)
 	}
+	got, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-start", Version: got.Version,
+		To: paywire.StatePending, Source: "end_user", Risk: &paywire.RiskResult{Score: 35, Action: "challenge"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := db.Payment(ctx, "m-start", p.ID); again.RiskScore != 35 || again.RiskAction != "challenge" {
+		t.Errorf("risk read back %d %q", again.RiskScore, again.RiskAction)
+	}
+	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25}
+	if err := db.CreateMerchant(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 {
+		t.Errorf("auto-capture read back %+v", back)
+	}
+	wantCode(t, "score limit above 100", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-2", Name: "X", AutoCaptureMaxScore: 101}), paywire.EINVALID)
 }
 
 func testIdempotency(t *testing.T, db *store.DB) {
