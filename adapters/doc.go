@@ -1,7 +1,8 @@
-// Package adapters defines the provider capability interfaces (capture,
-// cancel, refund so far; authorize, payout, status query, webhook verify and
-// parse, settlement report parse follow with the hosted payment flow), which
-// each provider implements as far as it can, and the registry of configured
-// providers. One subpackage per provider holds its request and response
-// mapping. Adapters move money; they never decide routing or risk.
+// Package adapters defines the provider capability interfaces — authorize,
+// capture, void, refund, backend payments and payouts, status query,
+// webhook verification and parsing, settlement report parsing — which each
+// provider implements as far as it can (checked by type assertion), and the
+// registry of configured providers. One subpackage per provider holds its
+// mapping; adapters/sandbox is the built-in simulated provider. Adapters
+// move money; they never decide routing or risk.
 package adapters

@@ -1,4 +1,4 @@
-// Package policies will hold the Rego modules of the default policy bundle
+// Package policies holds the Rego modules of the default policy bundle
 // (data.paywire.availability, .risk, .routing and .workflow) with their
 // _test.rego files, embedded into the binary. It holds no Go logic beyond
 // the embedding.
