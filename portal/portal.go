@@ -211,20 +211,31 @@ func (h *Handler) choose(w http.ResponseWriter, r *http.Request, rq *request) {
 
 // method shows the details form of the chosen method.
 func (h *Handler) method(w http.ResponseWriter, r *http.Request) {
-	rq, ok := h.open(w, r)
+	rq, m, ok := h.openMethod(w, r)
 	if !ok {
 		return
 	}
+	h.render(w, r, http.StatusOK, h.detailsPage(rq, m, kept{}, nil))
+}
+
+// openMethod opens the token of a form that names a method: a payment no
+// longer awaiting details shows its progress, a method not offered the
+// method selection again. ok is false when the answer was written.
+func (h *Handler) openMethod(w http.ResponseWriter, r *http.Request) (*request, string, bool) {
+	rq, ok := h.open(w, r)
+	if !ok {
+		return nil, "", false
+	}
 	if rq.co.State != paywire.StateCreated {
 		h.progress(w, r, rq)
-		return
+		return nil, "", false
 	}
 	m := rq.form.Get("method")
 	if !offered(rq.co, m) {
 		h.notOffered(w, r, rq)
-		return
+		return nil, "", false
 	}
-	h.render(w, r, http.StatusOK, h.detailsPage(rq, m, kept{}, nil))
+	return rq, m, true
 }
 
 func (h *Handler) notOffered(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -239,17 +250,8 @@ func (h *Handler) notOffered(w http.ResponseWriter, r *http.Request, rq *request
 // payment.Details and nowhere else: not into a log line, not back into
 // the page.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
-	rq, ok := h.open(w, r)
+	rq, m, ok := h.openMethod(w, r)
 	if !ok {
-		return
-	}
-	if rq.co.State != paywire.StateCreated {
-		h.progress(w, r, rq)
-		return
-	}
-	m := rq.form.Get("method")
-	if !offered(rq.co, m) {
-		h.notOffered(w, r, rq)
 		return
 	}
 	d, k, refused := parseDetails(m, rq.form)
