@@ -3,6 +3,7 @@ package paywire
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error codes. A code is stable: transports map it to an HTTP status and a
@@ -18,6 +19,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"       // missing or wrong credentials
 	EUNAVAILABLE  = "unavailable"        // a dependency (database, provider) cannot be reached
 	ETOOLARGE     = "too_large"          // a body or value exceeds its limit
+	EEXPIRED      = "expired"            // a link, token or offer is past its time
+	EDECLINED     = "declined"           // a provider refused the operation; final for this request
+	EUNSUPPORTED  = "unsupported"        // the payment's provider cannot do this operation
 
 	// Idempotent requests (a conflict each, told apart so that clients can
 	// react: a mismatch is a bug of theirs, in-progress a reason to retry).
@@ -90,4 +94,53 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// ErrorClass is how one error code reaches every transport: the HTTP status
+// of the JSON API and of pages, the stable SOAP fault code, whether the
+// fault is the client's, and the page an end user sees.
+type ErrorClass struct {
+	HTTPStatus int
+	Fault      string // SOAP fault code, stable: merchants branch on it
+	Client     bool   // the caller's fault (SOAP Client/Sender, 4xx)
+	Page       string // the hosted pages' and listeners' problem page
+}
+
+// errorClasses is the one table mapping error codes to transports. api,
+// portal, listeners and admin read it through Classify.
+var errorClasses = map[string]ErrorClass{
+	EINVALID:      {http.StatusBadRequest, "INVALID_REQUEST", true, "badrequest"},
+	EUNAUTHORIZED: {http.StatusUnauthorized, "AUTHENTICATION_FAILED", true, "invalid"},
+	EFORBIDDEN:    {http.StatusForbidden, "NOT_ALLOWED", true, "invalid"},
+	ENOTFOUND:     {http.StatusNotFound, "NOT_FOUND", true, "notfound"},
+	ECONFLICT:     {http.StatusConflict, "CONFLICT", true, "badrequest"},
+	EIDEMPOTENCY:  {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", true, "badrequest"},
+	EINPROGRESS:   {http.StatusConflict, "REQUEST_IN_PROGRESS", true, "unavailable"},
+	EILLEGALMOVE:  {http.StatusConflict, "ILLEGAL_STATE_TRANSITION", true, "badrequest"},
+	ETOOLARGE:     {http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", true, "toolarge"},
+	EEXPIRED:      {http.StatusGone, "EXPIRED", true, "expired"},
+	EDECLINED:     {http.StatusPaymentRequired, "DECLINED", true, "badrequest"},
+	EUNSUPPORTED:  {http.StatusUnprocessableEntity, "NOT_SUPPORTED", true, "badrequest"},
+	EUNAVAILABLE:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", false, "unavailable"},
+	EINTERNAL:     {http.StatusInternalServerError, "INTERNAL_ERROR", false, "internal"},
+}
+
+// ErrorCodes lists every error code, for tests and documentation.
+func ErrorCodes() []string {
+	out := make([]string, 0, len(errorClasses))
+	for c := range errorClasses {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Classify returns err's code, its class and its caller-safe message; a
+// code the table does not know is internal.
+func Classify(err error) (code string, class ErrorClass, message string) {
+	code = ErrorCode(err)
+	class, ok := errorClasses[code]
+	if !ok {
+		code, class = EINTERNAL, errorClasses[EINTERNAL]
+	}
+	return code, class, ErrorMessage(err)
 }

@@ -2,8 +2,8 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"sort"
 	"time"
@@ -19,7 +19,10 @@ const (
 	Approved Status = "approved" // done
 	Declined Status = "declined" // refused by the provider or the issuer; final
 	Pending  Status = "pending"  // accepted; the outcome follows by webhook
-	Failed   Status = "failed"   // a technical error; the operation may be retried
+	Failed   Status = "failed"   // the provider reports it did not do it (a technical error on its side); known not done
+	// Cancelled: the end user (on the provider's page) or a void cancelled
+	// it before the money moved; final, not a decline.
+	Cancelled Status = "cancelled"
 )
 
 // Result is what a provider said about an operation.
@@ -35,6 +38,34 @@ type Result struct {
 	// share (this acquirer's own risk rules or limits, the issuer not
 	// reachable through it): routing falls back to the next provider.
 	Soft bool
+	// Captured, with Status Approved, says the money moved (a sale, a bank
+	// transfer, an e-wallet payment, a payout) rather than being reserved
+	// for a later capture. It is the provider's word, never inferred from
+	// the method.
+	Captured bool
+}
+
+// ErrNotSent marks an error of a call that is known not to have reached
+// the provider (the connection was refused, the request could not be
+// built): the operation was not done, and another provider may be tried.
+var ErrNotSent = errors.New("the request was not sent to the provider")
+
+// Unknown reports whether err, returned by a provider call, leaves the
+// outcome unknown: the provider may have done the operation although no
+// answer came (a timeout, a connection lost after sending, a 5xx). Such an
+// outcome is never taken as "not done": the attempt stays open, and the
+// same provider is asked with the same key. Errors the provider answered
+// with about the request itself (EINVALID, ENOTFOUND, EIDEMPOTENCY,
+// EUNSUPPORTED) and ErrNotSent are known "not done".
+func Unknown(err error) bool {
+	if err == nil || errors.Is(err, ErrNotSent) {
+		return false
+	}
+	switch paywire.ErrorCode(err) {
+	case paywire.EINVALID, paywire.ENOTFOUND, paywire.EIDEMPOTENCY, paywire.EUNSUPPORTED:
+		return false
+	}
+	return true
 }
 
 // Operation is a follow-up operation on a payment the provider holds.
@@ -125,32 +156,6 @@ type Payer interface {
 	Pay(ctx context.Context, p Payment) (Result, error)
 }
 
-// Card is a card as the end user typed it on the hosted pages. It exists
-// in memory only, from the form to the adapter: it is never stored, logged
-// or put in a decision record, and it prints as its last four digits.
-type Card struct {
-	Number      string // digits only
-	CVC         string
-	Holder      string
-	ExpiryMonth int
-	ExpiryYear  int // four digits
-}
-
-// String shows the card without its number or CVC.
-func (c Card) String() string {
-	last4 := ""
-	if len(c.Number) >= 4 {
-		last4 = c.Number[len(c.Number)-4:]
-	}
-	return "card ending " + last4
-}
-
-// GoString keeps %#v from printing the number.
-func (c Card) GoString() string { return c.String() }
-
-// LogValue keeps slog from printing the number.
-func (c Card) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
 // AuthorizeRequest asks a provider to take a payment the end user
 // submitted on the hosted pages: a card authorization, a bank redirect or
 // an e-wallet payment.
@@ -160,12 +165,15 @@ type AuthorizeRequest struct {
 	Amount    paywire.Money
 	Method    string
 	EndUser   paywire.EndUser
-	Card      *Card  // for card payments
-	Bank      string // for bank redirects: the bank the end user chose
-	Wallet    string // for e-wallets: the end user's wallet account (an e-mail address)
+	Card      *paywire.Card // for card payments
+	Bank      string        // for bank redirects: the bank the end user chose
+	Wallet    string        // for e-wallets: the end user's wallet account (an e-mail address)
 	// ReturnURL is where the provider sends the end user back after its
 	// own pages (3-D Secure challenge, bank login).
-	ReturnURL      string
+	ReturnURL string
+	// ThreeDS asks the provider to authenticate the card holder (3-D
+	// Secure), because risk decided to challenge the payment.
+	ThreeDS        bool
 	IdempotencyKey string
 }
 
@@ -177,10 +185,22 @@ type Authorizer interface {
 	Authorize(ctx context.Context, r AuthorizeRequest) (Result, error)
 }
 
+// StatusRequest names a payment at a provider: by the provider's
+// reference when known, else by the idempotency key of the call that
+// created it (an answer that never arrived has no reference).
+type StatusRequest struct {
+	Reference      string
+	IdempotencyKey string
+	PaymentID      string
+}
+
 // StatusQuerier tells what a provider knows of a payment, so that an end
-// user's return is confirmed server-side, never from query parameters.
+// user's return is confirmed server-side, never from query parameters, and
+// an unknown outcome is resolved with the provider that has it. Returns
+// ENOTFOUND when the provider holds no such payment (a call that never
+// reached it).
 type StatusQuerier interface {
-	Status(ctx context.Context, reference string) (Result, error)
+	Status(ctx context.Context, r StatusRequest) (Result, error)
 }
 
 // Event types a provider reports by webhook.
@@ -190,6 +210,7 @@ const (
 	EventDeclined   = "declined"
 	EventFailed     = "failed"
 	EventRefunded   = "refunded"
+	EventCancelled  = "cancelled"
 	EventChargeback = "chargeback"
 )
 
@@ -199,7 +220,7 @@ type WebhookEvent struct {
 	Type       string // one of the Event constants
 	Reference  string // the provider's payment reference
 	PaymentID  string // ours, as the provider echoes it
-	Amount     int64  // minor units, for captures and refunds
+	Amount     int64  // minor units, for captures, refunds and chargebacks
 	Code       string // the provider's reason code
 	OccurredAt time.Time
 }
