@@ -26,6 +26,9 @@ type Merchant struct {
 	// the payment's risk score is at most AutoCaptureMaxScore (0-100).
 	AutoCapture         bool
 	AutoCaptureMaxScore int
+	// AuthorizationTTL is how long an authorization may wait for its
+	// capture before it lapses and the reserved funds are released.
+	AuthorizationTTL time.Duration
 	// SigningSecret keys the signatures of result parameters on return
 	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
@@ -49,6 +52,8 @@ func (m *Merchant) Validate() error {
 		return Errorf(EINVALID, "notification format must be soap or json")
 	case m.AutoCaptureMaxScore < 0 || m.AutoCaptureMaxScore > 100:
 		return Errorf(EINVALID, "the auto-capture score limit must be 0 to 100")
+	case m.AuthorizationTTL < 0 || m.AuthorizationTTL > 31*24*time.Hour:
+		return Errorf(EINVALID, "the authorization expiry must be 0 to 31 days")
 	}
 	return nil
 }
@@ -61,6 +66,18 @@ func idChars(s string) bool {
 		}
 	}
 	return true
+}
+
+// DefaultAuthorizationTTL is how long authorizations last for a merchant
+// that did not choose: card schemes hold most authorizations for 7 days.
+const DefaultAuthorizationTTL = 7 * 24 * time.Hour
+
+// AuthorizationExpiry returns how long the merchant's authorizations last.
+func (m *Merchant) AuthorizationExpiry() time.Duration {
+	if m.AuthorizationTTL <= 0 {
+		return DefaultAuthorizationTTL
+	}
+	return m.AuthorizationTTL
 }
 
 // MerchantCredential is one API secret of a merchant, kept only as a hash.

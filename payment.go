@@ -34,8 +34,9 @@ type Payment struct {
 	Amount            Money
 	Captured          int64 // minor units of Amount.Currency
 	Refunded          int64 // minor units of Amount.Currency
+	ChargedBack       int64 // minor units of Amount.Currency reversed by the card holder's bank
 	State             State
-	Method            string // "card", "bank_redirect", "ewallet", ... empty until chosen
+	Method            Method // empty until chosen
 	Provider          string // the provider of the current attempt, empty until routed
 	ProviderReference string
 	Card              CardSummary
@@ -45,15 +46,16 @@ type Payment struct {
 	ExpiresAt         time.Time // zero when it does not expire
 	Version           int64
 
-	// The risk decision at submission: its score (0-100) and action
-	// ("allow", "challenge", "review", "block"); empty before it ran.
+	// The risk decision at submission: its score (0-100) and action;
+	// empty before it ran.
 	RiskScore  int
-	RiskAction string
+	RiskAction RiskAction
 
 	// Set by the merchant when the payment starts.
 	ReturnURLs        ReturnURLs // where the end user goes back to; empty for backend payments
 	NotificationURL   string     // overrides the merchant's notification URL when set
-	PreselectedMethod string     // the method the merchant chose for the end user, if any
+	PreselectedMethod Method     // the method the merchant chose for the end user, if any
+	SourcePaymentID   string     // a backend payment's earlier payment whose stored credential it reuses
 }
 
 // ReturnURLs are the merchant's pages the end user is sent back to, one per
@@ -112,9 +114,10 @@ type Event struct {
 	Seq        int64
 	From       State // empty for the creation event
 	To         State
-	Amount     int64  // minor units moved by this change (capture, refund); 0 when none
-	Reason     string // why, in words a back-office user can read
-	Source     string // who caused it: "merchant", "end_user", "provider:<name>", "admin:<user>", "system"
+	Type       EventType // what happened; empty for the creation event
+	Amount     int64     // minor units moved by this change (capture, refund, chargeback); 0 when none
+	Reason     string    // why, in words a back-office user can read
+	Source     Actor     // who caused it
 	OccurredAt time.Time
 }
 
@@ -138,8 +141,10 @@ func (p *Payment) Validate() error {
 		return Errorf(EINVALID, "captured and refunded amounts cannot be negative")
 	case p.Captured > p.Amount.Amount:
 		return Errorf(EINVALID, "captured amount exceeds the authorized amount")
-	case p.Refunded > p.Captured:
-		return Errorf(EINVALID, "refunded amount exceeds the captured amount")
+	case p.ChargedBack < 0:
+		return Errorf(EINVALID, "the charged back amount cannot be negative")
+	case p.Refunded+p.ChargedBack > p.Captured:
+		return Errorf(EINVALID, "refunded and charged back amounts exceed the captured amount")
 	case len(p.MerchantReference) > 128:
 		return Errorf(EINVALID, "merchant reference is longer than 128 characters")
 	case len(p.Card.BIN) > 8 || len(p.Card.Last4) > 4:
@@ -149,40 +154,73 @@ func (p *Payment) Validate() error {
 	return nil
 }
 
-// StateChange asks to move a payment to a new state. The store applies it
-// only if the payment is still at Version (compare-and-set) and the move is
-// legal, and records it as the next Event in the same transaction.
+// StateChange is one change of a payment as the payment use cases computed
+// it: the payment as it will be, and every row that must commit with it.
+// The store writes the rows in one transaction, or none of them; it checks
+// the move against the transition table and the payment's invariants and
+// computes nothing else.
 type StateChange struct {
-	PaymentID  string
-	MerchantID string // the tenant; a payment of another merchant is ENOTFOUND
-	Version    int64  // the version the caller read
-	To         State
-	Reason     string
-	Source     string
+	// Payment is the payment as it will be; nil for a change that writes
+	// only the rows below. It is written only if the stored payment is
+	// still at Version (compare-and-set), else nothing is written and the
+	// error is ECONFLICT.
+	Payment *Payment
+	// Version is the version the change was computed from. With an Event,
+	// Payment.Version is Version+1 and Payment.State the move's target.
+	Version int64
+	// Event is the move, appended to the history; nil when the change
+	// moves nothing (a provider reference learnt, an attempt resolved).
+	Event *Event
+	// Notification tells the merchant of the move; nil when the workflow
+	// did not ask to (notify_merchant).
+	Notification *OutboxMessage
+	// FollowUps are scheduled by the change.
+	FollowUps []FollowUp
+	// DoneFollowUp is the follow-up the change carries out (0: none). If
+	// another worker carried it out meanwhile, nothing is written and the
+	// error is ECONFLICT.
+	DoneFollowUp int64
+	// Attempts are provider attempts written (new) or updated (status,
+	// reference, code) with the change.
+	Attempts []Attempt
+	// ProviderEvent marks a provider's event seen: it commits with the
+	// change it caused, so that an event that failed to apply is applied
+	// on redelivery. Returns ECONFLICT when it was seen meanwhile.
+	ProviderEvent *ProviderEvent
+	// Idempotency stores the outcome of the merchant's idempotent request
+	// with the change, so that a retry after a crash gets it.
+	Idempotency *IdempotentResult
+}
 
-	// Optional changes made together with the move.
-	Method            string       // set when not empty
-	Provider          string       // set when not empty
-	ProviderReference string       // set when not empty
-	Card              *CardSummary // set when not nil (never a full card number)
-	Risk              *RiskResult  // set when not nil
-	CaptureAmount     int64        // added to Captured
-	RefundAmount      int64        // added to Refunded
+// ProviderEvent identifies a provider's webhook event.
+type ProviderEvent struct {
+	Provider  string
+	EventID   string
+	PaymentID string
+}
+
+// IdempotentResult is the stored outcome of a merchant's idempotent
+// request: the same request with the same key gets Result back.
+type IdempotentResult struct {
+	MerchantID  string
+	Key         string
+	RequestHash string
+	Result      []byte
 }
 
 // RiskResult is what the risk decision said of a payment.
 type RiskResult struct {
 	Score  int
-	Action string
+	Action RiskAction
 }
 
 // PaymentStore keeps payments and their event history.
 type PaymentStore interface {
-	// CreatePayment stores a new payment in state created, version 1, with
-	// its creation event (Seq 1). It fills ID when empty and the timestamps.
-	// Returns ECONFLICT if the merchant already has a payment with the same
+	// CreatePayment stores a new payment (c.Payment, in state created,
+	// version 1) with its creation event and the rows c carries. Returns
+	// ECONFLICT if the merchant already has a payment with the same
 	// merchant reference, EINVALID if the payment fails Validate.
-	CreatePayment(ctx context.Context, p *Payment) error
+	CreatePayment(ctx context.Context, c StateChange) error
 
 	// Payment returns the merchant's payment with the given id. Returns
 	// ENOTFOUND when there is none or it belongs to another merchant.
@@ -192,13 +230,15 @@ type PaymentStore interface {
 	// merchant reference, or ENOTFOUND.
 	PaymentByReference(ctx context.Context, merchantID, reference string) (*Payment, error)
 
-	// ApplyStateChange moves a payment and appends the event in one
-	// transaction. Returns ENOTFOUND for an unknown payment (or one of
-	// another merchant), ECONFLICT when the payment is no longer at
-	// c.Version, EILLEGALMOVE when the transition table forbids the move and
-	// EINVALID when the result would break an invariant (captured above
-	// authorized, refunded above captured). Nothing is written on error.
-	ApplyStateChange(ctx context.Context, c StateChange) (*Payment, *Event, error)
+	// ApplyStateChange writes a change in one transaction. Returns
+	// ENOTFOUND for an unknown payment (or one of another merchant),
+	// ECONFLICT when the payment is no longer at c.Version (or a
+	// follow-up or provider event was taken meanwhile), EILLEGALMOVE when
+	// the transition table forbids the move and EINVALID when the result
+	// would break an invariant (captured above authorized, refunded and
+	// charged back above captured). Nothing is written on error. Only the
+	// payment use cases call it.
+	ApplyStateChange(ctx context.Context, c StateChange) error
 
 	// Events returns the history of the merchant's payment in Seq order.
 	// Returns ENOTFOUND as Payment does.
@@ -207,6 +247,64 @@ type PaymentStore interface {
 	// DepositMethods returns the methods, sorted, of the end user's deposits
 	// with the merchant that were paid (authorized or further).
 	DepositMethods(ctx context.Context, merchantID, endUserID string) ([]string, error)
+}
+
+// FollowUpKind says what a follow-up does when it falls due.
+type FollowUpKind string
+
+// Follow-up kinds.
+const (
+	FollowUpProcess             FollowUpKind = "process"              // take a created backend payment to its providers
+	FollowUpStatusQuery         FollowUpKind = "status_query"         // ask the provider about an open attempt
+	FollowUpPaymentExpiry       FollowUpKind = "payment_expiry"       // expire an unpaid payment and its redirect link
+	FollowUpAuthorizationExpiry FollowUpKind = "authorization_expiry" // let an uncaptured authorization lapse
+	FollowUpCapture             FollowUpKind = "capture"              // auto-capture an authorization
+	FollowUpRemainderRelease    FollowUpKind = "remainder_release"    // release what a partial capture left reserved
+)
+
+// Follow-up statuses.
+const (
+	FollowUpPending = "pending"
+	FollowUpDone    = "done"
+	FollowUpFailed  = "failed" // given up after repeated errors: for a person
+)
+
+// FollowUp is something that must happen to a payment later. It is
+// written in the transaction of the change that makes it due and claimed
+// by a worker on any node when DueAt comes; a crashed worker's claim is
+// due again when its lease ends.
+type FollowUp struct {
+	ID         int64
+	PaymentID  string
+	MerchantID string
+	Kind       FollowUpKind
+	AttemptID  string // the attempt a status query is about
+	DueAt      time.Time
+	Status     string
+	Attempts   int // claims so far
+	LastError  string
+	CreatedAt  time.Time
+}
+
+// FollowUpStore claims and reschedules follow-ups; they are written and
+// marked done only by state changes.
+type FollowUpStore interface {
+	// ClaimFollowUps leases up to limit due follow-ups — pending, due at
+	// or before now, not leased or with an expired lease — to worker until
+	// now+lease, oldest due first, and counts the claim. On PostgreSQL
+	// rows are claimed with FOR UPDATE SKIP LOCKED.
+	ClaimFollowUps(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]FollowUp, error)
+
+	// RetryFollowUp releases a claimed follow-up, due again at next, with
+	// the reason it could not be done now; failed gives it up for a
+	// person. Returns ECONFLICT when worker no longer holds the lease.
+	RetryFollowUp(ctx context.Context, id int64, worker string, next time.Time, lastError string, failed bool) error
+
+	// FollowUps returns a merchant's payment's follow-ups, oldest first.
+	FollowUps(ctx context.Context, merchantID, paymentID string) ([]FollowUp, error)
+
+	// FollowUpBacklog counts pending follow-ups that are due at now.
+	FollowUpBacklog(ctx context.Context, now time.Time) (int, error)
 }
 
 // NewID returns a random identifier with the given prefix: "pay_" followed
@@ -237,44 +335,52 @@ var randPool = sync.Pool{New: func() any { return &randBuf{n: 512} }}
 // idEncoding is base32 (RFC 4648) in lower case, without padding.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// Attempt is one try of a payment at a provider. A payment may need several
-// (routing falls back after a technical failure); each has its own
-// idempotency key towards the provider, so that no payment is taken twice.
+// Attempt is one call to a provider for a payment: an authorization or
+// backend payment (routing may try several providers after a definite
+// "not done"), or a capture, void or refund. Each has its own idempotency
+// key towards the provider, the same for every retry of the same logical
+// operation, so that no payment is taken twice.
 type Attempt struct {
 	ID             string
 	PaymentID      string
 	MerchantID     string
 	N              int // 1, 2, ... per payment
+	Operation      Operation
 	Provider       string
+	Amount         int64 // minor units the operation is for
 	IdempotencyKey string
 	Reference      string // the provider's reference, once known
-	Status         string // "started", then the provider's answer: "approved", "declined", "pending", "failed"
+	Status         AttemptStatus
 	Code           string // the provider's reason code
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
 
-// AttemptStore keeps provider attempts and the provider events seen.
+// Operation is what an attempt asks of a provider.
+type Operation string
+
+// Operations.
+const (
+	OpAuthorize Operation = "authorize" // from the hosted pages
+	OpPay       Operation = "pay"       // a backend payment on a stored credential
+	OpCapture   Operation = "capture"
+	OpVoid      Operation = "void"
+	OpRefund    Operation = "refund"
+)
+
+// AttemptStore reads provider attempts and the provider events seen; both
+// are written with state changes.
 type AttemptStore interface {
-	// AddAttempt stores a new attempt and fills ID and the timestamps.
-	// Returns ECONFLICT when the payment has an attempt with the same N.
-	AddAttempt(ctx context.Context, a *Attempt) error
-
-	// UpdateAttempt records the provider's answer (Reference, Status,
-	// Code). Returns ENOTFOUND for an unknown attempt.
-	UpdateAttempt(ctx context.Context, a *Attempt) error
-
 	// Attempt returns an attempt by id, or ENOTFOUND.
 	Attempt(ctx context.Context, id string) (*Attempt, error)
 
-	// AttemptByReference returns the attempt the provider knows by
-	// reference, or ENOTFOUND.
+	// AttemptByReference returns the authorization or backend payment
+	// attempt the provider knows by reference, or ENOTFOUND.
 	AttemptByReference(ctx context.Context, provider, reference string) (*Attempt, error)
 
 	// Attempts returns a merchant's payment's attempts in order.
 	Attempts(ctx context.Context, merchantID, paymentID string) ([]Attempt, error)
 
-	// SeenProviderEvent records a provider's event id and reports whether
-	// it was new (false: a duplicate delivery).
-	SeenProviderEvent(ctx context.Context, provider, eventID string) (bool, error)
+	// ProviderEventSeen reports whether a provider's event was applied.
+	ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error)
 }

@@ -79,6 +79,12 @@ var EventTypes = []EventType{
 // Valid reports whether t is a defined event type.
 func (t EventType) Valid() bool { return slices.Contains(EventTypes, t) }
 
+// IsCapture reports whether t captures money: asked by the merchant, due
+// as an auto-capture, or reported by the provider.
+func (t EventType) IsCapture() bool {
+	return t == EventCaptureRequested || t == EventCaptureDue || t == EventProviderCaptured
+}
+
 // Action is something a workflow decision asks to be done with a move.
 type Action string
 

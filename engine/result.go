@@ -91,7 +91,6 @@ func asStrings(v ast.Value, what string) ([]string, error) {
 	return out, nil
 }
 
-var knownMethods = map[string]bool{"card": true, "bank_redirect": true, "ewallet": true}
 
 func parseAvailability(t *ast.Term, amount Money) ([]MethodOption, error) {
 	o, err := asObject(t, "decision")
@@ -112,7 +111,7 @@ func parseAvailability(t *ast.Term, amount Money) ([]MethodOption, error) {
 		if m.Method, err = asString(field(mo, keyMethod), "method", false); err != nil {
 			return nil, err
 		}
-		if !knownMethods[m.Method] {
+		if !paywire.Method(m.Method).Valid() {
 			return nil, fmt.Errorf("unknown method %q", m.Method)
 		}
 		if slices.ContainsFunc(out, func(o MethodOption) bool { return o.Method == m.Method }) {
@@ -200,7 +199,7 @@ func parseWorkflow(t *ast.Term, from paywire.State) (paywire.State, []string, st
 		return "", nil, "", err
 	}
 	for _, a := range actions {
-		if !workflowActions[a] {
+		if !paywire.Action(a).Valid() {
 			return "", nil, "", fmt.Errorf("unknown action %q", a)
 		}
 	}

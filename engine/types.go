@@ -211,16 +211,16 @@ type AvailabilityDecision struct {
 	Meta
 }
 
-// RiskAction is what to do about a payment's risk. The zero RiskAction is
-// not a permission: callers must treat anything but RiskAllow as a stop.
-type RiskAction string
+// RiskAction is the domain's risk action: the zero RiskAction is not a
+// permission.
+type RiskAction = paywire.RiskAction
 
-// Risk actions.
+// Risk actions, as the domain names them.
 const (
-	RiskAllow     RiskAction = "allow"
-	RiskChallenge RiskAction = "challenge"
-	RiskReview    RiskAction = "review"
-	RiskBlock     RiskAction = "block"
+	RiskAllow     = paywire.RiskAllow
+	RiskChallenge = paywire.RiskChallenge
+	RiskReview    = paywire.RiskReview
+	RiskBlock     = paywire.RiskBlock
 )
 
 // RiskDecision scores a payment. Fails closed to review.
@@ -250,11 +250,6 @@ type WorkflowDecision struct {
 	Meta
 }
 
-// Workflow actions a policy may ask for.
-var workflowActions = map[string]bool{
-	"capture": true, "void": true, "notify_merchant": true,
-	"hold_for_review": true, "schedule_expiry": true, "refund": true,
-}
 
 // Point names.
 const (

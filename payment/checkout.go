@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/paywire/paywire"
-	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/engine"
 )
 
@@ -36,8 +35,8 @@ type Checkout struct {
 
 // Details are what the end user entered for the chosen method.
 type Details struct {
-	Method string
-	Card   *adapters.Card // card: in memory only
+	Method paywire.Method
+	Card   *paywire.Card // card: in memory only
 	Bank   string         // bank_redirect: the bank's id from Banks
 	Wallet string         // ewallet: the wallet account, an e-mail address
 	IP     string         // the end user's address, for risk

@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/paywire/paywire"
@@ -19,22 +18,19 @@ type CreateRequest struct {
 	Kind              paywire.Kind    `json:"kind"`
 	Amount            paywire.Money   `json:"amount"`
 	EndUser           paywire.EndUser `json:"endUser"`
-	PaymentMethod     string          `json:"paymentMethod"`
+	PaymentMethod     paywire.Method  `json:"paymentMethod"`
 	SourcePaymentID   string          `json:"sourcePaymentId"`
 	NotificationURL   string          `json:"notificationUrl,omitempty"`
 }
 
-// paidStates are the states of a payment whose credential may be reused.
-var paidStates = []paywire.State{paywire.StateAuthorized, paywire.StateCompleted,
-	paywire.StatePartiallyRefunded, paywire.StateRefunded}
-
-// Create registers a backend payment and processes it: risk, the workflow's
-// answer to the submission, routing, then the routed providers in order
-// until one takes it (a technical failure falls back to the next; a
-// decline is final). The payment it returns is in the state that reached:
-// completed, pending, review, refused or failed. Returns EINVALID for a
-// malformed request, an unknown or unsuitable source payment or a method
-// not available; ECONFLICT when the merchant reference is taken.
+// Create registers a backend payment and processes it: risk, the
+// workflow's answer to the submission, routing, then the routed providers
+// in the one provider loop. The payment it returns is in the state that
+// reached: completed, pending, review, refused or failed. Returns EINVALID
+// for a malformed request, an unknown or unsuitable source payment or a
+// method not available; ECONFLICT when the merchant reference is taken.
+// The outcome is stored with every change, and a follow-up finishes the
+// payment if the process dies on the way.
 func (s *Service) Create(ctx context.Context, merchantID, key string, req CreateRequest) (*paywire.Payment, error) {
 	m, err := s.Merchants.Merchant(ctx, merchantID)
 	if err != nil {
@@ -54,7 +50,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			return nil, err
 		}
 	}
-	return idempotent(ctx, s, merchantID, key, req, func() (*paywire.Payment, error) {
+	return idempotent(ctx, s, merchantID, key, req, func(idem *idemRequest) (*paywire.Payment, error) {
 		src, err := s.Payments.Payment(ctx, merchantID, req.SourcePaymentID)
 		switch {
 		case paywire.ErrorCode(err) == paywire.ENOTFOUND:
@@ -65,7 +61,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			return nil, paywire.Errorf(paywire.EINVALID, "sourcePaymentId: the payment is another end user's")
 		case src.Method != req.PaymentMethod:
 			return nil, paywire.Errorf(paywire.EINVALID, "sourcePaymentId: the payment used %q, not %q", src.Method, req.PaymentMethod)
-		case !slices.Contains(paidStates, src.State) || src.ProviderReference == "":
+		case !src.State.Paid() || src.State == paywire.StateChargedBack || src.ProviderReference == "":
 			return nil, paywire.Errorf(paywire.EINVALID, "sourcePaymentId: the payment was not paid")
 		}
 		now := s.now()
@@ -74,120 +70,87 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			return nil, err
 		}
 		if !slices.ContainsFunc(methods, func(o engine.MethodOption) bool {
-			return o.Method == req.PaymentMethod && req.Amount.Amount >= o.MinMinor && req.Amount.Amount <= o.MaxMinor
+			return o.Method == string(req.PaymentMethod) && req.Amount.Amount >= o.MinMinor && req.Amount.Amount <= o.MaxMinor
 		}) {
 			return nil, paywire.Errorf(paywire.EINVALID, "payment method %q is not available for this payment", req.PaymentMethod)
 		}
 		p := &paywire.Payment{
 			MerchantID: merchantID, MerchantReference: req.MerchantReference, Kind: req.Kind, Amount: req.Amount,
 			EndUser: req.EndUser, Method: req.PaymentMethod, Card: src.Card, NotificationURL: req.NotificationURL,
+			SourcePaymentID: src.ID,
 		}
-		if err := s.Payments.CreatePayment(ctx, p); err != nil {
+		c := paywire.Creation(p, paywire.ActorMerchant, now)
+		c.Notification = paywire.Notification(p, c.Event)
+		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(processAfter))}
+		if c.Idempotency, err = idem.answer(p, nil); err != nil {
+			return nil, err
+		}
+		if err := s.Payments.CreatePayment(ctx, c); err != nil {
 			if paywire.ErrorCode(err) == paywire.ECONFLICT {
 				return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
 			}
 			return nil, err
 		}
-		return s.process(ctx, p, src)
+		idem.committed()
+		return s.process(ctx, p, idem)
 	})
 }
 
-// process takes a created backend payment through risk, workflow and the
-// routed providers.
-func (s *Service) process(ctx context.Context, p *paywire.Payment, src *paywire.Payment) (*paywire.Payment, error) {
-	now := s.now()
-	risk, err := s.Engine.Risk(ctx, engine.RiskInput{Request: engine.RiskRequest{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: p.Method,
-		Card: engine.Card{Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, ExpiryMonth: p.Card.ExpiryMonth,
-			ExpiryYear: p.Card.ExpiryYear, Fingerprint: p.Card.Fingerprint},
-		Customer: customer(p.EndUser),
-		Time:     now,
-	}})
+// process takes a created backend payment through risk, the workflow and
+// the routed providers. idem, when set, is answered by every change.
+func (s *Service) process(ctx context.Context, p *paywire.Payment, idem *idemRequest) (*paywire.Payment, error) {
+	src, err := s.Payments.Payment(ctx, p.MerchantID, p.SourcePaymentID)
 	if err != nil {
 		return nil, err
 	}
-	summary := engine.RiskSummary{Score: risk.Score, Action: string(risk.Action)}
-	p, err = s.step(ctx, p, "submitted", 0, summary, paywire.StateChange{Risk: &paywire.RiskResult{Score: risk.Score, Action: string(risk.Action)}})
+	now := s.now()
+	risk, err := s.Decider.Risk(ctx, riskInput(p, p.Method, &p.Card, p.EndUser, now))
+	if err != nil {
+		return nil, err
+	}
+	p, err = s.transition(ctx, p, event{Type: paywire.EventSubmitted, Source: paywire.ActorMerchant, Idem: idem,
+		Risk: &paywire.RiskResult{Score: risk.Score, Action: risk.Action}})
 	if err != nil || p.State != paywire.StatePending {
 		return p, err // refused by risk, or held for review
 	}
-
-	route, err := s.Engine.Route(ctx, engine.RouteInput{PaymentID: p.ID, Request: engine.RouteRequest{
-		MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: p.Method,
-		Card:      engine.RouteCard{Brand: p.Card.Brand, BIN: p.Card.BIN},
-		Customer:  engine.RouteCustomer{ID: p.EndUser.ID, Country: p.EndUser.Country},
-		RiskScore: risk.Score, RiskAction: string(risk.Action), Time: now,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	softDeclined := false
-	for attempt, name := range route.Providers {
-		prov, err := s.Providers.Provider(name)
-		if err != nil {
-			s.logger().Warn("routed provider is not configured", "payment", p.ID, "provider", name)
-			continue
-		}
-		payer, ok := prov.(adapters.Payer)
-		if !ok {
-			s.logger().Warn("routed provider cannot take backend payments", "payment", p.ID, "provider", name)
-			continue
-		}
-		res, err := payer.Pay(ctx, adapters.Payment{
-			PaymentID: p.ID, Kind: p.Kind, Amount: p.Amount, Method: p.Method, EndUser: p.EndUser,
-			SourceReference: src.ProviderReference, IdempotencyKey: fmt.Sprintf("%s-pay-%d", p.ID, attempt+1),
-		})
-		if err != nil {
-			s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "error", err)
-			continue
-		}
-		with := paywire.StateChange{Provider: name, ProviderReference: res.Reference}
-		switch res.Status {
-		case adapters.Approved:
-			with.CaptureAmount = p.Amount.Amount // a backend payment moves the money in one step
-			return s.step(ctx, p, "provider_captured", 0, summary, with)
-		case adapters.Declined:
-			if res.Soft {
-				softDeclined = true
-				continue
-			}
-			return s.step(ctx, p, "provider_declined", 0, summary, with)
-		case adapters.Pending:
-			// Still pending; the provider's webhook tells the outcome.
-			p, _, err = s.Payments.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: p.MerchantID,
-				Version: p.Version, To: paywire.StatePending, Reason: "provider_pending", Source: "provider:" + name,
-				Provider: name, ProviderReference: res.Reference})
-			if paywire.ErrorCode(err) == paywire.EILLEGALMOVE {
-				return s.Payments.Payment(ctx, p.MerchantID, p.ID)
-			}
-			return p, err
-		}
-		s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "status", res.Status, "code", res.Code)
-	}
-	if softDeclined {
-		return s.step(ctx, p, "provider_declined", 0, summary, paywire.StateChange{})
-	}
-	return s.step(ctx, p, "provider_error", 0, summary, paywire.StateChange{})
+	return s.payBackend(ctx, p, src, idem)
 }
 
-// step applies the workflow's answer to an event, with the extra changes in
-// with (provider and its reference). No transition leaves p as it is.
-func (s *Service) step(ctx context.Context, p *paywire.Payment, event string, amount int64, risk engine.RiskSummary, with paywire.StateChange) (*paywire.Payment, error) {
-	d, err := s.workflowWithRisk(ctx, p, event, amount, risk)
+// payBackend sends a pending backend payment to its providers.
+func (s *Service) payBackend(ctx context.Context, p, src *paywire.Payment, idem *idemRequest) (*paywire.Payment, error) {
+	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, s.now()))
 	if err != nil {
 		return nil, err
 	}
-	if d.NextState == "" {
-		return p, nil
-	}
-	source := "system"
-	if with.Provider != "" {
-		source = "provider:" + with.Provider
-	}
-	next, _, err := s.Payments.ApplyStateChange(ctx, paywire.StateChange{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: d.NextState, Reason: d.Reason,
-		Source: source, Provider: with.Provider, ProviderReference: with.ProviderReference,
-		CaptureAmount: with.CaptureAmount, Risk: with.Risk,
+	t, err := s.takePayment(ctx, p, route.Providers, paywire.OpPay, func(ctx context.Context, prov adapters.Provider, att *paywire.Attempt) (adapters.Result, error, bool) {
+		payer, ok := prov.(adapters.Payer)
+		if !ok {
+			return adapters.Result{}, nil, false
+		}
+		res, err := payer.Pay(ctx, adapters.Payment{
+			PaymentID: p.ID, Kind: p.Kind, Amount: p.Amount, Method: string(p.Method), EndUser: p.EndUser,
+			SourceReference: src.ProviderReference, IdempotencyKey: att.IdempotencyKey,
+		})
+		return res, err, true
 	})
-	return next, err
+	if err != nil {
+		return nil, err
+	}
+	if idem != nil {
+		// The answer to the request is the payment as it stands now.
+		s.storeAnswer(ctx, t.Payment, idem)
+	}
+	return t.Payment, nil
+}
+
+// storeAnswer stores a request's outcome on its own (the last change did
+// not carry it).
+func (s *Service) storeAnswer(ctx context.Context, p *paywire.Payment, idem *idemRequest) {
+	r, err := idem.answer(p, nil)
+	if err == nil {
+		err = s.Payments.ApplyStateChange(context.WithoutCancel(ctx), paywire.StateChange{Idempotency: r})
+	}
+	if err != nil {
+		s.logger().Error("storing an idempotent outcome", "payment_id", p.ID, "error", err)
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -43,8 +43,8 @@ func (s *Service) open(ctx context.Context, token string) (*paywire.Merchant, *p
 }
 
 // OpenRedirect returns what the hosted pages show for a token. Returns
-// EUNAUTHORIZED for a tampered or unknown token, EFORBIDDEN for an
-// expired one.
+// EUNAUTHORIZED for a tampered or unknown token, EEXPIRED for an expired
+// one.
 func (s *Service) OpenRedirect(ctx context.Context, token string) (*Checkout, error) {
 	m, p, err := s.open(ctx, token)
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *Service) OpenRedirect(ctx context.Context, token string) (*Checkout, er
 	}
 	c := &Checkout{
 		Token: token, PaymentID: p.ID, MerchantID: m.ID, MerchantName: m.Name, MerchantReference: p.MerchantReference,
-		Kind: p.Kind, Amount: p.Amount, Language: p.EndUser.Language, Preselected: p.PreselectedMethod,
+		Kind: p.Kind, Amount: p.Amount, Language: p.EndUser.Language, Preselected: string(p.PreselectedMethod),
 		ExpiresAt: p.ExpiresAt, State: p.State, ReturnOrigins: origins(p.ReturnURLs),
 	}
 	if p.State == paywire.StateCreated {
@@ -79,8 +79,9 @@ func origins(u paywire.ReturnURLs) []string {
 // Submit takes the end user's details for a token's payment, once: the
 // payment leaves created in the same compare-and-set that records the
 // method, so a second submission (or a concurrent one) gets ECONFLICT.
-// Refused fields come back as a *DetailsError; a method not offered is
-// EINVALID.
+// Then risk, the workflow and, when the payment goes on, routing and the
+// provider loop with the card in memory. Refused fields come back as a
+// *DetailsError; a method not offered is EINVALID.
 func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome, error) {
 	m, p, err := s.open(ctx, token)
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 		return nil, err
 	}
 	if !slices.ContainsFunc(methods, func(o engine.MethodOption) bool {
-		return o.Method == d.Method && p.Amount.Amount >= o.MinMinor && p.Amount.Amount <= o.MaxMinor
+		return o.Method == string(d.Method) && p.Amount.Amount >= o.MinMinor && p.Amount.Amount <= o.MaxMinor
 	}) {
 		return nil, &DetailsError{Fields: []FieldError{{Field: "method", Reason: "unknown"}}}
 	}
@@ -110,26 +111,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if d.IP != "" && eu.IP == "" {
 		eu.IP = d.IP
 	}
-	risk, err := s.Engine.Risk(ctx, engine.RiskInput{Request: engine.RiskRequest{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: d.Method,
-		Card: riskCard(card), Customer: customer(eu), Time: now,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	summary := engine.RiskSummary{Score: risk.Score, Action: string(risk.Action)}
-	wf, err := s.workflowWithRisk(ctx, p, "submitted", 0, summary)
-	if err != nil {
-		return nil, err
-	}
-	if wf.NextState == "" {
-		return nil, paywire.Errorf(paywire.EUNAVAILABLE, "the payment cannot be processed now")
-	}
-	p, _, err = s.Payments.ApplyStateChange(ctx, paywire.StateChange{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: wf.NextState, Reason: wf.Reason,
-		Source: "end_user", Method: d.Method, Card: card,
-		Risk: &paywire.RiskResult{Score: risk.Score, Action: string(risk.Action)},
-	})
+	p, err = s.submit(ctx, p, d.Method, card, eu, now)
 	if paywire.ErrorCode(err) == paywire.ECONFLICT {
 		return nil, paywire.Errorf(paywire.ECONFLICT, "this payment was submitted already")
 	} else if err != nil {
@@ -138,143 +120,67 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if p.State != paywire.StatePending {
 		return s.outcome(ctx, m, p), nil // refused by risk, or held for review
 	}
-
-	route, err := s.Engine.Route(ctx, engine.RouteInput{PaymentID: p.ID, Request: engine.RouteRequest{
-		MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: d.Method,
-		Card:      routeCard(card),
-		Customer:  engine.RouteCustomer{ID: eu.ID, Country: eu.Country},
-		RiskScore: risk.Score, RiskAction: string(risk.Action), Time: now,
-	}})
+	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, now))
 	if err != nil {
 		return nil, err
 	}
-	softDeclined := false
-	for i, name := range route.Providers {
-		prov, err := s.Providers.Provider(name)
-		if err != nil {
-			s.logger().Warn("routed provider is not configured", "payment", p.ID, "provider", name)
-			continue
-		}
+	threeDS := p.RiskAction == paywire.RiskChallenge
+	t, err := s.takePayment(ctx, p, route.Providers, paywire.OpAuthorize, func(ctx context.Context, prov adapters.Provider, att *paywire.Attempt) (adapters.Result, error, bool) {
 		auth, ok := prov.(adapters.Authorizer)
 		if !ok {
-			continue
-		}
-		a := &paywire.Attempt{PaymentID: p.ID, MerchantID: p.MerchantID, N: i + 1, Provider: name,
-			IdempotencyKey: fmt.Sprintf("%s-%d", p.ID, i+1)}
-		if err := s.Attempts.AddAttempt(ctx, a); err != nil {
-			return nil, err
+			return adapters.Result{}, nil, false
 		}
 		res, err := auth.Authorize(ctx, adapters.AuthorizeRequest{
-			PaymentID: p.ID, Kind: p.Kind, Amount: p.Amount, Method: d.Method, EndUser: eu,
-			Card: d.Card, Bank: d.Bank, Wallet: d.Wallet,
-			ReturnURL:      s.PortalURL + "/listeners/" + url.PathEscape(name) + "/return?attempt=" + url.QueryEscape(a.ID),
-			IdempotencyKey: a.IdempotencyKey,
+			PaymentID: p.ID, Kind: p.Kind, Amount: p.Amount, Method: string(d.Method), EndUser: eu,
+			Card: d.Card, Bank: d.Bank, Wallet: d.Wallet, ThreeDS: threeDS,
+			ReturnURL:      s.PortalURL + "/listeners/" + url.PathEscape(prov.Name()) + "/return?attempt=" + url.QueryEscape(att.ID),
+			IdempotencyKey: att.IdempotencyKey,
 		})
-		if err != nil {
-			res = adapters.Result{Status: adapters.Failed, Code: "error"}
-			s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "error", err)
-		}
-		a.Reference, a.Status, a.Code = res.Reference, string(res.Status), res.Code
-		if err := s.Attempts.UpdateAttempt(ctx, a); err != nil {
-			return nil, err
-		}
-		switch res.Status {
-		case adapters.Approved:
-			p, err = s.providerEvent(ctx, p, name, res.Reference, adapters.EventAuthorized, 0, summary)
-			if err != nil {
-				return nil, err
-			}
-			return s.outcome(ctx, m, p), nil
-		case adapters.Declined:
-			if res.Soft {
-				softDeclined = true
-				s.logger().Info("soft decline; trying the next provider", "payment", p.ID, "provider", name, "code", res.Code)
-				continue
-			}
-			p, err = s.providerEvent(ctx, p, name, res.Reference, adapters.EventDeclined, 0, summary)
-			if err != nil {
-				return nil, err
-			}
-			return s.outcome(ctx, m, p), nil
-		case adapters.Pending:
-			o := &Outcome{PaymentID: p.ID, State: p.State, RedirectURL: res.RedirectURL}
-			return o, nil
-		}
-		s.logger().Warn("provider failed; trying the next", "payment", p.ID, "provider", name, "code", res.Code)
-	}
-	// Every provider was tried: refused when one of them declined,
-	// failed when none could take the payment.
-	last := "provider_error"
-	if softDeclined {
-		last = "provider_declined"
-	}
-	p, err = s.step(ctx, p, last, 0, summary, paywire.StateChange{})
+		return res, err, true
+	})
 	if err != nil {
 		return nil, err
 	}
-	return s.outcome(ctx, m, p), nil
+	if t.Payment.State == paywire.StatePending && t.Result.Status == adapters.Pending && t.Result.RedirectURL != "" {
+		return &Outcome{PaymentID: p.ID, State: t.Payment.State, RedirectURL: t.Result.RedirectURL}, nil
+	}
+	return s.outcome(ctx, m, t.Payment), nil
 }
 
-// workflowEvents maps provider events to the workflow's event types.
-var workflowEvents = map[string]string{
-	adapters.EventAuthorized: "provider_authorized",
-	adapters.EventCaptured:   "provider_captured",
-	adapters.EventDeclined:   "provider_declined",
-	adapters.EventFailed:     "provider_error",
-	adapters.EventChargeback: "chargeback",
-}
-
-// providerEvent applies what a provider said about p through the workflow,
-// and carries out the capture the workflow may ask for (auto-capture).
-func (s *Service) providerEvent(ctx context.Context, p *paywire.Payment, provider, reference, event string, amount int64, risk engine.RiskSummary) (*paywire.Payment, error) {
-	wfEvent, ok := workflowEvents[event]
-	if !ok {
-		return p, nil
-	}
-	d, err := s.workflowWithRisk(ctx, p, wfEvent, amount, risk)
-	if err != nil || d.NextState == "" {
-		return p, err // a late or duplicate event moves nothing
-	}
-	change := paywire.StateChange{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: d.NextState, Reason: d.Reason,
-		Source: "provider:" + provider, Provider: provider, ProviderReference: reference,
-	}
-	if event == adapters.EventCaptured {
-		change.CaptureAmount = p.Amount.Amount - p.Captured
-	}
-	next, _, err := s.Payments.ApplyStateChange(ctx, change)
+// submit records the end user's submission of a created payment through
+// the workflow, after risk: pending (on to the providers), review or
+// refused. It schedules the follow-up that finishes the payment if the
+// process dies before the providers answer.
+func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, now time.Time) (*paywire.Payment, error) {
+	risk, err := s.Decider.Risk(ctx, riskInput(p, method, card, eu, now))
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(d.Actions, "capture") && next.State == paywire.StateAuthorized {
-		return s.autoCapture(ctx, next, risk)
+	if risk.FailedClosed {
+		s.logger().Error("risk decision failed closed", "payment_id", p.ID, "decision", risk.DecisionID, "error", risk.Error)
 	}
-	return next, nil
+	source := paywire.ActorEndUser
+	if p.ReturnURLs == (paywire.ReturnURLs{}) {
+		source = paywire.ActorMerchant
+	}
+	return s.transition(ctx, p, event{
+		Type: paywire.EventSubmitted, Source: source, Method: method, Card: card,
+		Risk:      &paywire.RiskResult{Score: risk.Score, Action: risk.Action},
+		FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(processAfter))},
+	})
 }
 
-// autoCapture captures an authorization the workflow asked to capture at
-// once. A failed capture leaves the payment authorized, for the merchant or
-// a retry to capture.
-func (s *Service) autoCapture(ctx context.Context, p *paywire.Payment, risk engine.RiskSummary) (*paywire.Payment, error) {
-	c, err := provider[adapters.Capturer](s, p, "capture")
-	if err != nil {
-		s.logger().Warn("auto-capture impossible", "payment", p.ID, "error", err)
-		return p, nil
-	}
-	res, err := c.Capture(ctx, adapters.Operation{PaymentID: p.ID, ProviderReference: p.ProviderReference,
-		Amount: p.Amount, IdempotencyKey: fmt.Sprintf("%s-capture-%d", p.ID, p.Version)})
-	if err := providerOutcome("capture", res, err); err != nil {
-		s.logger().Warn("auto-capture failed", "payment", p.ID, "error", err)
-		return p, nil
-	}
-	return s.providerEvent(ctx, p, p.Provider, p.ProviderReference, adapters.EventCaptured, p.Amount.Amount, risk)
-}
+// processAfter is when the follow-up that finishes a submitted payment
+// falls due: well after a provider loop ends (3 calls of at most the
+// provider timeout), so that it finds the payment decided or waiting at
+// a provider, unless the process died.
+const processAfter = 3 * time.Minute
 
 // CancelRedirect cancels a token's payment for the end user, if its state
 // allows, and returns the merchant's page for the state it is in.
 func (s *Service) CancelRedirect(ctx context.Context, token string) (*Outcome, error) {
 	m, p, err := s.open(ctx, token)
-	if err != nil && paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+	if err != nil && paywire.ErrorCode(err) != paywire.EEXPIRED {
 		return nil, err
 	}
 	if err != nil { // expired: still the end user may go back; the payment expires on its own
@@ -286,18 +192,13 @@ func (s *Service) CancelRedirect(ctx context.Context, token string) (*Outcome, e
 			return nil, err
 		}
 	}
-	d, err := s.workflow(ctx, p, "cancel_requested", 0)
-	if err != nil {
-		return nil, err
-	}
-	if d.NextState != "" && !slices.Contains(d.Actions, "void") {
-		next, _, err := s.Payments.ApplyStateChange(ctx, paywire.StateChange{
-			PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: d.NextState,
-			Reason: "cancelled by the end user", Source: "end_user",
-		})
-		if err == nil {
+	if p.State == paywire.StateCreated {
+		next, err := s.transition(ctx, p, event{Type: paywire.EventCancelRequested, Source: paywire.ActorEndUser})
+		switch {
+		case err == nil:
 			p = next
-		} else if paywire.ErrorCode(err) != paywire.ECONFLICT {
+		case isNotApplicable(err), paywire.ErrorCode(err) == paywire.EILLEGALMOVE:
+		default:
 			return nil, err
 		}
 	}
@@ -340,28 +241,14 @@ func (s *Service) ConfirmReturn(ctx context.Context, provider, attemptID string)
 	if err != nil {
 		return nil, err
 	}
-	prov, err := s.Providers.Provider(provider)
-	if err != nil {
-		return nil, err
-	}
-	if q, ok := prov.(adapters.StatusQuerier); ok && a.Reference != "" && p.State == paywire.StatePending {
-		res, err := q.Status(ctx, a.Reference)
-		if err != nil {
-			s.logger().Warn("provider status unavailable; the webhook will tell", "payment", p.ID, "error", err)
-		} else {
-			event := map[adapters.Status]string{adapters.Approved: adapters.EventAuthorized, adapters.Declined: adapters.EventDeclined}[res.Status]
-			if event == adapters.EventAuthorized && p.Method != "card" {
-				// Bank redirects and e-wallets have no separate capture:
-				// approved means the money moved.
-				event = adapters.EventCaptured
-			}
-			if event != "" {
-				if next, err := s.providerEventRetry(ctx, p, provider, a.Reference, event, 0); err == nil {
-					p = next
-				} else {
-					return nil, err
-				}
-			}
+	if a.Status.Open() && p.State == paywire.StatePending {
+		next, err := s.resolve(ctx, p, a, 0)
+		switch {
+		case err == nil:
+			p = next
+		case err == errStillOpen:
+		default:
+			s.logger().Warn("provider status unavailable; the webhook or a follow-up will tell", "payment_id", p.ID, "error", err)
 		}
 	}
 	// The end user has left our pages: whatever the state, they go back to
@@ -369,39 +256,94 @@ func (s *Service) ConfirmReturn(ctx context.Context, provider, attemptID string)
 	return &Outcome{PaymentID: p.ID, State: p.State, RedirectURL: ResultURL(m, p, s.now()), ToMerchant: true}, nil
 }
 
-// ProviderEvent applies a provider's webhook event to the payment of the
-// attempt it refers to. Duplicate deliveries are recognised by the event id
-// and ignored; events for unknown references are ENOTFOUND.
-func (s *Service) ProviderEvent(ctx context.Context, provider string, ev adapters.WebhookEvent) error {
-	a, err := s.Attempts.AttemptByReference(ctx, provider, ev.Reference)
+// webhookEvents maps provider webhook events to the workflow's.
+var webhookEvents = map[string]paywire.EventType{
+	adapters.EventAuthorized: paywire.EventProviderAuthorized,
+	adapters.EventCaptured:   paywire.EventProviderCaptured,
+	adapters.EventDeclined:   paywire.EventProviderDeclined,
+	adapters.EventFailed:     paywire.EventProviderError,
+	adapters.EventCancelled:  paywire.EventProviderCancelled,
+	adapters.EventRefunded:   paywire.EventProviderRefunded,
+	adapters.EventChargeback: paywire.EventChargeback,
+}
+
+// webhookAttempt maps the webhook events that decide an attempt to the
+// attempt's status.
+var webhookAttempt = map[string]paywire.AttemptStatus{
+	adapters.EventAuthorized: paywire.AttemptApproved,
+	adapters.EventCaptured:   paywire.AttemptApproved,
+	adapters.EventDeclined:   paywire.AttemptDeclined,
+	adapters.EventFailed:     paywire.AttemptFailed,
+	adapters.EventCancelled:  paywire.AttemptCancelled,
+}
+
+// HandleWebhook verifies a provider's webhook (header and raw body) with
+// the provider and applies each of its events, exactly once in effect:
+// an event is marked seen in the transaction of the change it causes, so
+// a delivery that failed to apply is applied when redelivered, and a
+// duplicate changes nothing. Amounts of captures, refunds and chargebacks
+// are the event's. Returns ENOTFOUND for an unknown provider or one that
+// sends no webhooks, EUNAUTHORIZED for a bad signature, EINVALID for an
+// unreadable body; events for payments we do not know are skipped
+// (logged).
+func (s *Service) HandleWebhook(ctx context.Context, provider string, header http.Header, body []byte) error {
+	prov, err := s.Providers.Provider(provider)
+	if err != nil {
+		return paywire.Errorf(paywire.ENOTFOUND, "unknown provider")
+	}
+	verifier, ok := prov.(adapters.WebhookVerifier)
+	if !ok {
+		return paywire.Errorf(paywire.ENOTFOUND, "this provider sends no webhooks")
+	}
+	events, err := verifier.VerifyWebhook(header, body, s.now())
+	if err != nil {
+		return err
+	}
+	for _, we := range events {
+		if err := s.providerEvent(ctx, provider, we); err != nil {
+			if paywire.ErrorCode(err) == paywire.ENOTFOUND {
+				s.logger().Warn("webhook for an unknown reference", "provider", provider, "event", we.ID, "reference", we.Reference)
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// providerEvent applies one verified webhook event.
+func (s *Service) providerEvent(ctx context.Context, provider string, we adapters.WebhookEvent) error {
+	typ, ok := webhookEvents[we.Type]
+	if !ok {
+		return paywire.Errorf(paywire.EINVALID, "unknown provider event type")
+	}
+	a, err := s.Attempts.AttemptByReference(ctx, provider, we.Reference)
 	if err != nil {
 		return paywire.Errorf(paywire.ENOTFOUND, "no payment has this provider reference")
 	}
-	fresh, err := s.Attempts.SeenProviderEvent(ctx, provider, ev.ID)
-	if err != nil || !fresh {
+	if seen, err := s.Attempts.ProviderEventSeen(ctx, provider, we.ID); err != nil || seen {
 		return err
 	}
 	p, err := s.Payments.Payment(ctx, a.MerchantID, a.PaymentID)
 	if err != nil {
 		return err
 	}
-	_, err = s.providerEventRetry(ctx, p, provider, ev.Reference, ev.Type, ev.Amount)
-	return err
-}
-
-// providerEventRetry applies a provider event, reading the payment again
-// when it changed meanwhile (a webhook and the end user's return race).
-func (s *Service) providerEventRetry(ctx context.Context, p *paywire.Payment, provider, reference, event string, amount int64) (*paywire.Payment, error) {
-	for range 5 {
-		next, err := s.providerEvent(ctx, p, provider, reference, event, amount, engine.RiskSummary{})
-		if paywire.ErrorCode(err) != paywire.ECONFLICT {
-			return next, err
-		}
-		if p, err = s.Payments.Payment(ctx, p.MerchantID, p.ID); err != nil {
-			return nil, err
-		}
+	ev := event{Type: typ, Amount: we.Amount, Source: paywire.ProviderActor(provider), Provider: provider, Reference: we.Reference,
+		Seen: &paywire.ProviderEvent{Provider: provider, EventID: we.ID, PaymentID: p.ID}}
+	if st, ok := webhookAttempt[we.Type]; ok && a.Status.Open() {
+		att := *a
+		att.Status, att.Code = st, we.Code
+		ev.Attempt = &att
 	}
-	return nil, paywire.Errorf(paywire.EUNAVAILABLE, "the payment keeps changing; retry later")
+	if typ == paywire.EventProviderCaptured && p.State != paywire.StateAuthorized {
+		ev.Amount = 0 // a sale: the whole amount, as the payment was never authorized apart
+	}
+	_, err = s.transition(ctx, p, ev)
+	if isNotApplicable(err) {
+		s.logger().Info("late or duplicate provider event; nothing to change", "payment_id", p.ID, "provider", provider, "event", we.ID, "type", we.Type)
+		return nil
+	}
+	return err
 }
 
 // outcome is the end user's next page for p: the merchant's page for its
@@ -448,11 +390,11 @@ func ResultSignature(secret, t, paymentID, reference, state string) string {
 
 // summarize keeps what may be kept of a card: brand, BIN, last 4, expiry
 // and a keyed fingerprint of the number.
-func (s *Service) summarize(c *adapters.Card) *paywire.CardSummary {
+func (s *Service) summarize(c *paywire.Card) *paywire.CardSummary {
 	mac := hmac.New(sha256.New, s.cardKey())
 	mac.Write([]byte(c.Number))
 	return &paywire.CardSummary{
-		Brand: Brand(c.Number), BIN: c.Number[:6], Last4: c.Number[len(c.Number)-4:],
+		Brand: c.Brand(), BIN: c.Number[:6], Last4: c.Number[len(c.Number)-4:],
 		ExpiryMonth: c.ExpiryMonth, ExpiryYear: c.ExpiryYear, Fingerprint: hex.EncodeToString(mac.Sum(nil)),
 	}
 }
@@ -465,34 +407,15 @@ func (s *Service) cardKey() []byte {
 	return mac.Sum(nil)
 }
 
-// Brand tells a card's brand from its number's leading digits.
-func Brand(number string) string {
-	prefix := func(n int) int {
-		v, _ := strconv.Atoi(number[:n])
-		return v
-	}
-	switch {
-	case strings.HasPrefix(number, "4"):
-		return "visa"
-	case len(number) >= 2 && prefix(2) >= 51 && prefix(2) <= 55, len(number) >= 4 && prefix(4) >= 2221 && prefix(4) <= 2720:
-		return "mastercard"
-	case strings.HasPrefix(number, "34"), strings.HasPrefix(number, "37"):
-		return "amex"
-	case strings.HasPrefix(number, "6011"), strings.HasPrefix(number, "65"):
-		return "discover"
-	}
-	return "other"
-}
-
 // validateDetails checks what the end user entered, every field at once.
 func validateDetails(d *Details, now time.Time) error {
 	var fields []FieldError
 	bad := func(field, reason string) { fields = append(fields, FieldError{Field: field, Reason: reason}) }
 	switch d.Method {
-	case "card":
+	case paywire.MethodCard:
 		c := d.Card
 		if c == nil {
-			c = &adapters.Card{}
+			c = &paywire.Card{}
 			d.Card = c
 		}
 		switch {
@@ -502,7 +425,7 @@ func validateDetails(d *Details, now time.Time) error {
 			bad("card.number", "format")
 		case len(c.Number) < 12 || len(c.Number) > 19:
 			bad("card.number", "length")
-		case !Luhn(c.Number):
+		case !paywire.Luhn(c.Number):
 			bad("card.number", "luhn")
 		}
 		switch {
@@ -525,13 +448,13 @@ func validateDetails(d *Details, now time.Time) error {
 		case len(c.Holder) > 100:
 			bad("card.holder", "length")
 		}
-	case "bank_redirect":
+	case paywire.MethodBankRedirect:
 		if d.Bank == "" {
 			bad("bank", "required")
 		} else if !slices.ContainsFunc(Banks, func(b Bank) bool { return b.ID == d.Bank }) {
 			bad("bank", "unknown")
 		}
-	case "ewallet":
+	case paywire.MethodEWallet:
 		if d.Wallet == "" {
 			bad("wallet", "required")
 		} else if a, err := mail.ParseAddress(d.Wallet); err != nil || a.Address != d.Wallet || len(d.Wallet) > 254 {
@@ -540,7 +463,7 @@ func validateDetails(d *Details, now time.Time) error {
 	default:
 		bad("method", "unknown")
 	}
-	if d.Method != "card" {
+	if d.Method != paywire.MethodCard {
 		d.Card = nil // never carry a card number with another method
 	}
 	if len(fields) > 0 {
@@ -558,40 +481,3 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// Luhn reports whether a number of digits passes the Luhn check.
-func Luhn(number string) bool {
-	sum, double := 0, false
-	for i := len(number) - 1; i >= 0; i-- {
-		d := int(number[i] - '0')
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
-func riskCard(c *paywire.CardSummary) engine.Card {
-	if c == nil {
-		return engine.Card{}
-	}
-	return engine.Card{Brand: c.Brand, BIN: c.BIN, Last4: c.Last4, ExpiryMonth: c.ExpiryMonth, ExpiryYear: c.ExpiryYear, Fingerprint: c.Fingerprint}
-}
-
-func routeCard(c *paywire.CardSummary) engine.RouteCard {
-	if c == nil {
-		return engine.RouteCard{}
-	}
-	return engine.RouteCard{Brand: c.Brand, BIN: c.BIN}
-}
-
-func customer(u paywire.EndUser) engine.Customer {
-	domain := ""
-	if i := strings.LastIndexByte(u.Email, '@'); i >= 0 {
-		domain = strings.ToLower(u.Email[i+1:])
-	}
-	return engine.Customer{ID: u.ID, Email: u.Email, EmailDomain: domain, Country: u.Country, IP: u.IP, Language: u.Language}
-}

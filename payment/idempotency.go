@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 
 	"github.com/paywire/paywire"
 )
@@ -22,19 +21,59 @@ type errorText struct {
 	Message string `json:"message"`
 }
 
+// idemRequest is a merchant's request under an idempotency key while it
+// executes: the change that answers it stores its outcome in the same
+// transaction, so that a retry after a crash gets the outcome of what was
+// committed, never a second execution.
+type idemRequest struct {
+	merchantID, key, hash string
+	// encode turns the request's result (the payment as the change leaves
+	// it, or an error) into the stored outcome.
+	encode func(p *paywire.Payment, err error) ([]byte, error)
+	stored bool // a committed change holds the outcome
+}
+
+// answer is the stored outcome for the payment p a change leaves, or for
+// the request's final error.
+func (r *idemRequest) answer(p *paywire.Payment, err error) (*paywire.IdempotentResult, error) {
+	if r == nil {
+		return nil, nil
+	}
+	text, merr := r.encode(p, err)
+	if merr != nil {
+		return nil, merr
+	}
+	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text}, nil
+}
+
+// answerWith is the stored outcome for a result that is not a payment.
+func (r *idemRequest) answerWith(result any) (*paywire.IdempotentResult, error) {
+	text, err := json.Marshal(outcome[any]{Result: result})
+	if err != nil {
+		return nil, err
+	}
+	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text}, nil
+}
+
+// committed notes that a change holding the outcome was written.
+func (r *idemRequest) committed() {
+	if r != nil {
+		r.stored = true
+	}
+}
+
 // idempotent runs fn once per merchant and key, with Stripe's semantics:
 // the outcome of a request that changed something — its result, or a
-// provider's refusal — is stored, and every retry with the same request
-// gets it back without executing anything; the same key with a different
-// request is refused (EIDEMPOTENCY), and so is a retry while the first is
-// still running (EINPROGRESS). A request that ended in an error before it
-// changed anything (invalid, not found, a conflict, an illegal transition,
-// unavailable, internal) releases the key, so that a retry — corrected or
-// not — runs again. An empty key runs fn as is.
-func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, request any, fn func() (T, error)) (T, error) {
+// provider's refusal — is stored with the change, and every retry with the
+// same request gets it back without executing anything; the same key with
+// a different request is refused (EIDEMPOTENCY), and so is a retry while
+// the first is still running (EINPROGRESS). A request that ended in an
+// error before it changed anything releases the key, so that a retry —
+// corrected or not — runs again. fn gets nil for an empty key.
+func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, request any, fn func(*idemRequest) (T, error)) (T, error) {
 	var zero T
 	if key == "" {
-		return fn()
+		return fn(nil)
 	}
 	if len(key) > 300 {
 		return zero, paywire.Errorf(paywire.EINVALID, "the idempotency key is too long")
@@ -44,7 +83,8 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 		return zero, err
 	}
 	sum := sha256.Sum256(body)
-	stored, err := s.Idempotency.ClaimIdempotencyKey(ctx, merchantID, key, hex.EncodeToString(sum[:]))
+	hash := hex.EncodeToString(sum[:])
+	stored, err := s.Idempotency.ClaimIdempotencyKey(ctx, merchantID, key, hash)
 	if err != nil {
 		return zero, err
 	}
@@ -59,39 +99,36 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 		return o.Result, nil
 	}
 
-	result, err := fn()
-	o := outcome[T]{Result: result}
-	if err != nil {
-		if !changedSomething(err) {
-			// Use a fresh context: the request's may be what failed.
-			if rerr := s.Idempotency.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key); rerr != nil {
-				s.logger().Error("releasing an idempotency key", "merchant", merchantID, "error", rerr)
-			}
-			return zero, err
+	req := &idemRequest{merchantID: merchantID, key: key, hash: hash, encode: func(p *paywire.Payment, err error) ([]byte, error) {
+		if err != nil {
+			return json.Marshal(outcome[T]{Error: &errorText{Code: paywire.ErrorCode(err), Message: paywire.ErrorMessage(err)}})
 		}
-		o = outcome[T]{Error: &errorText{Code: paywire.ErrorCode(err), Message: paywire.ErrorMessage(err)}}
+		var result any = p
+		if r, ok := result.(T); ok {
+			return json.Marshal(outcome[T]{Result: r})
+		}
+		return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error"}
+	}}
+	result, err := fn(req)
+	if req.stored {
+		return result, err
 	}
-	text, merr := json.Marshal(o)
+	if err != nil {
+		// Nothing was changed: a retry runs again. A fresh context: the
+		// request's may be what failed.
+		if rerr := s.Idempotency.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key); rerr != nil {
+			s.logger().Error("releasing an idempotency key", "merchant_id", merchantID, "error", rerr)
+		}
+		return zero, err
+	}
+	// A request that changed nothing but succeeded (a resend) keeps its
+	// answer too.
+	text, merr := json.Marshal(outcome[T]{Result: result})
 	if merr != nil {
 		return zero, merr
 	}
 	if serr := s.Idempotency.SaveIdempotentResult(context.WithoutCancel(ctx), merchantID, key, text); serr != nil {
-		s.logger().Error("saving an idempotent result", "merchant", merchantID, "error", serr)
+		s.logger().Error("saving an idempotent result", "merchant_id", merchantID, "error", serr)
 	}
-	return result, err
-}
-
-// providerRefusal marks the error of an operation a provider refused: the
-// request executed (the provider was asked), so its outcome is final.
-type providerRefusal struct{ err *paywire.Error }
-
-func (r providerRefusal) Error() string { return r.err.Error() }
-
-func (r providerRefusal) Unwrap() error { return r.err }
-
-// changedSomething reports whether a request that failed with err had
-// already executed something that a retry must not repeat.
-func changedSomething(err error) bool {
-	var r providerRefusal
-	return errors.As(err, &r)
+	return result, nil
 }

@@ -1,25 +1,37 @@
 // Package payment holds the use cases the transports call: start a payment
 // for the hosted pages, create a backend payment, capture, cancel, refund,
-// read a payment, list the methods an end user may use. Every choice is the
-// decision engine's; every state change goes through the store's
-// compare-and-set; every request that changes something may be made
-// idempotent by a key.
+// read a payment, list the methods an end user may use, apply a provider's
+// webhook, and the worker that carries out follow-ups. It is the only
+// package that changes a payment: every change goes through one
+// transition path (transition.go) and every provider call through one
+// provider loop (providers.go). Every choice is the decision engine's;
+// every request that changes something may be made idempotent by a key,
+// its outcome stored with the change.
 package payment
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/engine"
 )
+
+// Decider is what the use cases ask the decision engine; *engine.Engine
+// implements it, and tests may pin a decision.
+type Decider interface {
+	Availability(ctx context.Context, in engine.AvailabilityInput) (engine.AvailabilityDecision, error)
+	Risk(ctx context.Context, in engine.RiskInput) (engine.RiskDecision, error)
+	Route(ctx context.Context, in engine.RouteInput) (engine.RouteDecision, error)
+	Workflow(ctx context.Context, in engine.WorkflowInput) (engine.WorkflowDecision, error)
+}
+
+var _ Decider = (*engine.Engine)(nil)
 
 // Service runs the payment use cases. The fields are its dependencies,
 // set by cmd/paywire; Service is safe for concurrent use.
@@ -29,9 +41,12 @@ type Service struct {
 	Idempotency paywire.IdempotencyStore
 	Attempts    paywire.AttemptStore
 	Outbox      paywire.OutboxStore
-	Engine      *engine.Engine
+	FollowUps   paywire.FollowUpStore
+	Decider     Decider
 	Providers   *adapters.Registry
 	Logger      *slog.Logger
+	// ProviderTimeout bounds one provider call; 20 s when zero.
+	ProviderTimeout time.Duration
 
 	// PortalURL is the public base URL of the service, without a trailing
 	// slash: redirects go to PortalURL + "/pay", providers send end users
@@ -59,9 +74,6 @@ func (s *Service) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Methods a payment may use.
-var knownMethods = []string{"card", "bank_redirect", "ewallet"}
-
 // StartRequest starts a payment the end user completes on the hosted pages
 // (getRedirectData).
 type StartRequest struct {
@@ -70,7 +82,7 @@ type StartRequest struct {
 	Amount            paywire.Money      `json:"amount"`
 	EndUser           paywire.EndUser    `json:"endUser"`
 	ReturnURLs        paywire.ReturnURLs `json:"returnUrls"`
-	PaymentMethod     string             `json:"paymentMethod,omitempty"`
+	PaymentMethod     paywire.Method     `json:"paymentMethod,omitempty"`
 	NotificationURL   string             `json:"notificationUrl,omitempty"`
 }
 
@@ -103,13 +115,13 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 	if err := validateStart(m, &req); err != nil {
 		return nil, err
 	}
-	return idempotent(ctx, s, merchantID, key, req, func() (*Redirect, error) {
+	return idempotent(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
 		now := s.now()
 		methods, err := s.availableMethods(ctx, m.ID, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
 		if err != nil {
 			return nil, err
 		}
-		if req.PaymentMethod != "" && !slices.ContainsFunc(methods, func(o engine.MethodOption) bool { return o.Method == req.PaymentMethod }) {
+		if req.PaymentMethod != "" && !slices.ContainsFunc(methods, func(o engine.MethodOption) bool { return o.Method == string(req.PaymentMethod) }) {
 			return nil, paywire.Errorf(paywire.EINVALID, "payment method %q is not available for this payment", req.PaymentMethod)
 		}
 		if len(methods) == 0 {
@@ -124,19 +136,30 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 			EndUser: req.EndUser, ReturnURLs: req.ReturnURLs, NotificationURL: req.NotificationURL,
 			PreselectedMethod: req.PaymentMethod, ExpiresAt: now.Add(ttl).Truncate(time.Second),
 		}
-		if err := s.Payments.CreatePayment(ctx, p); err != nil {
-			if paywire.ErrorCode(err) == paywire.ECONFLICT {
-				return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
-			}
-			return nil, err
-		}
-		return &Redirect{
+		c := paywire.Creation(p, paywire.ActorMerchant, now)
+		c.Notification = paywire.Notification(p, c.Event)
+		// The payment and its redirect link expire together.
+		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpPaymentExpiry, p.ExpiresAt)}
+		r := &Redirect{
 			PaymentID:  p.ID,
 			URL:        s.PortalURL + "/pay",
 			HTTPMethod: "POST",
 			PostFields: []Field{{Name: "token", Value: SignToken(s.TokenKey, m.ID, p.ID, p.ExpiresAt)}},
 			ExpiresAt:  p.ExpiresAt,
-		}, nil
+		}
+		if idem != nil {
+			if c.Idempotency, err = idem.answerWith(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.Payments.CreatePayment(ctx, c); err != nil {
+			if paywire.ErrorCode(err) == paywire.ECONFLICT {
+				return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
+			}
+			return nil, err
+		}
+		idem.committed()
+		return r, nil
 	})
 }
 
@@ -172,12 +195,12 @@ func validateOrder(reference string, kind paywire.Kind, amount paywire.Money, u 
 	return nil
 }
 
-func validateMethod(method string, required bool) error {
+func validateMethod(method paywire.Method, required bool) error {
 	if method == "" && !required {
 		return nil
 	}
-	if !slices.Contains(knownMethods, method) {
-		return paywire.Errorf(paywire.EINVALID, "paymentMethod must be one of %s", strings.Join(knownMethods, ", "))
+	if !method.Valid() {
+		return paywire.Errorf(paywire.EINVALID, "paymentMethod must be one of %s", paywire.MethodNames())
 	}
 	return nil
 }
@@ -235,7 +258,7 @@ func (s *Service) AvailableMethods(ctx context.Context, merchantID string, req M
 	return s.availableMethods(ctx, merchantID, "", req.Kind, req.Amount, u, "", s.now())
 }
 
-func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected string, now time.Time) ([]engine.MethodOption, error) {
+func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) ([]engine.MethodOption, error) {
 	var deposits []string
 	if u.ID != "" {
 		var err error
@@ -243,14 +266,7 @@ func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID st
 			return nil, err
 		}
 	}
-	d, err := s.Engine.Availability(ctx, engine.AvailabilityInput{
-		PaymentID: paymentID,
-		Request: engine.AvailabilityRequest{
-			MerchantID: merchantID, Kind: string(kind), Amount: engineMoney(amount),
-			Country: u.Country, Language: u.Language, CustomerID: u.ID,
-			DepositMethods: deposits, PreselectedMethod: preselected, Time: now,
-		},
-	})
+	d, err := s.Decider.Availability(ctx, availabilityInput(merchantID, paymentID, kind, amount, u, deposits, preselected, now))
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +274,6 @@ func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID st
 		s.logger().Error("availability decision failed closed", "decision", d.DecisionID, "error", d.Error)
 	}
 	return d.Methods, nil
-}
-
-func engineMoney(m paywire.Money) engine.Money {
-	return engine.Money{Minor: m.Amount, Currency: m.Currency.Code, Exponent: m.Currency.Exponent}
 }
 
 // PaymentDetails is a payment with its history.
@@ -312,49 +324,6 @@ func (s *Service) payment(ctx context.Context, merchantID, id string) (*paywire.
 	return p, err
 }
 
-// workflow asks the engine what an event does to p.
-func (s *Service) workflow(ctx context.Context, p *paywire.Payment, event string, amount int64) (engine.WorkflowDecision, error) {
-	return s.workflowWithRisk(ctx, p, event, amount, engine.RiskSummary{})
-}
-
-// risk, when its Action is empty, is the payment's stored risk decision.
-// The workflow also sees the merchant's auto-capture setting.
-func (s *Service) workflowWithRisk(ctx context.Context, p *paywire.Payment, event string, amount int64, risk engine.RiskSummary) (engine.WorkflowDecision, error) {
-	if risk.Action == "" {
-		risk = engine.RiskSummary{Score: p.RiskScore, Action: p.RiskAction}
-	}
-	if risk.Action == "" {
-		// No risk decision yet: as risky as can be, so that nothing
-		// that depends on a low score (auto-capture) happens.
-		risk.Score = 100
-	}
-	m, err := s.Merchants.Merchant(ctx, p.MerchantID)
-	if err != nil {
-		return engine.WorkflowDecision{}, err
-	}
-	var authorizedAge int64
-	if p.State == paywire.StateAuthorized {
-		authorizedAge = int64(s.now().Sub(p.UpdatedAt).Seconds())
-	}
-	d, err := s.Engine.Workflow(ctx, engine.WorkflowInput{
-		PaymentID: p.ID, MerchantID: p.MerchantID,
-		Request: engine.WorkflowRequest{
-			State: string(p.State), Event: engine.WorkflowEvent{Type: event, Amount: amount},
-			Kind: string(p.Kind), Amount: engineMoney(p.Amount), Captured: p.Captured, Refunded: p.Refunded,
-			Method: p.Method, Provider: p.Provider, Risk: risk,
-			Merchant:             engine.MerchantSettings{AutoCapture: m.AutoCapture, AutoCaptureMaxScore: m.AutoCaptureMaxScore},
-			AuthorizedAgeSeconds: authorizedAge, Time: s.now(),
-		},
-	})
-	if err != nil {
-		return d, err
-	}
-	if d.FailedClosed {
-		s.logger().Error("workflow decision failed closed", "payment", p.ID, "decision", d.DecisionID, "error", d.Error)
-	}
-	return d, nil
-}
-
 // parseAmount reads an optional amount in the payment's currency; empty is
 // def.
 func parseAmount(p *paywire.Payment, text string, def int64) (int64, error) {
@@ -371,164 +340,76 @@ func parseAmount(p *paywire.Payment, text string, def int64) (int64, error) {
 	return m.Amount, nil
 }
 
-// provider returns the payment's provider with capability C.
-func provider[C any](s *Service, p *paywire.Payment, what string) (C, error) {
-	var zero C
-	prov, err := s.Providers.Provider(p.Provider)
-	if err != nil {
-		return zero, err
-	}
-	c, ok := prov.(C)
-	if !ok {
-		return zero, paywire.Errorf(paywire.EFORBIDDEN, "provider %q cannot %s payments", p.Provider, what)
-	}
-	return c, nil
-}
-
-// providerOutcome turns a provider's answer to an operation into an error
-// unless it approved.
-func providerOutcome(what string, r adapters.Result, err error) error {
-	if err != nil {
-		return &paywire.Error{Code: paywire.EUNAVAILABLE, Message: "the provider did not complete the " + what + "; retry later", Err: err}
-	}
-	switch r.Status {
-	case adapters.Approved:
-		return nil
-	case adapters.Declined:
-		return providerRefusal{paywire.Errorf(paywire.EFORBIDDEN, "the provider refused the %s (%s)", what, r.Code)}
-	}
-	return paywire.Errorf(paywire.EUNAVAILABLE, "the provider did not complete the %s (%s); retry later", what, r.Status)
-}
-
 // Capture captures an authorized payment; amount is in major units, empty
-// for the whole authorization. Returns EILLEGALMOVE when the payment cannot
-// be captured in its state, EINVALID for an amount above what is left.
+// for the whole authorization (a partial capture releases the rest).
+// Returns EILLEGALMOVE when the payment cannot be captured in its state,
+// EINVALID for an amount above what is left, EDECLINED when the provider
+// refuses, EUNAVAILABLE when its answer is unknown (retry with the same
+// key: the provider is asked with the same key again).
 func (s *Service) Capture(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
-	return idempotent(ctx, s, merchantID, key, []string{"capture", id, amount}, func() (*paywire.Payment, error) {
-		p, err := s.payment(ctx, merchantID, id)
+	return s.merchantRequest(ctx, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
+		a, err := parseAmount(p, amount, 0)
 		if err != nil {
-			return nil, err
-		}
-		a, err := parseAmount(p, amount, p.Amount.Amount-p.Captured)
-		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if a > p.Amount.Amount-p.Captured {
-			return nil, paywire.Errorf(paywire.EINVALID, "amount exceeds the authorized amount")
+			return 0, paywire.Errorf(paywire.EINVALID, "amount exceeds the authorized amount")
 		}
-		d, err := s.workflow(ctx, p, "capture_requested", a)
-		if err != nil {
-			return nil, err
-		}
-		if d.NextState == "" {
-			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be captured", p.State)
-		}
-		if slices.Contains(d.Actions, "capture") {
-			c, err := provider[adapters.Capturer](s, p, "capture")
-			if err != nil {
-				return nil, err
-			}
-			r, err := c.Capture(ctx, adapters.Operation{PaymentID: p.ID, ProviderReference: p.ProviderReference,
-				Amount: paywire.Money{Amount: a, Currency: p.Amount.Currency}, IdempotencyKey: fmt.Sprintf("%s-capture-%d", p.ID, p.Version)})
-			if err := providerOutcome("capture", r, err); err != nil {
-				return nil, err
-			}
-		}
-		p, _, err = s.Payments.ApplyStateChange(ctx, paywire.StateChange{
-			PaymentID: p.ID, MerchantID: merchantID, Version: p.Version, To: d.NextState,
-			Reason: d.Reason, Source: "merchant", CaptureAmount: a,
-		})
-		return p, err
+		return a, nil
 	})
 }
 
 // Cancel cancels a payment that is not paid yet, or voids an
 // authorization. Returns EILLEGALMOVE when the payment's state allows
-// neither.
+// neither, EDECLINED when the provider refuses the void.
 func (s *Service) Cancel(ctx context.Context, merchantID, key, id string) (*paywire.Payment, error) {
-	return idempotent(ctx, s, merchantID, key, []string{"cancel", id}, func() (*paywire.Payment, error) {
-		p, err := s.payment(ctx, merchantID, id)
-		if err != nil {
-			return nil, err
-		}
-		d, err := s.workflow(ctx, p, "cancel_requested", 0)
-		if err != nil {
-			return nil, err
-		}
-		if d.NextState == "" {
-			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be cancelled", p.State)
-		}
-		if slices.Contains(d.Actions, "void") {
-			v, err := provider[adapters.Voider](s, p, "cancel")
-			if err != nil {
-				return nil, err
-			}
-			r, err := v.Void(ctx, adapters.Operation{PaymentID: p.ID, ProviderReference: p.ProviderReference,
-				Amount: p.Amount, IdempotencyKey: fmt.Sprintf("%s-void-%d", p.ID, p.Version)})
-			if err := providerOutcome("cancellation", r, err); err != nil {
-				return nil, err
-			}
-		}
-		p, _, err = s.Payments.ApplyStateChange(ctx, paywire.StateChange{
-			PaymentID: p.ID, MerchantID: merchantID, Version: p.Version, To: d.NextState,
-			Reason: d.Reason, Source: "merchant",
-		})
-		return p, err
-	})
+	return s.merchantRequest(ctx, merchantID, key, id, []string{"cancel", id}, paywire.EventCancelRequested, "cancelled", nil)
 }
 
 // Refund refunds part or all of what was captured; refunds may repeat
 // until the captured amount is refunded. Returns EILLEGALMOVE when the
 // payment cannot be refunded in its state, EINVALID for an amount above
-// what is left.
+// what is left, EDECLINED when the provider refuses. The provider is asked
+// with a key made from the idempotency key: the same refund retried is
+// the same refund at the provider.
 func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
 	if amount == "" {
 		return nil, paywire.Errorf(paywire.EINVALID, "amount is required")
 	}
-	return idempotent(ctx, s, merchantID, key, []string{"refund", id, amount}, func() (*paywire.Payment, error) {
+	return s.merchantRequest(ctx, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
+		a, err := parseAmount(p, amount, 0)
+		if err != nil {
+			return 0, err
+		}
+		if a > p.Captured-p.Refunded-p.ChargedBack {
+			return 0, paywire.Errorf(paywire.EINVALID, "amount exceeds what is left to refund")
+		}
+		return a, nil
+	})
+}
+
+// merchantRequest runs a merchant's request on a payment through the
+// transition path, idempotent by key.
+func (s *Service) merchantRequest(ctx context.Context, merchantID, key, id string, request any, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
+	return idempotent(ctx, s, merchantID, key, request, func(idem *idemRequest) (*paywire.Payment, error) {
 		p, err := s.payment(ctx, merchantID, id)
 		if err != nil {
 			return nil, err
 		}
-		if p.State != paywire.StateCompleted && p.State != paywire.StatePartiallyRefunded {
-			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
+		ev := event{Type: typ, Source: paywire.ActorMerchant, Idem: idem, OpKey: key}
+		if key != "" {
+			ev.OpKey = merchantID + "/" + key
 		}
-		a, err := parseAmount(p, amount, 0)
-		if err != nil {
-			return nil, err
+		if amountOf != nil {
+			if ev.Amount, err = amountOf(p); err != nil {
+				return nil, err
+			}
 		}
-		captured := p.Captured
-		if captured == 0 && p.State == paywire.StateCompleted {
-			captured = p.Amount.Amount // completed by the provider in one step (a sale)
+		next, err := s.transition(ctx, p, ev)
+		if isNotApplicable(err) {
+			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be %s", p.State, verb)
 		}
-		if a > captured-p.Refunded {
-			return nil, paywire.Errorf(paywire.EINVALID, "amount exceeds what is left to refund")
-		}
-		d, err := s.workflow(ctx, p, "refund_succeeded", a)
-		if err != nil {
-			return nil, err
-		}
-		if d.NextState == "" {
-			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
-		}
-		rf, err := provider[adapters.Refunder](s, p, "refund")
-		if err != nil {
-			return nil, err
-		}
-		r, err := rf.Refund(ctx, adapters.Operation{PaymentID: p.ID, ProviderReference: p.ProviderReference,
-			Amount: paywire.Money{Amount: a, Currency: p.Amount.Currency}, IdempotencyKey: fmt.Sprintf("%s-refund-%d", p.ID, p.Version)})
-		if err := providerOutcome("refund", r, err); err != nil {
-			return nil, err
-		}
-		change := paywire.StateChange{
-			PaymentID: p.ID, MerchantID: merchantID, Version: p.Version, To: d.NextState,
-			Reason: d.Reason, Source: "merchant", RefundAmount: a,
-		}
-		if p.Captured == 0 {
-			change.CaptureAmount = captured // record the sale's capture with its first refund
-		}
-		p, _, err = s.Payments.ApplyStateChange(ctx, change)
-		return p, err
+		return next, err
 	})
 }
 
@@ -557,7 +438,7 @@ func (s *Service) Resend(ctx context.Context, merchantID, key string, id int64) 
 	if s.Outbox == nil {
 		return paywire.Errorf(paywire.EUNAVAILABLE, "notifications are not available")
 	}
-	_, err := idempotent(ctx, s, merchantID, key, []any{"resend", id}, func() (bool, error) {
+	_, err := idempotent(ctx, s, merchantID, key, []any{"resend", id}, func(*idemRequest) (bool, error) {
 		if err := s.Outbox.ResendOutbox(ctx, merchantID, id, s.now()); err != nil {
 			return false, err
 		}

@@ -26,7 +26,7 @@ func SignToken(key []byte, merchantID, paymentID string, exp time.Time) string {
 
 // VerifyToken returns the merchant and payment of a token that is intact
 // and not expired at now. Returns EUNAUTHORIZED for a tampered or malformed
-// token, EFORBIDDEN for an expired one.
+// token, EEXPIRED for an expired one.
 func VerifyToken(key []byte, token string, now time.Time) (merchantID, paymentID string, err error) {
 	invalid := paywire.Errorf(paywire.EUNAUTHORIZED, "the payment link is not valid")
 	i := strings.LastIndexByte(token, '.')
@@ -46,7 +46,7 @@ func VerifyToken(key []byte, token string, now time.Time) (merchantID, paymentID
 		return "", "", invalid
 	}
 	if !now.Before(time.Unix(exp, 0)) {
-		return "", "", paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired")
+		return "", "", paywire.Errorf(paywire.EEXPIRED, "the payment link has expired")
 	}
 	return parts[0], parts[1], nil
 }

@@ -16,7 +16,9 @@ type attemptRow struct {
 	PaymentID      string    `bun:"payment_id"`
 	MerchantID     string    `bun:"merchant_id"`
 	N              int       `bun:"n"`
+	Operation      string    `bun:"operation"`
 	Provider       string    `bun:"provider"`
+	Amount         int64     `bun:"amount"`
 	IdempotencyKey string    `bun:"idempotency_key"`
 	Reference      string    `bun:"reference"`
 	Status         string    `bun:"status"`
@@ -25,11 +27,21 @@ type attemptRow struct {
 	UpdatedAt      time.Time `bun:"updated_at"`
 }
 
+func toAttemptRow(a *paywire.Attempt, now time.Time) *attemptRow {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = now
+	}
+	a.UpdatedAt = now
+	return &attemptRow{ID: a.ID, PaymentID: a.PaymentID, MerchantID: a.MerchantID, N: a.N, Operation: string(a.Operation),
+		Provider: a.Provider, Amount: a.Amount, IdempotencyKey: a.IdempotencyKey, Reference: a.Reference,
+		Status: string(a.Status), Code: a.Code, CreatedAt: utc(a.CreatedAt), UpdatedAt: now}
+}
+
 func (r *attemptRow) attempt() paywire.Attempt {
 	return paywire.Attempt{
-		ID: r.ID, PaymentID: r.PaymentID, MerchantID: r.MerchantID, N: r.N, Provider: r.Provider,
-		IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, Status: r.Status, Code: r.Code,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ID: r.ID, PaymentID: r.PaymentID, MerchantID: r.MerchantID, N: r.N, Operation: paywire.Operation(r.Operation),
+		Provider: r.Provider, Amount: r.Amount, IdempotencyKey: r.IdempotencyKey, Reference: r.Reference,
+		Status: paywire.AttemptStatus(r.Status), Code: r.Code, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -38,41 +50,8 @@ type providerEventRow struct {
 
 	Provider   string    `bun:"provider,pk"`
 	EventID    string    `bun:"event_id,pk"`
+	PaymentID  string    `bun:"payment_id"`
 	ReceivedAt time.Time `bun:"received_at"`
-}
-
-// AddAttempt implements paywire.AttemptStore.
-func (db *DB) AddAttempt(ctx context.Context, a *paywire.Attempt) error {
-	const op = "store/DB.AddAttempt"
-	if a.ID == "" {
-		a.ID = paywire.NewID("att_")
-	}
-	now := db.now()
-	a.CreatedAt, a.UpdatedAt = now, now
-	if a.Status == "" {
-		a.Status = "started"
-	}
-	row := &attemptRow{ID: a.ID, PaymentID: a.PaymentID, MerchantID: a.MerchantID, N: a.N, Provider: a.Provider,
-		IdempotencyKey: a.IdempotencyKey, Reference: a.Reference, Status: a.Status, Code: a.Code, CreatedAt: now, UpdatedAt: now}
-	_, err := db.bun.NewInsert().Model(row).Exec(ctx)
-	return classify(op, err, "the payment has this attempt already")
-}
-
-// UpdateAttempt implements paywire.AttemptStore.
-func (db *DB) UpdateAttempt(ctx context.Context, a *paywire.Attempt) error {
-	const op = "store/DB.UpdateAttempt"
-	a.UpdatedAt = db.now()
-	res, err := db.bun.NewUpdate().Model((*attemptRow)(nil)).
-		Set("reference = ?", a.Reference).Set("status = ?", a.Status).Set("code = ?", a.Code).
-		Set("updated_at = ?", a.UpdatedAt).
-		Where("id = ?", a.ID).Exec(ctx)
-	if err != nil {
-		return classify(op, err, "")
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "attempt not found"}
-	}
-	return nil
 }
 
 func (db *DB) oneAttempt(ctx context.Context, op string, where string, args ...any) (*paywire.Attempt, error) {
@@ -94,7 +73,8 @@ func (db *DB) AttemptByReference(ctx context.Context, provider, reference string
 	if reference == "" {
 		return nil, paywire.Errorf(paywire.ENOTFOUND, "attempt not found")
 	}
-	return db.oneAttempt(ctx, "store/DB.AttemptByReference", "provider = ? AND reference = ?", provider, reference)
+	return db.oneAttempt(ctx, "store/DB.AttemptByReference", "provider = ? AND reference = ? AND operation IN (?)",
+		provider, reference, bun.In([]string{string(paywire.OpAuthorize), string(paywire.OpPay)}))
 }
 
 // Attempts implements paywire.AttemptStore.
@@ -112,14 +92,12 @@ func (db *DB) Attempts(ctx context.Context, merchantID, paymentID string) ([]pay
 	return out, nil
 }
 
-// SeenProviderEvent implements paywire.AttemptStore.
-func (db *DB) SeenProviderEvent(ctx context.Context, provider, eventID string) (bool, error) {
-	const op = "store/DB.SeenProviderEvent"
-	res, err := db.bun.NewInsert().Model(&providerEventRow{Provider: provider, EventID: eventID, ReceivedAt: db.now()}).
-		On("CONFLICT DO NOTHING").Exec(ctx)
+// ProviderEventSeen implements paywire.AttemptStore.
+func (db *DB) ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error) {
+	n, err := db.bun.NewSelect().Model((*providerEventRow)(nil)).
+		Where("provider = ? AND event_id = ?", provider, eventID).Count(ctx)
 	if err != nil {
-		return false, classify(op, err, "")
+		return false, classify("store/DB.ProviderEventSeen", err, "")
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return n > 0, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -22,6 +21,7 @@ type paymentRow struct {
 	Currency          string    `bun:"currency"`
 	Captured          int64     `bun:"captured"`
 	Refunded          int64     `bun:"refunded"`
+	ChargedBack       int64     `bun:"charged_back"`
 	State             string    `bun:"state"`
 	Method            string    `bun:"method"`
 	Provider          string    `bun:"provider"`
@@ -44,6 +44,7 @@ type paymentRow struct {
 	ReturnURLs        string    `bun:"return_urls"`
 	NotificationURL   string    `bun:"notification_url"`
 	PreselectedMethod string    `bun:"preselected_method"`
+	SourcePaymentID   string    `bun:"source_payment_id"`
 	RiskScore         int       `bun:"risk_score"`
 	RiskAction        string    `bun:"risk_action"`
 }
@@ -51,12 +52,12 @@ type paymentRow struct {
 func toPaymentRow(p *paywire.Payment) *paymentRow {
 	urls, _ := json.Marshal(p.ReturnURLs) // a struct of strings always marshals
 	return &paymentRow{
-		ReturnURLs: string(urls), NotificationURL: p.NotificationURL, PreselectedMethod: p.PreselectedMethod,
-		RiskScore: p.RiskScore, RiskAction: p.RiskAction,
+		ReturnURLs: string(urls), NotificationURL: p.NotificationURL, PreselectedMethod: string(p.PreselectedMethod), SourcePaymentID: p.SourcePaymentID,
+		RiskScore: p.RiskScore, RiskAction: string(p.RiskAction),
 		ID: p.ID, MerchantID: p.MerchantID, MerchantReference: p.MerchantReference,
 		Kind: string(p.Kind), Amount: p.Amount.Amount, Currency: p.Amount.Currency.Code,
-		Captured: p.Captured, Refunded: p.Refunded, State: string(p.State),
-		Method: p.Method, Provider: p.Provider, ProviderReference: p.ProviderReference,
+		Captured: p.Captured, Refunded: p.Refunded, ChargedBack: p.ChargedBack, State: string(p.State),
+		Method: string(p.Method), Provider: p.Provider, ProviderReference: p.ProviderReference,
 		CardBrand: p.Card.Brand, CardBIN: p.Card.BIN, CardLast4: p.Card.Last4,
 		CardExpiryMonth: p.Card.ExpiryMonth, CardExpiryYear: p.Card.ExpiryYear,
 		CardFingerprint: p.Card.Fingerprint,
@@ -80,12 +81,12 @@ func (r *paymentRow) payment() (*paywire.Payment, error) {
 		}
 	}
 	return &paywire.Payment{
-		ReturnURLs: urls, NotificationURL: r.NotificationURL, PreselectedMethod: r.PreselectedMethod,
-		RiskScore: r.RiskScore, RiskAction: r.RiskAction,
+		ReturnURLs: urls, NotificationURL: r.NotificationURL, PreselectedMethod: paywire.Method(r.PreselectedMethod), SourcePaymentID: r.SourcePaymentID,
+		RiskScore: r.RiskScore, RiskAction: paywire.RiskAction(r.RiskAction),
 		ID: r.ID, MerchantID: r.MerchantID, MerchantReference: r.MerchantReference,
 		Kind: paywire.Kind(r.Kind), Amount: paywire.Money{Amount: r.Amount, Currency: cur},
-		Captured: r.Captured, Refunded: r.Refunded, State: paywire.State(r.State),
-		Method: r.Method, Provider: r.Provider, ProviderReference: r.ProviderReference,
+		Captured: r.Captured, Refunded: r.Refunded, ChargedBack: r.ChargedBack, State: paywire.State(r.State),
+		Method: paywire.Method(r.Method), Provider: r.Provider, ProviderReference: r.ProviderReference,
 		Card: paywire.CardSummary{
 			Brand: r.CardBrand, BIN: r.CardBIN, Last4: r.CardLast4,
 			ExpiryMonth: r.CardExpiryMonth, ExpiryYear: r.CardExpiryYear, Fingerprint: r.CardFingerprint,
@@ -108,6 +109,7 @@ type eventRow struct {
 	Seq        int64     `bun:"seq"`
 	FromState  string    `bun:"from_state"`
 	ToState    string    `bun:"to_state"`
+	Type       string    `bun:"type"`
 	Amount     int64     `bun:"amount"`
 	Reason     string    `bun:"reason"`
 	Source     string    `bun:"source"`
@@ -117,8 +119,8 @@ type eventRow struct {
 func (r *eventRow) event() paywire.Event {
 	return paywire.Event{
 		ID: r.ID, PaymentID: r.PaymentID, MerchantID: r.MerchantID, Seq: r.Seq,
-		From: paywire.State(r.FromState), To: paywire.State(r.ToState), Amount: r.Amount,
-		Reason: r.Reason, Source: r.Source, OccurredAt: r.OccurredAt.UTC(),
+		From: paywire.State(r.FromState), To: paywire.State(r.ToState), Type: paywire.EventType(r.Type), Amount: r.Amount,
+		Reason: r.Reason, Source: paywire.Actor(r.Source), OccurredAt: r.OccurredAt.UTC(),
 	}
 }
 
@@ -158,55 +160,104 @@ func utcOrZero(t time.Time) time.Time {
 }
 
 // CreatePayment implements paywire.PaymentStore.
-func (db *DB) CreatePayment(ctx context.Context, p *paywire.Payment) error {
+func (db *DB) CreatePayment(ctx context.Context, c paywire.StateChange) error {
 	const op = "store/DB.CreatePayment"
-	now := db.now()
-	if p.ID == "" {
-		p.ID = paywire.NewID("pay_")
+	p := c.Payment
+	switch {
+	case p == nil || c.Event == nil:
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a new payment needs its creation event"}
+	case p.State != paywire.StateCreated || p.Version != 1 || p.Captured != 0 || p.Refunded != 0 || p.ChargedBack != 0:
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a new payment is created, at version 1, with nothing moved"}
+	case c.Event.Seq != 1 || c.Event.To != paywire.StateCreated || c.Event.PaymentID != p.ID:
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "the creation event must be the payment's first"}
 	}
-	p.State, p.Version, p.Captured, p.Refunded = paywire.StateCreated, 1, 0, 0
-	p.CreatedAt, p.UpdatedAt = now, now
 	if err := p.Validate(); err != nil {
 		return classify(op, err, "")
-	}
-	ev := &paywire.Event{
-		ID: paywire.NewID("evt_"), PaymentID: p.ID, MerchantID: p.MerchantID, Seq: 1,
-		To: paywire.StateCreated, Reason: "payment created", Source: "merchant", OccurredAt: now,
 	}
 	err := db.inTx(ctx, func(tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(toPaymentRow(p)).Exec(ctx); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, p, ev)
+		return writeWith(ctx, tx, db.now(), c)
 	})
 	return classify(op, err, "the merchant already has a payment with this merchant reference")
 }
 
-// insertEvent appends the event and its outbox notification.
-func insertEvent(ctx context.Context, tx bun.Tx, p *paywire.Payment, ev *paywire.Event) error {
-	row := &eventRow{
-		ID: ev.ID, PaymentID: ev.PaymentID, MerchantID: ev.MerchantID, Seq: ev.Seq,
-		FromState: string(ev.From), ToState: string(ev.To), Amount: ev.Amount,
-		Reason: ev.Reason, Source: ev.Source, OccurredAt: ev.OccurredAt,
+// writeWith writes the rows that commit with a change: its event, the
+// merchant's notification, follow-ups scheduled and carried out, attempts,
+// the provider event seen and the idempotent outcome.
+func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateChange) error {
+	if ev := c.Event; ev != nil {
+		row := &eventRow{
+			ID: ev.ID, PaymentID: ev.PaymentID, MerchantID: ev.MerchantID, Seq: ev.Seq,
+			FromState: string(ev.From), ToState: string(ev.To), Type: string(ev.Type), Amount: ev.Amount,
+			Reason: ev.Reason, Source: string(ev.Source), OccurredAt: utc(ev.OccurredAt),
+		}
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
 	}
-	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-		return err
+	if n := c.Notification; n != nil {
+		if _, err := tx.NewInsert().Model(&outboxRow{
+			EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
+			Payload: string(n.Payload), Status: paywire.OutboxPending,
+			NextAttemptAt: utc(n.NextAttemptAt), CreatedAt: utc(n.CreatedAt),
+		}).Exec(ctx); err != nil {
+			return err
+		}
 	}
-	payload, err := json.Marshal(paywire.NotificationPayload{
-		EventID: ev.ID, PaymentID: p.ID, MerchantReference: p.MerchantReference,
-		PreviousState: strings.ToUpper(string(ev.From)), NewState: strings.ToUpper(string(ev.To)),
-		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
-		Seq: ev.Seq, OccurredAt: ev.OccurredAt.Format(time.RFC3339Nano),
-	})
-	if err != nil {
-		return err
+	if c.DoneFollowUp != 0 {
+		res, err := tx.NewUpdate().Model((*followUpRow)(nil)).
+			Set("status = ?", paywire.FollowUpDone).Set("done_at = ?", now).
+			Set("locked_by = ''").Set("locked_until = NULL").
+			Where("id = ? AND status = ?", c.DoneFollowUp, paywire.FollowUpPending).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return paywire.Errorf(paywire.ECONFLICT, "the follow-up was carried out meanwhile")
+		}
 	}
-	_, err = tx.NewInsert().Model(&outboxRow{
-		EventID: ev.ID, MerchantID: p.MerchantID, PaymentID: p.ID, Seq: ev.Seq,
-		Payload: string(payload), Status: paywire.OutboxPending,
-		NextAttemptAt: ev.OccurredAt, CreatedAt: ev.OccurredAt,
-	}).Exec(ctx)
-	return err
+	for _, f := range c.FollowUps {
+		if _, err := tx.NewInsert().Model(&followUpRow{
+			PaymentID: f.PaymentID, MerchantID: f.MerchantID, Kind: string(f.Kind), AttemptID: f.AttemptID,
+			DueAt: utc(f.DueAt), Status: paywire.FollowUpPending, CreatedAt: now,
+		}).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	for i := range c.Attempts {
+		a := &c.Attempts[i]
+		row := toAttemptRow(a, now)
+		if _, err := tx.NewInsert().Model(row).
+			On("CONFLICT (id) DO UPDATE").
+			Set("reference = EXCLUDED.reference").Set("status = EXCLUDED.status").
+			Set("code = EXCLUDED.code").Set("updated_at = EXCLUDED.updated_at").
+			Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if e := c.ProviderEvent; e != nil {
+		res, err := tx.NewInsert().Model(&providerEventRow{Provider: e.Provider, EventID: e.EventID, PaymentID: e.PaymentID, ReceivedAt: now}).
+			On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return paywire.Errorf(paywire.ECONFLICT, "the provider event was applied meanwhile")
+		}
+	}
+	if r := c.Idempotency; r != nil {
+		text := string(r.Result)
+		if _, err := tx.NewInsert().
+			Model(&idempotencyRow{MerchantID: r.MerchantID, Key: r.Key, RequestHash: r.RequestHash, Result: &text, ClaimedAt: now, CompletedAt: now}).
+			On("CONFLICT (merchant_id, key) DO UPDATE").
+			Set("result = EXCLUDED.result").Set("completed_at = EXCLUDED.completed_at").
+			Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Payment implements paywire.PaymentStore.
@@ -238,86 +289,69 @@ func notFound(op string, err error, msg string) error {
 	return err
 }
 
-// ApplyStateChange implements paywire.PaymentStore. The payment row is read
-// and locked (FOR UPDATE on PostgreSQL; SQLite's immediate transaction holds
-// the write lock), checked against the transition table and invariants,
-// then updated with a compare-and-set on version, so that of two writers
-// that read the same version exactly one wins.
-func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) (*paywire.Payment, *paywire.Event, error) {
+// ApplyStateChange implements paywire.PaymentStore. The payment is written
+// with a compare-and-set on its version (and, for a move, its state), so
+// that of two writers that read the same version exactly one wins; the
+// move is checked against the transition table and the result against the
+// payment's invariants first, whatever the caller decided.
+func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error {
 	const op = "store/DB.ApplyStateChange"
+	if p := c.Payment; p != nil {
+		if ev := c.Event; ev != nil {
+			if err := paywire.CheckTransition(ev.From, p.State); err != nil {
+				return classify(op, err, "")
+			}
+			if ev.To != p.State || ev.Seq != c.Version+1 || p.Version != c.Version+1 || ev.PaymentID != p.ID {
+				return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "the event does not describe the move"}
+			}
+		} else if p.Version != c.Version {
+			return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a change without a move keeps the version"}
+		}
+		if err := p.Validate(); err != nil {
+			return classify(op, err, "")
+		}
+	} else if c.Event != nil {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a move needs the payment"}
+	}
 	now := db.now()
-	var p *paywire.Payment
-	var ev *paywire.Event
 	err := db.inTx(ctx, func(tx bun.Tx) error {
-		row := new(paymentRow)
-		q := tx.NewSelect().Model(row).Where("id = ? AND merchant_id = ?", c.PaymentID, c.MerchantID)
-		if db.dialect == Postgres {
-			q = q.For("UPDATE")
+		if p := c.Payment; p != nil {
+			from := p.State
+			if c.Event != nil {
+				from = c.Event.From
+			}
+			row := toPaymentRow(p)
+			row.UpdatedAt = now
+			res, err := tx.NewUpdate().Model(row).
+				Column("state", "version", "updated_at", "captured", "refunded", "charged_back", "method", "provider",
+					"provider_reference", "card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year",
+					"card_fingerprint", "risk_score", "risk_action").
+				Where("id = ? AND merchant_id = ? AND version = ? AND state = ?", p.ID, p.MerchantID, c.Version, string(from)).
+				Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				var exists int
+				if err := tx.NewSelect().Table("payments").ColumnExpr("count(*)").
+					Where("id = ? AND merchant_id = ?", p.ID, p.MerchantID).Scan(ctx, &exists); err != nil {
+					return err
+				}
+				if exists == 0 {
+					return paywire.Errorf(paywire.ENOTFOUND, "payment not found")
+				}
+				return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile (expected version %d); read it again", p.ID, c.Version)
+			}
+			p.UpdatedAt = now
 		}
-		if err := q.Scan(ctx); err != nil {
-			return notFound(op, err, "payment not found")
-		}
-		cur, err := row.payment()
-		if err != nil {
-			return err
-		}
-		if cur.Version != c.Version {
-			return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile (version %d, expected %d); read it again", cur.ID, cur.Version, c.Version)
-		}
-		if err := paywire.CheckTransition(cur.State, c.To); err != nil {
-			return err
-		}
-		if c.CaptureAmount < 0 || c.RefundAmount < 0 {
-			return paywire.Errorf(paywire.EINVALID, "capture and refund amounts cannot be negative")
-		}
-		next := *cur
-		next.State, next.Version, next.UpdatedAt = c.To, cur.Version+1, now
-		next.Captured += c.CaptureAmount
-		next.Refunded += c.RefundAmount
-		if c.Method != "" {
-			next.Method = c.Method
-		}
-		if c.Provider != "" {
-			next.Provider = c.Provider
-		}
-		if c.ProviderReference != "" {
-			next.ProviderReference = c.ProviderReference
-		}
-		if c.Card != nil {
-			next.Card = *c.Card
-		}
-		if c.Risk != nil {
-			next.RiskScore, next.RiskAction = c.Risk.Score, c.Risk.Action
-		}
-		if err := next.Validate(); err != nil {
-			return err
-		}
-		res, err := tx.NewUpdate().Model(toPaymentRow(&next)).
-			Column("state", "version", "updated_at", "captured", "refunded", "method", "provider", "provider_reference",
-				"card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint",
-				"risk_score", "risk_action").
-			Where("id = ? AND version = ?", cur.ID, cur.Version).
-			Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile; read it again", cur.ID)
-		}
-		ev = &paywire.Event{
-			ID: paywire.NewID("evt_"), PaymentID: cur.ID, MerchantID: cur.MerchantID, Seq: next.Version,
-			From: cur.State, To: c.To, Amount: c.CaptureAmount + c.RefundAmount,
-			Reason: c.Reason, Source: c.Source, OccurredAt: now,
-		}
-		p = &next
-		return insertEvent(ctx, tx, p, ev)
+		return writeWith(ctx, tx, now, c)
 	})
 	if err != nil {
-		return nil, nil, classify(op, err, "payment changed meanwhile; read it again")
+		return classify(op, err, "payment changed meanwhile; read it again")
 	}
-	return p, ev, nil
+	return nil
 }
 
 // Events implements paywire.PaymentStore.

@@ -1,0 +1,218 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/paywire/paywire"
+)
+
+// Follow-ups: whatever must happen to a payment later is a row, written in
+// the transaction of the change that makes it due (transition.go), and
+// carried out here by a worker that runs on every node and claims due rows
+// with a lease. A follow-up is carried out through the transition path,
+// and marked done in the transaction of the change it causes; one that
+// finds nothing to do is marked done alone. After a crash, every payment
+// reaches a final state or a state a person must act on (review).
+
+// FollowUpWorker carries out due follow-ups.
+type FollowUpWorker struct {
+	Service *Service
+	// ID names the worker in leases; host name and process id when empty.
+	ID string
+	// Lease is how long a claim lasts; 2 minutes when zero. It must exceed
+	// the time one follow-up takes (a few provider calls).
+	Lease time.Duration
+	// Poll is how often the worker looks for due follow-ups when it found
+	// none; 1 second when zero.
+	Poll time.Duration
+	// MaxTries is how many claims a follow-up gets before it is given up
+	// for a person; 30 when zero.
+	MaxTries int
+}
+
+// Run claims and carries out due follow-ups until ctx ends.
+func (w *FollowUpWorker) Run(ctx context.Context) error {
+	id := w.ID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d-followups", host, os.Getpid())
+	}
+	poll := w.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	for {
+		n, err := w.RunOnce(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			w.Service.logger().Warn("claiming follow-ups", "error", err)
+		}
+		if n > 0 {
+			continue
+		}
+		t := time.NewTimer(poll + time.Duration(rand.Int64N(int64(poll)/4+1)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce claims a batch of due follow-ups as worker and carries them out;
+// it returns how many it claimed.
+func (w *FollowUpWorker) RunOnce(ctx context.Context, worker string) (int, error) {
+	s := w.Service
+	lease := w.Lease
+	if lease <= 0 {
+		lease = 2 * time.Minute
+	}
+	due, err := s.FollowUps.ClaimFollowUps(ctx, worker, s.now(), lease, 16)
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range due {
+		if ctx.Err() != nil {
+			break // the lease lets another worker take the rest
+		}
+		err := s.RunFollowUp(ctx, f)
+		if err == nil {
+			continue
+		}
+		maxTries := w.MaxTries
+		if maxTries <= 0 {
+			maxTries = 30
+		}
+		failed := f.Attempts >= maxTries && !errors.Is(err, errStillOpen)
+		if !errors.Is(err, errStillOpen) {
+			s.logger().Warn("follow-up not done; it will be tried again", "payment_id", f.PaymentID, "kind", string(f.Kind),
+				"try", f.Attempts, "error", err)
+		}
+		next := s.now().Add(backoff(f.Attempts))
+		if rerr := s.FollowUps.RetryFollowUp(context.WithoutCancel(ctx), f.ID, worker, next, paywire.ErrorMessage(err), failed); rerr != nil &&
+			paywire.ErrorCode(rerr) != paywire.ECONFLICT {
+			s.logger().Error("rescheduling a follow-up", "payment_id", f.PaymentID, "error", rerr)
+		}
+		if failed {
+			s.logger().Error("follow-up given up; a person must look at the payment", "payment_id", f.PaymentID, "kind", string(f.Kind))
+		}
+	}
+	return len(due), nil
+}
+
+// backoff is the pause before a follow-up's next try: 5 s doubling, at
+// most an hour, with jitter.
+func backoff(tries int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < tries && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// RunFollowUp carries out one follow-up. It returns nil when the follow-up
+// is done (marked in the change it caused, or alone when there was nothing
+// to do), errStillOpen while a provider has not decided, and any other
+// error to be tried again.
+func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
+	p, err := s.Payments.Payment(ctx, f.MerchantID, f.PaymentID)
+	if err != nil {
+		return err
+	}
+	done := func() error { return s.writeSideRows(ctx, p, event{FollowUp: f.ID}, nil) }
+	on := func(typ paywire.EventType) error {
+		_, err := s.transition(ctx, p, event{Type: typ, Source: paywire.ActorSystem, FollowUp: f.ID})
+		if isNotApplicable(err) {
+			return nil // marked done with the side rows
+		}
+		return err
+	}
+	switch f.Kind {
+	case paywire.FollowUpCapture:
+		return on(paywire.EventCaptureDue)
+	case paywire.FollowUpAuthorizationExpiry:
+		return on(paywire.EventAuthorizationExpired)
+	case paywire.FollowUpRemainderRelease:
+		return on(paywire.EventRemainderRelease)
+	case paywire.FollowUpStatusQuery:
+		att, err := s.Attempts.Attempt(ctx, f.AttemptID)
+		if err != nil {
+			return err
+		}
+		if !att.Status.Open() || p.State != paywire.StatePending {
+			return done()
+		}
+		_, err = s.resolve(ctx, p, att, f.ID)
+		return err
+	case paywire.FollowUpPaymentExpiry:
+		if p.State == paywire.StatePending {
+			// Ask the provider first: it may have taken the payment.
+			att, err := s.openAttempt(ctx, p)
+			if err != nil {
+				return err
+			}
+			if att != nil {
+				p, err = s.resolve(ctx, p, att, 0)
+				if err != nil && !errors.Is(err, errStillOpen) {
+					return err
+				}
+			}
+		}
+		return on(paywire.EventPaymentExpired)
+	case paywire.FollowUpProcess:
+		return s.finish(ctx, p, f)
+	}
+	return fmt.Errorf("unknown follow-up kind %q", f.Kind)
+}
+
+// finish takes a payment whose processing was cut short (the process died)
+// to where it belongs: a created backend payment is processed; a pending
+// one with an open attempt is left to that attempt's status query; a
+// pending one whose every attempt ended goes on to the providers not yet
+// tried (a backend payment), or fails (the hosted pages' card details are
+// gone with the process).
+func (s *Service) finish(ctx context.Context, p *paywire.Payment, f paywire.FollowUp) error {
+	done := func() error { return s.writeSideRows(ctx, p, event{FollowUp: f.ID}, nil) }
+	switch p.State {
+	case paywire.StateCreated:
+		if p.SourcePaymentID == "" {
+			return done() // a hosted payment waits for its end user, and expires
+		}
+		if err := done(); err != nil {
+			return err
+		}
+		_, err := s.process(ctx, p, nil)
+		return err
+	case paywire.StatePending:
+		att, err := s.openAttempt(ctx, p)
+		if err != nil {
+			return err
+		}
+		if att != nil {
+			return done()
+		}
+		if p.SourcePaymentID != "" {
+			src, err := s.Payments.Payment(ctx, p.MerchantID, p.SourcePaymentID)
+			if err != nil {
+				return err
+			}
+			if err := done(); err != nil {
+				return err
+			}
+			_, err = s.payBackend(ctx, p, src, nil)
+			return err
+		}
+		_, err = s.transition(ctx, p, event{Type: paywire.EventProviderError, Source: paywire.ActorSystem, FollowUp: f.ID})
+		if isNotApplicable(err) {
+			return nil
+		}
+		return err
+	}
+	return done()
+}
