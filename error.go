@@ -112,7 +112,7 @@ var errorClasses = map[string]ErrorClass{
 	EINVALID:      {http.StatusBadRequest, "INVALID_REQUEST", true, "badrequest"},
 	EUNAUTHORIZED: {http.StatusUnauthorized, "AUTHENTICATION_FAILED", true, "invalid"},
 	EFORBIDDEN:    {http.StatusForbidden, "NOT_ALLOWED", true, "invalid"},
-	ENOTFOUND:     {http.StatusNotFound, "NOT_FOUND", true, "notfound"},
+	ENOTFOUND:     {http.StatusNotFound, "NOT_FOUND", true, "invalid"},
 	ECONFLICT:     {http.StatusConflict, "CONFLICT", true, "badrequest"},
 	EIDEMPOTENCY:  {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", true, "badrequest"},
 	EINPROGRESS:   {http.StatusConflict, "REQUEST_IN_PROGRESS", true, "unavailable"},

@@ -101,10 +101,10 @@ type errorJSON struct {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	st, code, msg := statusOf(err)
+	code, class, msg := paywire.Classify(err)
 	var e errorJSON
 	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, st.http, e)
+	writeJSON(w, class.HTTPStatus, e)
 }
 
 // decode reads a JSON body strictly: one object, no unknown fields.
@@ -235,7 +235,7 @@ func toPaymentJSON(p *paywire.Payment, events []paywire.Event) paymentJSON {
 		PaymentID: p.ID, MerchantReference: p.MerchantReference, Kind: kindText(p.Kind), State: stateText(p.State),
 		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
 		CapturedAmount: decimal(p, p.Captured), RefundedAmount: decimal(p, p.Refunded),
-		PaymentMethod: p.Method, Provider: p.Provider,
+		PaymentMethod: string(p.Method), Provider: p.Provider,
 		CreatedAt: timeText(p.CreatedAt), UpdatedAt: timeText(p.UpdatedAt), Version: p.Version,
 	}
 	for _, e := range events {
@@ -276,7 +276,7 @@ func (h *Handler) startPayment(r *http.Request) (int, any, error) {
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount,
 		EndUser: paywire.EndUser{ID: in.EndUser.ID, Email: in.EndUser.Email, Country: in.EndUser.Country,
 			Language: in.EndUser.Language, IP: in.EndUser.IP},
-		ReturnURLs: in.ReturnURLs, PaymentMethod: in.PaymentMethod, NotificationURL: in.NotificationURL,
+		ReturnURLs: in.ReturnURLs, PaymentMethod: paywire.Method(in.PaymentMethod), NotificationURL: in.NotificationURL,
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
@@ -324,7 +324,7 @@ func (h *Handler) createPayment(r *http.Request) (int, any, error) {
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount,
 		EndUser: paywire.EndUser{ID: in.EndUser.ID, Email: in.EndUser.Email, Country: in.EndUser.Country,
 			Language: in.EndUser.Language, IP: in.EndUser.IP},
-		PaymentMethod: in.PaymentMethod, SourcePaymentID: in.SourcePaymentID, NotificationURL: in.NotificationURL,
+		PaymentMethod: paywire.Method(in.PaymentMethod), SourcePaymentID: in.SourcePaymentID, NotificationURL: in.NotificationURL,
 	})
 	if err != nil {
 		return 0, nil, err

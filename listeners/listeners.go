@@ -6,20 +6,20 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
-	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/payment"
 )
 
 // Payments is what the listeners need of the payment use cases.
 type Payments interface {
-	// ProviderEvent applies a verified webhook event; ENOTFOUND for a
-	// reference no payment has.
-	ProviderEvent(ctx context.Context, provider string, ev adapters.WebhookEvent) error
+	// HandleWebhook verifies a provider's webhook with the provider and
+	// applies its events: ENOTFOUND for an unknown provider,
+	// EUNAUTHORIZED for a bad signature, EINVALID for a body it cannot
+	// read.
+	HandleWebhook(ctx context.Context, provider string, header http.Header, body []byte) error
 	// ConfirmReturn confirms an end user's return server-side and says
 	// where they go.
 	ConfirmReturn(ctx context.Context, provider, attemptID string) (*payment.Outcome, error)
@@ -28,10 +28,8 @@ type Payments interface {
 // Handler serves provider webhooks and end users' returns from provider
 // pages under /listeners/{provider}/.
 type Handler struct {
-	Payments  Payments
-	Providers *adapters.Registry
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Payments Payments
+	Logger   *slog.Logger
 }
 
 // maxWebhookBytes bounds a webhook body.
@@ -51,29 +49,12 @@ func (h *Handler) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
 // webhook verifies a provider's signature over the raw body, then applies
 // each event. It answers 2xx once the events are applied (or recognised as
 // duplicates or as not ours), 401 for a bad signature, 503 when applying
 // failed for a reason a redelivery may not meet.
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
-	prov, err := h.Providers.Provider(name)
-	if err != nil {
-		plain(w, http.StatusNotFound, "unknown provider")
-		return
-	}
-	verifier, ok := prov.(adapters.WebhookVerifier)
-	if !ok {
-		plain(w, http.StatusNotFound, "this provider sends no webhooks")
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -84,32 +65,25 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "body could not be read")
 		return
 	}
-	events, err := verifier.VerifyWebhook(r.Header, body, h.now())
-	if err != nil {
-		h.logger().Warn("webhook refused", "provider", name, "error", err)
-		switch paywire.ErrorCode(err) {
-		case paywire.EUNAUTHORIZED:
-			plain(w, http.StatusUnauthorized, "signature not valid")
-		default:
-			plain(w, http.StatusBadRequest, "webhook not readable")
-		}
+	err = h.Payments.HandleWebhook(r.Context(), name, r.Header, body)
+	if err == nil {
+		plain(w, http.StatusOK, "ok")
 		return
 	}
-	for _, ev := range events {
-		err := h.Payments.ProviderEvent(r.Context(), name, ev)
-		switch paywire.ErrorCode(err) {
-		case "":
-		case paywire.ENOTFOUND:
-			// Not a payment of ours: acknowledged, or the provider
-			// would deliver it forever.
-			h.logger().Warn("webhook for an unknown reference", "provider", name, "event", ev.ID, "reference", ev.Reference)
-		default:
-			h.logger().Error("applying a webhook event", "provider", name, "event", ev.ID, "error", err)
-			plain(w, http.StatusServiceUnavailable, "not applied; deliver again")
-			return
-		}
+	code, class, msg := paywire.Classify(err)
+	switch {
+	case code == paywire.EUNAUTHORIZED:
+		h.logger().Warn("webhook refused", "provider", name, "error", err)
+		plain(w, http.StatusUnauthorized, "signature not valid")
+	case class.Client:
+		h.logger().Warn("webhook refused", "provider", name, "error", err)
+		plain(w, class.HTTPStatus, msg)
+	default:
+		// Not applied: the provider delivers it again, and the event is
+		// applied then (it was not marked seen).
+		h.logger().Error("applying a webhook", "provider", name, "error", err)
+		plain(w, http.StatusServiceUnavailable, "not applied; deliver again")
 	}
-	plain(w, http.StatusOK, "ok")
 }
 
 // back is the end user's return from a provider's page: the outcome is
@@ -124,12 +98,13 @@ func (h *Handler) back(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := h.Payments.ConfirmReturn(r.Context(), name, attempt)
 	if err != nil {
-		if paywire.ErrorCode(err) == paywire.ENOTFOUND {
-			page(w, http.StatusNotFound, "This return link is not valid.")
+		_, class, _ := paywire.Classify(err)
+		if class.Client {
+			page(w, class.HTTPStatus, "This return link is not valid.")
 			return
 		}
 		h.logger().Error("confirming a return", "provider", name, "error", err)
-		page(w, http.StatusServiceUnavailable, "Your payment could not be confirmed just now. Please try again in a moment.")
+		page(w, class.HTTPStatus, "Your payment could not be confirmed just now. Please try again in a moment.")
 		return
 	}
 	if o.RedirectURL == "" {
@@ -138,6 +113,7 @@ func (h *Handler) back(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Frame-Options", "DENY")
 	http.Redirect(w, r, o.RedirectURL, http.StatusSeeOther)
 }
 
@@ -152,6 +128,8 @@ func page(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Paywire</title></head><body><main><p>"+msg+"</p></main></body></html>\n")

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/payment"
 )
 
@@ -48,12 +48,12 @@ type kept struct {
 // judgement (Luhn, lengths, expiry, known banks) to the payment use case.
 // The card is set for the card method only; its number has no spaces.
 func parseDetails(method string, form url.Values) (payment.Details, kept, []payment.FieldError) {
-	d := payment.Details{Method: method}
+	d := payment.Details{Method: paywire.Method(method)}
 	var k kept
 	var errs []payment.FieldError
 	switch method {
 	case methodCard:
-		c := &adapters.Card{
+		c := &paywire.Card{
 			CVC:    strings.TrimSpace(form.Get(formCardCVC)),
 			Holder: strings.TrimSpace(form.Get(formCardHolder)),
 		}

@@ -337,6 +337,13 @@ var (
 	problemNoMethods   = problem{http.StatusServiceUnavailable, "nomethods", true}
 )
 
+// problemPages are the pages paywire's error table names (ErrorClass.Page).
+var problemPages = map[string]problem{
+	"invalid": problemInvalid, "expired": problemExpired, "badrequest": problemBadRequest,
+	"toolarge": problemTooLarge, "notfound": problemNotFound, "unavailable": problemUnavailable,
+	"internal": problemInternal,
+}
+
 // problem renders the error page pr. rq may be nil (before the form is read) and may
 // have no checkout (the token was refused).
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, rq *request, pr problem) {

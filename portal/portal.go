@@ -18,7 +18,7 @@ import (
 // Checkouts are the payment use cases behind the hosted pages. Every method
 // takes the redirect token the merchant posted; all of them refuse a
 // tampered or unknown token with EUNAUTHORIZED and an expired one with
-// EFORBIDDEN.
+// EEXPIRED.
 type Checkouts interface {
 	// OpenRedirect returns what a token shows.
 	OpenRedirect(ctx context.Context, token string) (*payment.Checkout, error)
@@ -163,22 +163,19 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 	if rq.co != nil {
 		pid = rq.co.PaymentID
 	}
-	switch paywire.ErrorCode(err) {
-	case paywire.EUNAUTHORIZED, paywire.ENOTFOUND:
-		h.problem(w, r, rq, problemInvalid)
-	case paywire.EFORBIDDEN:
-		h.problem(w, r, rq, problemExpired)
-	case paywire.EINVALID:
-		h.problem(w, r, rq, problemBadRequest)
-	case paywire.ETOOLARGE:
-		h.problem(w, r, rq, problemTooLarge)
-	case paywire.EUNAVAILABLE:
+	_, class, _ := paywire.Classify(err)
+	pr, ok := problemPages[class.Page]
+	if !ok {
+		pr = problemInternal
+	}
+	switch {
+	case class.Client:
+	case pr == problemUnavailable:
 		h.logger().Warn("portal: payment step unavailable", "path", r.URL.Path, "payment_id", pid, "error", err)
-		h.problem(w, r, rq, problemUnavailable)
 	default:
 		h.logger().Error("portal: payment step failed", "path", r.URL.Path, "payment_id", pid, "error", err)
-		h.problem(w, r, rq, problemInternal)
 	}
+	h.problem(w, r, rq, pr)
 }
 
 // start is where the merchant's site sends the end user: the method
@@ -315,7 +312,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.load(r, rq); err != nil && paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+	if err := h.load(r, rq); err != nil && paywire.ErrorCode(err) != paywire.EEXPIRED {
 		h.fail(w, r, rq, err)
 		return
 	}

@@ -50,12 +50,15 @@ type DB struct {
 
 // Interfaces the DB implements.
 var (
-	_ paywire.PaymentStore  = (*DB)(nil)
-	_ paywire.MerchantStore = (*DB)(nil)
-	_ paywire.AdminStore    = (*DB)(nil)
-	_ paywire.DecisionStore = (*DB)(nil)
-	_ paywire.OutboxStore   = (*DB)(nil)
-	_ paywire.AuditLog      = (*DB)(nil)
+	_ paywire.PaymentStore     = (*DB)(nil)
+	_ paywire.MerchantStore    = (*DB)(nil)
+	_ paywire.AdminStore       = (*DB)(nil)
+	_ paywire.DecisionStore    = (*DB)(nil)
+	_ paywire.OutboxStore      = (*DB)(nil)
+	_ paywire.AuditLog         = (*DB)(nil)
+	_ paywire.AttemptStore     = (*DB)(nil)
+	_ paywire.FollowUpStore    = (*DB)(nil)
+	_ paywire.IdempotencyStore = (*DB)(nil)
 )
 
 // Open connects to the database named by dsn and checks that it can be
