@@ -8,19 +8,21 @@ import (
 	"unicode/utf8"
 )
 
-// behaviour is what the sandbox does with a card.
-type behaviour int
+// behaviour is what the sandbox does with a card. It is kept with the
+// payment (never the number) so that a later payment on the same stored
+// credential behaves alike.
+type behaviour string
 
 const (
-	behaveOrdinary          behaviour = iota // approved subject to ApprovalRate
-	behaveApprove                            // always approved
-	behaveDoNotHonor                         // declined, do_not_honor
-	behaveInsufficientFunds                  // declined, insufficient_funds
-	behaveChallenge                          // 3-D Secure challenge page
-	behaveProcessingError                    // technical failure
-	behaveTimeout                            // no answer
-	behavePendingWebhook                     // pending, then an authorized webhook
-	behaveSoftDecline                        // declined by this acquirer only (soft), acquirer_declined
+	behaveOrdinary          behaviour = ""                   // approved subject to ApprovalRate
+	behaveApprove           behaviour = "approve"            // always approved
+	behaveDoNotHonor        behaviour = "do_not_honor"       // declined, do_not_honor
+	behaveInsufficientFunds behaviour = "insufficient_funds" // declined, insufficient_funds
+	behaveChallenge         behaviour = "challenge"          // 3-D Secure challenge page
+	behaveProcessingError   behaviour = "processing_error"   // technical failure
+	behaveTimeout           behaviour = "timeout"            // done, but the answer never arrives
+	behavePendingWebhook    behaviour = "pending_webhook"    // pending, then an authorized webhook
+	behaveSoftDecline       behaviour = "soft_decline"       // declined by this acquirer only (soft), acquirer_declined
 )
 
 // testCards maps the test card numbers to what they do; docs/sandbox.md
@@ -37,60 +39,6 @@ var testCards = map[string]behaviour{
 	"4000000000000366": behaveSoftDecline,
 }
 
-// luhnValid reports whether number is 12 to 19 digits with a valid Luhn
-// check digit.
-func luhnValid(number string) bool {
-	if len(number) < 12 || len(number) > 19 {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(number) - 1; i >= 0; i-- {
-		c := number[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
-// brand names the card scheme from the number's leading digits.
-func brand(number string) string {
-	switch {
-	case strings.HasPrefix(number, "4"):
-		return "visa"
-	case hasRange(number, 2, 51, 55), hasRange(number, 4, 2221, 2720):
-		return "mastercard"
-	case strings.HasPrefix(number, "34"), strings.HasPrefix(number, "37"):
-		return "amex"
-	case strings.HasPrefix(number, "6011"), strings.HasPrefix(number, "65"):
-		return "discover"
-	}
-	return "card"
-}
-
-// hasRange reports whether the first n digits of number, as a number, are
-// within [lo, hi].
-func hasRange(number string, n, lo, hi int) bool {
-	if len(number) < n {
-		return false
-	}
-	v := 0
-	for i := 0; i < n; i++ {
-		v = v*10 + int(number[i]-'0')
-	}
-	return v >= lo && v <= hi
-}
-
 // brandLabel is a brand as people write it.
 func brandLabel(b string) string {
 	switch b {
@@ -103,7 +51,7 @@ func brandLabel(b string) string {
 	case "discover":
 		return "Discover"
 	}
-	return "Card"
+	return "Card" // paywire.CardBrand's "other", or nothing known
 }
 
 // approves tells, from a hash of the payment id, whether an ordinary

@@ -2,11 +2,14 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"embed"
 	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/uptrace/bun"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
@@ -70,7 +73,7 @@ func (a *Acquirer) page(kind string) http.HandlerFunc {
 		ref := r.PathValue("ref")
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			a.show(w, kind, ref, http.StatusOK, "", "")
+			a.show(w, r, kind, ref)
 		case http.MethodPost:
 			a.decide(w, r, kind, ref)
 		default:
@@ -82,46 +85,56 @@ func (a *Acquirer) page(kind string) http.HandlerFunc {
 
 // show renders a payment's page: its form while the end user's decision is
 // awaited, the outcome after.
-func (a *Acquirer) show(w http.ResponseWriter, kind, ref string, status int, username, errMsg string) {
-	a.mu.Lock()
-	r := a.payments[ref]
-	if r == nil || r.page != kind {
-		a.mu.Unlock()
+func (a *Acquirer) show(w http.ResponseWriter, req *http.Request, kind, ref string) {
+	const op = "sandbox/Acquirer.show"
+	var r *record
+	fx := &after{}
+	err := a.inTx(req.Context(), op, func(ctx context.Context, tx bun.Tx) (err error) {
+		r, err = a.lock(ctx, tx, lookup{reference: ref}, fx)
+		return err
+	})
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	a.dispatch(fx)
+	if r == nil || r.Page != kind {
 		a.unknown(w)
 		return
 	}
-	d := a.pageData(r)
-	awaiting := r.state == stateChallenge || r.state == stateBankLogin
-	st := r.state
-	a.mu.Unlock()
+	a.showRecord(w, r, http.StatusOK, "", "")
+}
 
+// showRecord renders the page of a payment as it stands.
+func (a *Acquirer) showRecord(w http.ResponseWriter, r *record, status int, username, errMsg string) {
+	d := a.pageData(r)
 	origin := returnOrigin(d.ReturnURL)
-	if !awaiting {
-		d.Title, d.Message = outcomeText(st)
+	if r.State != stateChallenge && r.State != stateBankLogin {
+		d.Title, d.Message = outcomeText(r.State)
 		a.render(w, status, "message", d, origin)
 		return
 	}
 	d.ReturnURL = "" // the way back is the form
 	d.Username, d.Error = username, errMsg
-	a.render(w, status, kind, d, origin)
+	a.render(w, status, r.Page, d, origin)
 }
 
 func (a *Acquirer) pageData(r *record) pageData {
 	d := pageData{
 		Provider:  a.cfg.Name,
 		CSS:       a.prefix + "assets/sandbox.css",
-		Action:    a.prefix + r.page + "/" + r.reference,
-		Nonce:     r.nonce,
-		Reference: r.reference,
-		Amount:    r.amount.String(),
-		ReturnURL: r.returnURL,
+		Action:    a.prefix + r.Page + "/" + r.Reference,
+		Nonce:     r.Nonce,
+		Reference: r.Reference,
+		Amount:    r.money().String(),
+		ReturnURL: r.ReturnURL,
 	}
-	switch r.page {
+	switch r.Page {
 	case "challenge":
 		d.Title = "3-D Secure"
-		d.Card = brandLabel(r.brand) + " ending " + r.last4
+		d.Card = brandLabel(r.Brand) + " ending " + r.Last4
 	case "bank":
-		d.Bank = bankName(r.bank)
+		d.Bank = bankName(r.Bank)
 		d.Title = d.Bank
 	}
 	return d
@@ -135,89 +148,126 @@ func outcomeText(s state) (title, message string) {
 		return "Payment declined", "This payment was declined. You can return to the shop."
 	case stateVoided:
 		return "Payment cancelled", "This payment was cancelled by the shop."
+	case stateCancelled:
+		return "Payment cancelled", "You cancelled this payment. You can return to the shop."
 	}
 	return "Payment failed", "This payment could not be processed. You can return to the shop."
 }
+
+// verdict is what a page's form post comes to.
+type verdict int
+
+const (
+	verdictUnknown      verdict = iota // no such page
+	verdictForged                      // the form's token does not match
+	verdictVoided                      // the shop cancelled the payment meanwhile
+	verdictBadAnswer                   // not one of the page's buttons
+	verdictMissingLogin                // the bank login lacks a username or password
+	verdictBack                        // decided (now or before): back to the shop
+)
 
 // decide takes the end user's answer from a page's form, records the
 // outcome, sends its webhook and sends the browser back to the return URL.
 // A repeated post of a decided page only sends the browser back.
 func (a *Acquirer) decide(w http.ResponseWriter, req *http.Request, kind, ref string) {
+	const op = "sandbox/Acquirer.decide"
 	req.Body = http.MaxBytesReader(w, req.Body, maxForm)
 	if err := req.ParseForm(); err != nil {
 		a.message(w, http.StatusBadRequest, "Form not readable", "The form could not be read. Go back and try again.", "")
 		return
 	}
 	form := req.PostForm
+	user := strings.TrimSpace(form.Get("username"))
 
-	a.mu.Lock()
-	r := a.payments[ref]
-	if r == nil || r.page != kind {
-		a.mu.Unlock()
-		a.unknown(w)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(form.Get("nonce")), []byte(r.nonce)) != 1 {
-		a.mu.Unlock()
-		a.message(w, http.StatusForbidden, "Form expired",
-			"This form was not sent from this page or has expired. Reload the page and try again.", "")
-		return
-	}
-	if r.state == stateVoided {
-		a.mu.Unlock()
-		a.show(w, kind, ref, http.StatusConflict, "", "")
-		return
-	}
-	var ev *adapters.WebhookEvent
-	if r.state == stateChallenge || r.state == stateBankLogin {
+	var r *record
+	var v verdict
+	fx := &after{}
+	err := a.inTx(req.Context(), op, func(ctx context.Context, tx bun.Tx) (err error) {
+		v = verdictUnknown
+		if r, err = a.lock(ctx, tx, lookup{reference: ref}, fx); err != nil || r == nil || r.Page != kind {
+			return err
+		}
+		switch {
+		case subtle.ConstantTimeCompare([]byte(form.Get("nonce")), []byte(r.Nonce)) != 1:
+			v = verdictForged
+			return nil
+		case r.State == stateVoided:
+			v = verdictVoided
+			return nil
+		case r.State != stateChallenge && r.State != stateBankLogin:
+			v = verdictBack
+			return nil
+		}
 		answer := form.Get("decision")
 		if kind == "bank" {
 			answer = form.Get("action")
 		}
 		switch {
 		case kind == "challenge" && answer == "approve":
-			r.state = stateAuthorized
-			e := a.event(adapters.EventAuthorized, r, r.amount.Amount)
-			ev = &e
+			r.State = stateAuthorized
+			fx.event(a.event(adapters.EventAuthorized, r, r.Amount))
 		case kind == "challenge" && answer == "deny":
-			r.state, r.code = stateDeclined, "authentication_failed"
-			e := a.event(adapters.EventDeclined, r, 0)
-			ev = &e
+			r.State, r.Code = stateDeclined, "authentication_failed"
+			fx.event(a.event(adapters.EventDeclined, r, 0))
+		case answer == "cancel":
+			// The end user gave up on the provider's page: cancelled,
+			// not declined, so nothing counts against the card or the
+			// account.
+			r.State, r.Code = stateCancelled, "cancelled_by_user"
+			fx.event(a.event(adapters.EventCancelled, r, 0))
 		case kind == "bank" && answer == "pay":
-			user := strings.TrimSpace(form.Get("username"))
 			if user == "" || form.Get("password") == "" {
-				a.mu.Unlock()
-				a.show(w, kind, ref, http.StatusUnprocessableEntity, truncate(user, 64), "Enter your username and password.")
-				return
+				v = verdictMissingLogin
+				return nil
 			}
-			r.state, r.captured = stateAuthorized, r.amount.Amount
-			a.book(r, "capture", r.amount.Amount)
-			e := a.event(adapters.EventCaptured, r, r.amount.Amount)
-			ev = &e
-		case kind == "bank" && answer == "cancel":
-			r.state, r.code = stateDeclined, "cancelled_by_user"
-			e := a.event(adapters.EventDeclined, r, 0)
-			ev = &e
+			r.State, r.Captured, r.Sale = stateAuthorized, r.Amount, true
+			if err := a.book(ctx, tx, r, "capture", r.Amount, a.now()); err != nil {
+				return err
+			}
+			fx.event(a.event(adapters.EventCaptured, r, r.Amount))
 		default:
-			a.mu.Unlock()
-			a.message(w, http.StatusBadRequest, "Unknown answer", "Choose one of the page's buttons.", "")
-			return
+			v = verdictBadAnswer
+			return nil
 		}
+		v = verdictBack
+		return a.save(ctx, tx, r)
+	})
+	if err != nil {
+		a.unavailable(w, err)
+		return
 	}
-	back := r.returnURL
-	a.mu.Unlock()
-
-	if ev != nil {
-		a.log.Info("end user decided", "page", kind, "payment", ev.PaymentID, "reference", ref, "event", ev.Type)
-		a.send(*ev)
+	a.dispatch(fx)
+	switch v {
+	case verdictUnknown:
+		a.unknown(w)
+	case verdictForged:
+		a.message(w, http.StatusForbidden, "Form expired",
+			"This form was not sent from this page or has expired. Reload the page and try again.", "")
+	case verdictVoided:
+		a.showRecord(w, r, http.StatusConflict, "", "")
+	case verdictBadAnswer:
+		a.message(w, http.StatusBadRequest, "Unknown answer", "Choose one of the page's buttons.", "")
+	case verdictMissingLogin:
+		a.showRecord(w, r, http.StatusUnprocessableEntity, truncate(user, 64), "Enter your username and password.")
+	default:
+		for _, ev := range fx.events {
+			a.log.Info("end user decided", "page", kind, "payment", ev.PaymentID, "reference", ref, "event", ev.Type)
+		}
+		a.secure(w, returnOrigin(r.ReturnURL))
+		http.Redirect(w, req, r.ReturnURL, http.StatusSeeOther)
 	}
-	a.secure(w, returnOrigin(back))
-	http.Redirect(w, req, back, http.StatusSeeOther)
 }
 
 func (a *Acquirer) unknown(w http.ResponseWriter) {
 	a.message(w, http.StatusNotFound, "Unknown payment",
-		"The sandbox "+a.cfg.Name+" holds no payment with this reference. It may have been made before a restart: the sandbox keeps payments in memory only.", "")
+		"The sandbox "+a.cfg.Name+" holds no payment with this reference.", "")
+}
+
+// unavailable answers a page whose payment could not be read or changed.
+func (a *Acquirer) unavailable(w http.ResponseWriter, err error) {
+	a.log.Error("sandbox page", "error", err)
+	a.message(w, http.StatusServiceUnavailable, "Sandbox unavailable",
+		"The sandbox "+a.cfg.Name+" cannot process this page right now. Try again in a moment.", "")
 }
 
 func (a *Acquirer) message(w http.ResponseWriter, status int, title, msg, returnURL string) {

@@ -1,11 +1,15 @@
 // Package sandbox is Paywire's built-in simulated provider: an acquirer and
 // payment service provider that authorizes, captures, voids, refunds and
-// pays out in memory, decides by test card numbers, serves its own 3-D
-// Secure challenge and bank login pages, sends signed webhooks (late,
-// duplicated or reordered on request) and writes settlement reports. It is
-// for development, demos and browser tests: it moves no money, keeps no
-// card number or CVC, and its state lives in one process and is lost on
-// restart.
+// pays out, decides by test card numbers, serves its own 3-D Secure
+// challenge and bank login pages, sends signed webhooks (late, duplicated
+// or reordered on request) and writes settlement reports. It is for
+// development, demos and browser tests: it moves no money and keeps no card
+// number or CVC. Because it stands for a provider outside Paywire, it keeps
+// its payments, idempotency keys and bookings in tables of its own
+// (sandbox_*) in the database it is given, never through package store: a
+// restart loses nothing, and any number of nodes on one database behave as
+// one provider. Only webhook delivery lives in memory, and a lost webhook
+// is what Status is for.
 package sandbox
 
 import (
@@ -19,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
 )
@@ -29,6 +35,12 @@ type Config struct {
 	// letters, digits and '-'. The instance's pages are under
 	// BaseURL + "/sandbox/" + Name + "/".
 	Name string
+	// DB holds the provider's state (tables sandbox_*, created by
+	// Migrate). Instances of one name on one database, on any number of
+	// nodes, are one provider. Without it the instance only verifies
+	// webhooks and parses settlement reports; every other call is
+	// EUNAVAILABLE.
+	DB *bun.DB
 	// BaseURL is Paywire's public base URL ("http://127.0.0.1:8080"), which
 	// serves the instance's pages.
 	BaseURL string
@@ -46,7 +58,9 @@ type Config struct {
 	// Latency is the simulated processing time of every provider call.
 	Latency time.Duration
 	// WebhookDelay is how long outcomes that arrive by webhook alone (test
-	// card 4000000000000077, e-wallets) take.
+	// card 4000000000000077, e-wallets) take. The outcome's time is kept
+	// with the payment: any read after it brings the outcome in, and a
+	// timer of the node that took the payment sends the webhook on time.
 	WebhookDelay time.Duration
 	// DuplicateWebhooks sends every webhook twice, with the same event id.
 	DuplicateWebhooks bool
@@ -57,7 +71,8 @@ type Config struct {
 	ReorderWebhooks bool
 	// HTTPClient sends webhooks; nil means a client with a 10 s timeout.
 	HTTPClient *http.Client
-	// Now is the provider's clock; nil means time.Now.
+	// Now is the provider's clock (due outcomes, idempotency claims,
+	// bookings, webhook times); nil means time.Now.
 	Now func() time.Time
 	// Logger receives what the provider did; nil discards.
 	Logger *slog.Logger
@@ -67,19 +82,16 @@ type Config struct {
 // interface of package adapters. Its methods are safe for concurrent use.
 type Acquirer struct {
 	cfg    Config
+	db     *bun.DB
 	log    *slog.Logger
 	prefix string // "/sandbox/<name>/"
 
-	mu          sync.Mutex
-	payments    map[string]*record // by provider reference
-	byPaymentID map[string]string  // our payment id -> latest reference
-	idem        map[string]*idemEntry
-	bookings    []booking
-
-	// Webhook delivery.
+	// Webhook delivery and the timers that send outcomes on time.
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
 	inflight tracker
+	tmu      sync.Mutex
+	timers   map[string]context.CancelFunc // by reference
 	wmu      sync.Mutex
 	queue    []adapters.WebhookEvent
 	draining bool                   // a goroutine delivers the queue
@@ -88,17 +100,23 @@ type Acquirer struct {
 	holdStop func() bool
 }
 
-// Defaults returns the sandbox instances the default routing rules name:
-// acquirer-a (approves every ordinary card, answers at once), acquirer-b
-// (approves 90 % of ordinary cards, answers in 50 ms), sandbox-bank (bank
-// redirects) and sandbox-wallet (e-wallets). All post webhooks to
-// baseURL + "/listeners/<name>/webhook", signed with secret, one second
-// after an outcome that only a webhook tells.
-func Defaults(baseURL string, secret []byte) []*Acquirer {
+// Defaults creates the sandbox's tables in db where missing and returns
+// the sandbox instances the default routing rules name: acquirer-a
+// (approves every ordinary card, answers at once), acquirer-b (approves
+// 90 % of ordinary cards, answers in 50 ms), sandbox-bank (bank redirects)
+// and sandbox-wallet (e-wallets), all keeping their state in db. All post
+// webhooks to baseURL + "/listeners/<name>/webhook", signed with secret,
+// one second after an outcome that only a webhook tells. Returns
+// EUNAVAILABLE when the tables cannot be created.
+func Defaults(ctx context.Context, db *bun.DB, baseURL string, secret []byte) ([]*Acquirer, error) {
+	if err := Migrate(ctx, db); err != nil {
+		return nil, err
+	}
 	base := strings.TrimRight(baseURL, "/")
 	instance := func(name string, rate float64, latency time.Duration) *Acquirer {
 		return New(Config{
 			Name:          name,
+			DB:            db,
 			BaseURL:       base,
 			WebhookURL:    base + "/listeners/" + name + "/webhook",
 			WebhookSecret: secret,
@@ -112,11 +130,12 @@ func Defaults(baseURL string, secret []byte) []*Acquirer {
 		instance("acquirer-b", 0.9, 50*time.Millisecond),
 		instance("sandbox-bank", 1, 0),
 		instance("sandbox-wallet", 1, 0),
-	}
+	}, nil
 }
 
-// New returns a sandbox provider. It panics on a name that cannot be part
-// of a URL path, as that is a wiring mistake.
+// New returns a sandbox provider. cfg.DB must have the sandbox's tables
+// (Migrate). It panics on a name that cannot be part of a URL path, as
+// that is a wiring mistake.
 func New(cfg Config) *Acquirer {
 	if !validName(cfg.Name) {
 		panic(fmt.Sprintf("sandbox: invalid provider name %q: use lower-case letters, digits and '-'", cfg.Name))
@@ -136,14 +155,13 @@ func New(cfg Config) *Acquirer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Acquirer{
-		cfg:         cfg,
-		log:         cfg.Logger.With("provider", cfg.Name),
-		prefix:      "/sandbox/" + cfg.Name + "/",
-		payments:    map[string]*record{},
-		byPaymentID: map[string]string{},
-		idem:        map[string]*idemEntry{},
-		ctx:         ctx,
-		cancel:      cancel,
+		cfg:    cfg,
+		db:     cfg.DB,
+		log:    cfg.Logger.With("provider", cfg.Name),
+		prefix: "/sandbox/" + cfg.Name + "/",
+		ctx:    ctx,
+		cancel: cancel,
+		timers: map[string]context.CancelFunc{},
 	}
 	a.inflight.cond.L = &a.inflight.mu
 	if len(cfg.WebhookSecret) == 0 {
@@ -178,154 +196,174 @@ func (a *Acquirer) Wait() {
 	a.inflight.wait()
 }
 
-// Close stops the instance's background work: scheduled outcomes that are
-// still waiting never happen, retries stop, and Close returns when every
-// webhook goroutine has ended.
+// Close stops the instance's background work: timers of outcomes still
+// to come stop (the outcomes happen all the same, when the payment is next
+// read, but send no webhook from this instance), retries stop, and Close
+// returns when every webhook goroutine has ended. It leaves the database
+// open.
 func (a *Acquirer) Close() {
 	a.cancel()
 	a.flushHeld()
 	a.inflight.wait()
 }
 
-// state is where a payment stands at the provider. The zero state is not
-// an outcome.
-type state int
+// state is where a payment stands at the provider, as the database keeps
+// it. The zero state is not an outcome.
+type state string
 
 const (
-	stateUnknown    state = iota
-	stateChallenge        // waiting for the end user on the 3-D Secure page
-	stateBankLogin        // waiting for the end user on the bank page
-	statePending          // waiting for the provider's own webhook
-	stateAuthorized       // funds reserved; Captured tells how much has moved
-	stateDeclined
-	stateFailed
-	stateVoided
+	stateUnknown    state = ""
+	stateChallenge  state = "challenge"  // waiting for the end user on the 3-D Secure page
+	stateBankLogin  state = "bank_login" // waiting for the end user on the bank page
+	statePending    state = "pending"    // waiting for the provider's own outcome (DueAt)
+	stateAuthorized state = "authorized" // funds reserved; Captured tells how much has moved
+	stateDeclined   state = "declined"
+	stateFailed     state = "failed"
+	stateVoided     state = "voided"    // cancelled by a void before any money moved
+	stateCancelled  state = "cancelled" // cancelled by the end user on the provider's page
 )
-
-// record is what the sandbox keeps of one payment: never the card number
-// or CVC, only its brand and last four digits.
-type record struct {
-	reference string
-	paymentID string
-	kind      paywire.Kind
-	method    string
-	amount    paywire.Money
-	state     state
-	code      string // decline or failure reason
-	soft      bool   // a decline of this acquirer only: another may approve
-
-	captured    int64
-	refunded    int64
-	chargedBack int64
-
-	brand, last4 string
-	bank, wallet string
-	page         string // "challenge", "bank" or "": the end user's page, if any
-	returnURL    string
-	nonce        string // the page's form token
-	created      time.Time
-}
-
-// booking is one movement of money, for the settlement report.
-type booking struct {
-	reference string
-	paymentID string
-	typ       string // capture, refund, chargeback, payout
-	amount    paywire.Money
-	at        time.Time
-}
-
-// add records a payment. a.mu must be held.
-func (a *Acquirer) add(r *record) {
-	a.payments[r.reference] = r
-	a.byPaymentID[r.paymentID] = r.reference
-}
-
-// find returns the payment an operation is about: by provider reference,
-// else by our payment id. a.mu must be held. Returns ENOTFOUND.
-func (a *Acquirer) find(op, reference, paymentID string) (*record, error) {
-	if reference == "" {
-		reference = a.byPaymentID[paymentID]
-	}
-	r := a.payments[reference]
-	if r == nil || (paymentID != "" && r.paymentID != paymentID) {
-		return nil, &paywire.Error{Code: paywire.ENOTFOUND, Op: op,
-			Message: fmt.Sprintf("%s holds no payment %q", a.cfg.Name, reference)}
-	}
-	return r, nil
-}
 
 // result describes a payment as a provider answer.
 func (r *record) result(baseURL, name string) adapters.Result {
-	res := adapters.Result{Reference: r.reference, Code: r.code}
-	switch r.state {
+	res := adapters.Result{Reference: r.Reference, Code: r.Code}
+	switch r.State {
 	case stateChallenge:
 		res.Status, res.Message = adapters.Pending, "waiting for the card holder's authentication"
-		res.RedirectURL = baseURL + "/sandbox/" + name + "/challenge/" + r.reference
+		res.RedirectURL = baseURL + "/sandbox/" + name + "/challenge/" + r.Reference
 	case stateBankLogin:
 		res.Status, res.Message = adapters.Pending, "waiting for the account holder at the bank"
-		res.RedirectURL = baseURL + "/sandbox/" + name + "/bank/" + r.reference
+		res.RedirectURL = baseURL + "/sandbox/" + name + "/bank/" + r.Reference
 	case statePending:
 		res.Status, res.Message = adapters.Pending, "processing; the outcome follows by webhook"
 	case stateAuthorized:
 		res.Status, res.Message = adapters.Approved, "authorized"
-		if r.captured > 0 {
+		if r.Captured > 0 {
 			res.Message = "captured"
 		}
+		// A sale moved the whole amount in one step; a card
+		// authorization reserved it, whatever was captured since.
+		res.Captured = r.Sale
 	case stateDeclined:
-		res.Status, res.Message = adapters.Declined, "declined: "+strings.ReplaceAll(r.code, "_", " ")
-		res.Soft = r.soft
+		res.Status, res.Message = adapters.Declined, "declined: "+strings.ReplaceAll(r.Code, "_", " ")
+		res.Soft = r.Soft
 	case stateVoided:
-		res.Status, res.Message = adapters.Declined, "cancelled"
+		res.Status, res.Message = adapters.Cancelled, "cancelled"
+	case stateCancelled:
+		res.Status, res.Message = adapters.Cancelled, "cancelled by the end user"
 	default:
 		res.Status, res.Message = adapters.Failed, "processing error"
 	}
 	return res
 }
 
-// idemEntry is the answer to an idempotency key, or its first call still
-// running.
-type idemEntry struct {
-	request string // what the key was first used for
-	done    bool
-	result  adapters.Result
+// after is what a transaction leaves to do once it has committed: webhooks
+// to send, outcomes to send on time, and, for the timeout card, an answer
+// to withhold.
+type after struct {
+	events []adapters.WebhookEvent
+	due    []dueOutcome
+	ended  []string // payments whose outcome came in: their timers may stop
+	hang   bool
 }
 
-// once runs fn at most once per idempotency key: a repeated key with the
-// same request gets the first Result; with another request EIDEMPOTENCY;
-// while the first call runs EINPROGRESS. An error is not an answer, so a
-// call that failed with one may be repeated. An empty key runs fn.
-func (a *Acquirer) once(op, key, request string, fn func() (adapters.Result, error)) (adapters.Result, error) {
+type dueOutcome struct {
+	reference string
+	at        time.Time
+}
+
+func (fx *after) event(ev adapters.WebhookEvent) { fx.events = append(fx.events, ev) }
+
+func (fx *after) later(r *record) {
+	fx.due = append(fx.due, dueOutcome{reference: r.Reference, at: r.DueAt})
+}
+
+// work is a call's change to the provider's state, inside its transaction.
+type work func(ctx context.Context, tx bun.Tx, fx *after) (adapters.Result, error)
+
+// once runs fn at most once per idempotency key, on any node: a repeated
+// key with the same request gets the first Result; with another request
+// EIDEMPOTENCY; while the first call runs EINPROGRESS. The answer is
+// stored in the transaction that does the work, so it is never lost
+// beside work that was done. An error is not an answer, so a call that
+// failed with one may be repeated; the timeout card's call, whose work is
+// done before it fails, is answered. An empty key runs fn.
+func (a *Acquirer) once(ctx context.Context, op, key, request string, fn work) (adapters.Result, error) {
+	var res adapters.Result
+	fx := &after{}
 	if key == "" {
-		return fn()
-	}
-	a.mu.Lock()
-	if e := a.idem[key]; e != nil {
-		a.mu.Unlock()
-		switch {
-		case e.request != request:
-			return adapters.Result{}, &paywire.Error{Code: paywire.EIDEMPOTENCY, Op: op,
-				Message: "the idempotency key was used for a different request"}
-		case !e.done:
-			return adapters.Result{}, &paywire.Error{Code: paywire.EINPROGRESS, Op: op,
-				Message: "the first request with this idempotency key is still being processed"}
+		err := a.inTx(ctx, op, func(ctx context.Context, tx bun.Tx) (err error) {
+			res, err = fn(ctx, tx, fx)
+			return err
+		})
+		if err != nil {
+			return adapters.Result{}, err
 		}
-		return e.result, nil
+		return a.settle(ctx, op, res, fx, nil)
 	}
-	e := &idemEntry{request: request}
-	a.idem[key] = e
-	a.mu.Unlock()
-
-	res, err := fn()
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	if len(key) > maxKeyLen {
+		return adapters.Result{}, &paywire.Error{Code: paywire.EINVALID, Op: op,
+			Message: fmt.Sprintf("the idempotency key has more than %d characters", maxKeyLen)}
+	}
+	request = fingerprint(request)
+	owner := newID("")
+	prior, err := a.claim(ctx, op, key, request, owner)
 	if err != nil {
-		delete(a.idem, key)
-		return res, err
+		return adapters.Result{}, err
 	}
-	e.done, e.result = true, res
-	return res, nil
+	if prior != nil {
+		return *prior, nil
+	}
+	err = a.inTx(ctx, op, func(ctx context.Context, tx bun.Tx) (err error) {
+		if res, err = fn(ctx, tx, fx); err != nil {
+			return err
+		}
+		return a.answer(ctx, tx, key, owner, res, !fx.hang)
+	})
+	if err != nil {
+		a.unclaim(ctx, key, owner)
+		return adapters.Result{}, err
+	}
+	return a.settle(ctx, op, res, fx, func() { a.finish(ctx, key, owner) })
+}
+
+// settle does what a committed call left to do and answers it: it sends
+// the webhooks, arms the timers of outcomes to come and, for the timeout
+// card, keeps the caller waiting until ctx ends (at most hangFor) and
+// answers EUNAVAILABLE, calling done then.
+func (a *Acquirer) settle(ctx context.Context, op string, res adapters.Result, fx *after, done func()) (adapters.Result, error) {
+	a.dispatch(fx)
+	if !fx.hang {
+		return res, nil
+	}
+	t := time.NewTimer(hangFor)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if done != nil {
+		done()
+	}
+	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return adapters.Result{}, &paywire.Error{Code: paywire.EUNAVAILABLE, Op: op, Err: err,
+		Message: a.cfg.Name + " did not answer in time"}
+}
+
+// dispatch sends the webhooks of a committed transaction and arms the
+// timers of its outcomes to come.
+func (a *Acquirer) dispatch(fx *after) {
+	for _, ev := range fx.events {
+		a.send(ev)
+	}
+	for _, ref := range fx.ended {
+		a.settled(ref)
+	}
+	for _, d := range fx.due {
+		a.later(d)
+	}
 }
 
 // pause simulates processing time; it ends early, with EUNAVAILABLE, when

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -25,24 +26,25 @@ var settlementTypes = map[string]bool{"capture": true, "refund": true, "chargeba
 const MaxSettlementReport = 32 << 20
 
 // SettlementReport writes the instance's bookings (captures, refunds,
-// chargebacks, payouts) of the calendar day of day, in day's location, as
-// CSV: a header line, then one line per booking in booking order with
-// reference, paymentId, type, amount (a positive decimal in major units,
-// "12.34"), currency (ISO 4217 code) and bookedAt (RFC 3339, UTC).
-func (a *Acquirer) SettlementReport(w io.Writer, day time.Time) error {
+// chargebacks, payouts), made on any node, of the calendar day of day, in
+// day's location, as CSV: a header line, then one line per booking in
+// booking order with reference, paymentId, type, amount (a positive
+// decimal in major units, "12.34"), currency (ISO 4217 code) and bookedAt
+// (RFC 3339, UTC). Returns EUNAVAILABLE when the database fails.
+func (a *Acquirer) SettlementReport(ctx context.Context, w io.Writer, day time.Time) error {
+	const op = "sandbox/Acquirer.SettlementReport"
 	y, m, d := day.Date()
 	start := time.Date(y, m, d, 0, 0, 0, 0, day.Location())
 	end := start.AddDate(0, 0, 1)
-	var lines []adapters.SettlementLine
-	a.mu.Lock()
-	for _, b := range a.bookings {
-		if !b.at.Before(start) && b.at.Before(end) {
-			lines = append(lines, adapters.SettlementLine{Reference: b.reference, PaymentID: b.paymentID,
-				Type: b.typ, Amount: b.amount, BookedAt: b.at})
-		}
+	rows, err := a.bookings(ctx, op, start, end)
+	if err != nil {
+		return err
 	}
-	a.mu.Unlock()
-	slices.SortStableFunc(lines, func(x, y adapters.SettlementLine) int { return x.BookedAt.Compare(y.BookedAt) })
+	lines := make([]adapters.SettlementLine, len(rows))
+	for i, b := range rows {
+		lines[i] = adapters.SettlementLine{Reference: b.Reference, PaymentID: b.PaymentID, Type: b.Type,
+			Amount: moneyOf(b.Amount, b.Currency), BookedAt: b.BookedAt.UTC()}
+	}
 	return writeSettlement(w, lines)
 }
 

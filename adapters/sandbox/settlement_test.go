@@ -31,74 +31,76 @@ func (c *clock) Set(t time.Time) {
 }
 
 func TestSettlementRoundTrip(t *testing.T) {
-	day := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	clk := &clock{now: day.Add(9 * time.Hour)}
-	e := newEnv(t, func(c *sandbox.Config) { c.Now = clk.Now })
+	eachDB(t, func(t *testing.T, open opener) {
+		day := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+		clk := &clock{now: day.Add(9 * time.Hour)}
+		e := newEnv(t, open(t), func(c *sandbox.Config) { c.Now = clk.Now })
 
-	dep := e.authorize(t, "dep-1", "4242424242424242") // 12.34 EUR
-	if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: dep.Reference, Amount: eur(1000)}); err != nil {
-		t.Fatal(err)
-	}
-	clk.Set(day.Add(10 * time.Hour))
-	if _, err := e.a.Refund(ctx, adapters.Operation{ProviderReference: dep.Reference, Amount: eur(250)}); err != nil {
-		t.Fatal(err)
-	}
-	clk.Set(day.Add(11*time.Hour + 500*time.Millisecond))
-	out, err := e.a.Pay(ctx, adapters.Payment{PaymentID: "wd-1", Kind: paywire.KindWithdrawal, Amount: eur(700), SourceReference: dep.Reference})
-	if err != nil || out.Status != adapters.Approved {
-		t.Fatalf("payout %+v, %v", out, err)
-	}
-	clk.Set(day.Add(23*time.Hour + 59*time.Minute))
-	if err := e.a.Chargeback(dep.Reference); err != nil {
-		t.Fatal(err)
-	}
-	clk.Set(day.Add(24 * time.Hour)) // the next day: not in the report
-	if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: dep.Reference}); err != nil {
-		t.Fatal(err)
-	}
-
-	var buf bytes.Buffer
-	if err := e.a.SettlementReport(&buf, day.Add(15*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	wantCSV := strings.Join([]string{
-		"reference,paymentId,type,amount,currency,bookedAt",
-		dep.Reference + ",dep-1,capture,10.00,EUR,2026-11-25T09:00:00Z",
-		dep.Reference + ",dep-1,refund,2.50,EUR,2026-11-25T10:00:00Z",
-		out.Reference + ",wd-1,payout,7.00,EUR,2026-11-25T11:00:00Z",
-		dep.Reference + ",dep-1,chargeback,7.50,EUR,2026-11-25T23:59:00Z",
-	}, "\n") + "\n"
-	if buf.String() != wantCSV {
-		t.Fatalf("report:\n%s\nwant:\n%s", buf.String(), wantCSV)
-	}
-
-	lines, err := e.a.ParseSettlement(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []adapters.SettlementLine{
-		{Reference: dep.Reference, PaymentID: "dep-1", Type: "capture", Amount: eur(1000), BookedAt: day.Add(9 * time.Hour)},
-		{Reference: dep.Reference, PaymentID: "dep-1", Type: "refund", Amount: eur(250), BookedAt: day.Add(10 * time.Hour)},
-		{Reference: out.Reference, PaymentID: "wd-1", Type: "payout", Amount: eur(700), BookedAt: day.Add(11 * time.Hour)},
-		{Reference: dep.Reference, PaymentID: "dep-1", Type: "chargeback", Amount: eur(750), BookedAt: day.Add(23*time.Hour + 59*time.Minute)},
-	}
-	if len(lines) != len(want) {
-		t.Fatalf("%d lines, want %d", len(lines), len(want))
-	}
-	for i := range want {
-		g, w := lines[i], want[i]
-		if g.Reference != w.Reference || g.PaymentID != w.PaymentID || g.Type != w.Type || g.Amount != w.Amount || !g.BookedAt.Equal(w.BookedAt) {
-			t.Errorf("line %d: %+v, want %+v", i+2, g, w)
+		dep := e.authorize(t, "dep-1", "4242424242424242") // 12.34 EUR
+		if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: dep.Reference, Amount: eur(1000)}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		clk.Set(day.Add(10 * time.Hour))
+		if _, err := e.a.Refund(ctx, adapters.Operation{ProviderReference: dep.Reference, Amount: eur(250)}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(day.Add(11*time.Hour + 500*time.Millisecond))
+		out, err := e.a.Pay(ctx, adapters.Payment{PaymentID: "wd-1", Kind: paywire.KindWithdrawal, Amount: eur(700), SourceReference: dep.Reference})
+		if err != nil || out.Status != adapters.Approved {
+			t.Fatalf("payout %+v, %v", out, err)
+		}
+		clk.Set(day.Add(23*time.Hour + 59*time.Minute))
+		if err := e.a.Chargeback(ctx, dep.Reference, 0); err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(day.Add(24 * time.Hour)) // the next day: not in the report
+		if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: dep.Reference}); err != nil {
+			t.Fatal(err)
+		}
 
-	buf.Reset()
-	if err := e.a.SettlementReport(&buf, day.AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(buf.String(), "\n"); n != 2 {
-		t.Errorf("next day's report has %d lines:\n%s", n, buf.String())
-	}
+		var buf bytes.Buffer
+		if err := e.a.SettlementReport(ctx, &buf, day.Add(15*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		wantCSV := strings.Join([]string{
+			"reference,paymentId,type,amount,currency,bookedAt",
+			dep.Reference + ",dep-1,capture,10.00,EUR,2026-11-25T09:00:00Z",
+			dep.Reference + ",dep-1,refund,2.50,EUR,2026-11-25T10:00:00Z",
+			out.Reference + ",wd-1,payout,7.00,EUR,2026-11-25T11:00:00Z",
+			dep.Reference + ",dep-1,chargeback,7.50,EUR,2026-11-25T23:59:00Z",
+		}, "\n") + "\n"
+		if buf.String() != wantCSV {
+			t.Fatalf("report:\n%s\nwant:\n%s", buf.String(), wantCSV)
+		}
+
+		lines, err := e.a.ParseSettlement(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []adapters.SettlementLine{
+			{Reference: dep.Reference, PaymentID: "dep-1", Type: "capture", Amount: eur(1000), BookedAt: day.Add(9 * time.Hour)},
+			{Reference: dep.Reference, PaymentID: "dep-1", Type: "refund", Amount: eur(250), BookedAt: day.Add(10 * time.Hour)},
+			{Reference: out.Reference, PaymentID: "wd-1", Type: "payout", Amount: eur(700), BookedAt: day.Add(11 * time.Hour)},
+			{Reference: dep.Reference, PaymentID: "dep-1", Type: "chargeback", Amount: eur(750), BookedAt: day.Add(23*time.Hour + 59*time.Minute)},
+		}
+		if len(lines) != len(want) {
+			t.Fatalf("%d lines, want %d", len(lines), len(want))
+		}
+		for i := range want {
+			g, w := lines[i], want[i]
+			if g.Reference != w.Reference || g.PaymentID != w.PaymentID || g.Type != w.Type || g.Amount != w.Amount || !g.BookedAt.Equal(w.BookedAt) {
+				t.Errorf("line %d: %+v, want %+v", i+2, g, w)
+			}
+		}
+
+		buf.Reset()
+		if err := e.a.SettlementReport(ctx, &buf, day.AddDate(0, 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(buf.String(), "\n"); n != 2 {
+			t.Errorf("next day's report has %d lines:\n%s", n, buf.String())
+		}
+	})
 }
 
 func TestParseSettlementRefusals(t *testing.T) {

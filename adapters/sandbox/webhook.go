@@ -278,7 +278,8 @@ func digits(s string) bool {
 // eventTypes are the types a sandbox webhook may carry.
 var eventTypes = map[string]bool{
 	adapters.EventAuthorized: true, adapters.EventCaptured: true, adapters.EventDeclined: true,
-	adapters.EventFailed: true, adapters.EventRefunded: true, adapters.EventChargeback: true,
+	adapters.EventFailed: true, adapters.EventRefunded: true, adapters.EventCancelled: true,
+	adapters.EventChargeback: true,
 }
 
 // parseWebhook reads one event from a webhook body.

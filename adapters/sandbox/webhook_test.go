@@ -78,44 +78,46 @@ func TestVerifyWebhook(t *testing.T) {
 
 // TestWebhookFormat checks the body a receiver gets, field by field.
 func TestWebhookFormat(t *testing.T) {
-	e := newEnv(t, nil)
-	res := e.authorize(t, "pay-f", "4242424242424242")
-	if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: res.Reference}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.a.Chargeback(res.Reference); err != nil {
-		t.Fatal(err)
-	}
-	e.a.Wait()
-	d := e.hooks.deliveries()
-	if len(d) != 1 {
-		t.Fatalf("%d deliveries", len(d))
-	}
-	if ct := d[0].header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	sig := d[0].header.Get("Sandbox-Signature")
-	if !strings.HasPrefix(sig, "t=") || !strings.Contains(sig, ",v1=") {
-		t.Errorf("signature header %q", sig)
-	}
-	var body map[string]any
-	if err := json.Unmarshal(d[0].body, &body); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"id", "type", "reference", "paymentId", "amount", "code", "occurredAt"} {
-		if _, ok := body[k]; !ok {
-			t.Errorf("body lacks %q: %s", k, d[0].body)
+	eachDB(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t), nil)
+		res := e.authorize(t, "pay-f", "4242424242424242")
+		if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: res.Reference}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if body["type"] != "chargeback" || body["amount"] != float64(1234) || body["paymentId"] != "pay-f" {
-		t.Errorf("body %s", d[0].body)
-	}
-	if _, err := time.Parse(time.RFC3339, body["occurredAt"].(string)); err != nil {
-		t.Error(err)
-	}
-	if err := e.a.Chargeback(res.Reference); paywire.ErrorCode(err) != paywire.EINVALID {
-		t.Errorf("second chargeback: %v", err)
-	}
+		if err := e.a.Chargeback(ctx, res.Reference, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.a.Wait()
+		d := e.hooks.deliveries()
+		if len(d) != 1 {
+			t.Fatalf("%d deliveries", len(d))
+		}
+		if ct := d[0].header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		sig := d[0].header.Get("Sandbox-Signature")
+		if !strings.HasPrefix(sig, "t=") || !strings.Contains(sig, ",v1=") {
+			t.Errorf("signature header %q", sig)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(d[0].body, &body); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"id", "type", "reference", "paymentId", "amount", "code", "occurredAt"} {
+			if _, ok := body[k]; !ok {
+				t.Errorf("body lacks %q: %s", k, d[0].body)
+			}
+		}
+		if body["type"] != "chargeback" || body["amount"] != float64(1234) || body["paymentId"] != "pay-f" {
+			t.Errorf("body %s", d[0].body)
+		}
+		if _, err := time.Parse(time.RFC3339, body["occurredAt"].(string)); err != nil {
+			t.Error(err)
+		}
+		if err := e.a.Chargeback(ctx, res.Reference, 0); paywire.ErrorCode(err) != paywire.EINVALID {
+			t.Errorf("second chargeback: %v", err)
+		}
+	})
 }
 
 // chargebacks captures n payments and charges them back in order, each
@@ -129,7 +131,7 @@ func chargebacks(t *testing.T, e *env, n int) []string {
 		if _, err := e.a.Capture(ctx, adapters.Operation{ProviderReference: res.Reference}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.a.Chargeback(res.Reference); err != nil {
+		if err := e.a.Chargeback(ctx, res.Reference, 0); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -138,44 +140,50 @@ func chargebacks(t *testing.T, e *env, n int) []string {
 }
 
 func TestDuplicateWebhooks(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.DuplicateWebhooks = true })
-	chargebacks(t, e, 1)
-	e.a.Wait()
-	evs := e.events(t)
-	if len(evs) != 2 || evs[0] != evs[1] {
-		t.Fatalf("want the same event twice, got %+v", evs)
-	}
+	eachDB(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t), func(c *sandbox.Config) { c.DuplicateWebhooks = true })
+		chargebacks(t, e, 1)
+		e.a.Wait()
+		evs := e.events(t)
+		if len(evs) != 2 || evs[0] != evs[1] {
+			t.Fatalf("want the same event twice, got %+v", evs)
+		}
+	})
 }
 
 func TestReorderedWebhooks(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.ReorderWebhooks = true })
-	ids := chargebacks(t, e, 3)
-	e.a.Wait()
-	evs := e.events(t)
-	var got []string
-	for _, ev := range evs {
-		got = append(got, ev.PaymentID)
-	}
-	// The first two arrive in reverse; the third, without a successor, at Wait.
-	want := []string{ids[1], ids[0], ids[2]}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Fatalf("arrival order %v, want %v", got, want)
-	}
+	eachDB(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t), func(c *sandbox.Config) { c.ReorderWebhooks = true })
+		ids := chargebacks(t, e, 3)
+		e.a.Wait()
+		evs := e.events(t)
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.PaymentID)
+		}
+		// The first two arrive in reverse; the third, without a successor, at Wait.
+		want := []string{ids[1], ids[0], ids[2]}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("arrival order %v, want %v", got, want)
+		}
+	})
 }
 
 func TestWebhookRetries(t *testing.T) {
-	e := newEnv(t, nil)
-	e.hooks.mu.Lock()
-	e.hooks.fail = 2
-	e.hooks.mu.Unlock()
-	chargebacks(t, e, 1)
-	e.a.Wait()
-	if evs := e.events(t); len(evs) != 1 {
-		t.Fatalf("after two failures, %d events arrived", len(evs))
-	}
-	if !strings.Contains(e.logs.String(), "retrying") {
-		t.Error("the retries were not logged")
-	}
+	eachDB(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t), nil)
+		e.hooks.mu.Lock()
+		e.hooks.fail = 2
+		e.hooks.mu.Unlock()
+		chargebacks(t, e, 1)
+		e.a.Wait()
+		if evs := e.events(t); len(evs) != 1 {
+			t.Fatalf("after two failures, %d events arrived", len(evs))
+		}
+		if !strings.Contains(e.logs.String(), "retrying") {
+			t.Error("the retries were not logged")
+		}
+	})
 }
 
 // FuzzVerifyWebhook feeds arbitrary bodies, correctly signed, and arbitrary
@@ -199,7 +207,7 @@ func FuzzVerifyWebhook(f *testing.F) {
 			}
 			switch evs[0].Type {
 			case adapters.EventAuthorized, adapters.EventCaptured, adapters.EventDeclined, adapters.EventFailed,
-				adapters.EventRefunded, adapters.EventChargeback:
+				adapters.EventRefunded, adapters.EventCancelled, adapters.EventChargeback:
 			default:
 				t.Fatalf("accepted type %q", evs[0].Type)
 			}

@@ -126,7 +126,11 @@ func (m *Main) mountAPI() error {
 	}
 	var providers []adapters.Provider
 	if m.Config.Sandbox || m.Config.Demo {
-		m.Sandbox = sandbox.Defaults(public, derive(key, "sandbox webhooks"))
+		sb, err := sandbox.Defaults(context.Background(), m.DB.Bun(), public, derive(key, "sandbox webhooks"))
+		if err != nil {
+			return err
+		}
+		m.Sandbox = sb
 		for _, a := range m.Sandbox {
 			providers = append(providers, a)
 			m.Router.Handle(a.PathPrefix()+"*", a.Handler())
