@@ -178,35 +178,23 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 // tried (a backend payment), or fails (the hosted pages' card details are
 // gone with the process).
 func (s *Service) finish(ctx context.Context, p *paywire.Payment, f paywire.FollowUp) error {
-	done := func() error { return s.writeSideRows(ctx, p, event{FollowUp: f.ID}, nil) }
-	switch p.State {
-	case paywire.StateCreated:
-		if p.SourcePaymentID == "" {
-			return done() // a hosted payment waits for its end user, and expires
-		}
-		if err := done(); err != nil {
-			return err
-		}
-		_, err := s.process(ctx, p, nil)
-		return err
-	case paywire.StatePending:
-		att, err := s.openAttempt(ctx, p)
-		if err != nil {
-			return err
-		}
-		if att != nil {
-			return done()
+	// The work first, then the follow-up is marked done: if the work dies
+	// too, the follow-up is due again.
+	var err error
+	switch {
+	case p.State == paywire.StateCreated && p.SourcePaymentID != "":
+		_, err = s.process(ctx, p, nil)
+	case p.State == paywire.StatePending:
+		var att *paywire.Attempt
+		if att, err = s.openAttempt(ctx, p); err != nil || att != nil {
+			break // an open attempt has its status query
 		}
 		if p.SourcePaymentID != "" {
-			src, err := s.Payments.Payment(ctx, p.MerchantID, p.SourcePaymentID)
-			if err != nil {
-				return err
+			var src *paywire.Payment
+			if src, err = s.Payments.Payment(ctx, p.MerchantID, p.SourcePaymentID); err == nil {
+				_, err = s.payBackend(ctx, p, src, nil)
 			}
-			if err := done(); err != nil {
-				return err
-			}
-			_, err = s.payBackend(ctx, p, src, nil)
-			return err
+			break
 		}
 		_, err = s.transition(ctx, p, event{Type: paywire.EventProviderError, Source: paywire.ActorSystem, FollowUp: f.ID})
 		if isNotApplicable(err) {
@@ -214,5 +202,8 @@ func (s *Service) finish(ctx context.Context, p *paywire.Payment, f paywire.Foll
 		}
 		return err
 	}
-	return done()
+	if err != nil {
+		return err
+	}
+	return s.writeSideRows(ctx, p, event{FollowUp: f.ID}, nil)
 }

@@ -60,11 +60,14 @@ type Service struct {
 	Now func() time.Time
 }
 
+// now is the time a use case records: UTC, to the microsecond, which both
+// databases keep exactly, so that an answer computed before a change is
+// written equals the payment read back after it.
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Microsecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -67,7 +67,7 @@ const maxConflicts = 8
 // is one the core must refuse (an unknown action, money moved without the
 // action that moves it).
 func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) (*paywire.Payment, error) {
-	done := map[paywire.Action]adapters.Result{} // money actions carried out, kept across conflicts
+	done := map[paywire.Action]*paywire.Attempt{} // money actions carried out, kept across conflicts
 	for range maxConflicts {
 		next, err := s.transitionOnce(ctx, p, ev, done)
 		if paywire.ErrorCode(err) != paywire.ECONFLICT {
@@ -85,7 +85,7 @@ func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) 
 	return nil, paywire.Errorf(paywire.EUNAVAILABLE, "the payment keeps changing; retry later")
 }
 
-func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev event, done map[paywire.Action]adapters.Result) (*paywire.Payment, error) {
+func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev event, done map[paywire.Action]*paywire.Attempt) (*paywire.Payment, error) {
 	m, err := s.Merchants.Merchant(ctx, p.MerchantID)
 	if err != nil {
 		return nil, err
@@ -334,9 +334,9 @@ func followUp(p *paywire.Payment, kind paywire.FollowUpKind, at time.Time) paywi
 // EDECLINED when the provider refused, EUNAVAILABLE when the outcome is
 // unknown (the attempt stays open: a retry with the same key asks again),
 // EUNSUPPORTED when the provider cannot do it.
-func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event, a paywire.Action, c paywire.StateChange, done map[paywire.Action]adapters.Result) (*paywire.Attempt, error) {
-	if _, ok := done[a]; ok {
-		return nil, nil
+func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event, a paywire.Action, c paywire.StateChange, done map[paywire.Action]*paywire.Attempt) (*paywire.Attempt, error) {
+	if att, ok := done[a]; ok {
+		return att, nil // carried out before a conflict: the move records it
 	}
 	op, amount := paywire.OpVoid, int64(0)
 	switch a {
@@ -388,7 +388,7 @@ func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event,
 	resolveAttempt(att, res, err)
 	switch {
 	case att.Status == paywire.AttemptApproved:
-		done[a] = res
+		done[a] = att
 		return att, nil
 	case att.Status == paywire.AttemptDeclined, att.Status == paywire.AttemptCancelled:
 		return att, &paywire.Error{Code: paywire.EDECLINED, Message: fmt.Sprintf("the provider declined the %s (%s)", op, res.Code)}
@@ -402,15 +402,14 @@ func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event,
 }
 
 // operationKey is the provider idempotency key of an operation: a payment
-// has one capture and one void, so theirs depend on the payment alone; a
+// has one capture and one void, so theirs depend on the payment alone (two
+// concurrent capture requests are one capture at the provider); a
 // refund's depends on the request (the merchant's idempotency key, or a
 // new one per request without it).
 func operationKey(p *paywire.Payment, op paywire.Operation, opKey string) string {
 	switch op {
 	case paywire.OpCapture, paywire.OpVoid:
-		if opKey == "" {
-			return p.ID + "-" + string(op)
-		}
+		return p.ID + "-" + string(op)
 	}
 	if opKey == "" {
 		opKey = paywire.NewID("")

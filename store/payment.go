@@ -321,7 +321,7 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error
 				from = c.Event.From
 			}
 			row := toPaymentRow(p)
-			row.UpdatedAt = now
+			row.UpdatedAt = utc(p.UpdatedAt)
 			res, err := tx.NewUpdate().Model(row).
 				Column("state", "version", "updated_at", "captured", "refunded", "charged_back", "method", "provider",
 					"provider_reference", "card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year",
@@ -344,7 +344,6 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error
 				}
 				return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile (expected version %d); read it again", p.ID, c.Version)
 			}
-			p.UpdatedAt = now
 		}
 		return writeWith(ctx, tx, now, c)
 	})

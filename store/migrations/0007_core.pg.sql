@@ -32,3 +32,9 @@ ALTER TABLE provider_events ADD COLUMN payment_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE merchants ADD COLUMN authorization_ttl_seconds BIGINT NOT NULL DEFAULT 604800;
 DROP INDEX payments_state;
 CREATE INDEX payments_state ON payments (state, updated_at);
+
+-- Payments completed in one step before captures were always recorded
+-- (sales: bank redirects, e-wallets, backend payments) have it recorded
+-- now, so that refunds and chargebacks are measured against it.
+UPDATE payments SET captured = amount
+    WHERE captured = 0 AND state IN ('completed', 'partially_refunded', 'refunded', 'charged_back');
