@@ -37,9 +37,9 @@ type Checkout struct {
 type Details struct {
 	Method paywire.Method
 	Card   *paywire.Card // card: in memory only
-	Bank   string         // bank_redirect: the bank's id from Banks
-	Wallet string         // ewallet: the wallet account, an e-mail address
-	IP     string         // the end user's address, for risk
+	Bank   string        // bank_redirect: the bank's id from Banks
+	Wallet string        // ewallet: the wallet account, an e-mail address
+	IP     string        // the end user's address, for risk
 }
 
 // Bank is a bank a bank redirect may go to.

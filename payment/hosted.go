@@ -166,15 +166,16 @@ func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire
 	return s.transition(ctx, p, event{
 		Type: paywire.EventSubmitted, Source: source, Method: method, Card: card,
 		Risk:      &paywire.RiskResult{Score: risk.Score, Action: risk.Action},
-		FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(processAfter))},
+		FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(s.recoverAfter()))},
 	})
 }
 
-// processAfter is when the follow-up that finishes a submitted payment
-// falls due: well after a provider loop ends (3 calls of at most the
-// provider timeout), so that it finds the payment decided or waiting at
-// a provider, unless the process died.
-const processAfter = 3 * time.Minute
+func (s *Service) recoverAfter() time.Duration {
+	if s.RecoverAfter > 0 {
+		return s.RecoverAfter
+	}
+	return 3 * time.Minute
+}
 
 // CancelRedirect cancels a token's payment for the end user, if its state
 // allows, and returns the merchant's page for the state it is in.
@@ -480,4 +481,3 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
-

@@ -49,7 +49,9 @@ func (s *Service) takePayment(ctx context.Context, p *paywire.Payment, route []s
 		if tried == maxAttempts {
 			break
 		}
-		if slices.ContainsFunc(existing, func(a paywire.Attempt) bool { return a.Provider == name && (a.Operation == paywire.OpAuthorize || a.Operation == paywire.OpPay) }) {
+		if slices.ContainsFunc(existing, func(a paywire.Attempt) bool {
+			return a.Provider == name && (a.Operation == paywire.OpAuthorize || a.Operation == paywire.OpPay)
+		}) {
 			continue // tried before a restart: not again
 		}
 		prov, err := s.Providers.Provider(name)

@@ -47,6 +47,11 @@ type Service struct {
 	Logger      *slog.Logger
 	// ProviderTimeout bounds one provider call; 20 s when zero.
 	ProviderTimeout time.Duration
+	// RecoverAfter is when a submitted payment's process follow-up falls
+	// due: longer than a provider loop takes, so that it finds the payment
+	// decided or waiting at a provider unless the process died; 3 minutes
+	// when zero.
+	RecoverAfter time.Duration
 
 	// PortalURL is the public base URL of the service, without a trailing
 	// slash: redirects go to PortalURL + "/pay", providers send end users

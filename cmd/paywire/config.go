@@ -24,6 +24,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	NotifyMaxAge    time.Duration
 	MaxBodyBytes    int64
+	RedirectTTL     time.Duration
+	ProviderTimeout time.Duration
+	RecoverAfter    time.Duration
 	PublicURL       string // empty: http://<the address listened on>
 	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
 	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
@@ -51,6 +54,9 @@ var options = []option{
 	{"shutdown-timeout", "PAYWIRE_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish after SIGINT/SIGTERM", "serve"},
 	{"notify-max-age", "PAYWIRE_NOTIFY_MAX_AGE", "72h", "how long failed merchant notifications are retried before they are dead-lettered", "serve"},
 	{"max-body-bytes", "PAYWIRE_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes", "serve"},
+	{"redirect-ttl", "PAYWIRE_REDIRECT_TTL", "15m", "how long a payment's redirect link stays valid; an unpaid payment expires with it", "serve"},
+	{"provider-timeout", "PAYWIRE_PROVIDER_TIMEOUT", "20s", "how long one provider call may take; without an answer its outcome is unknown and asked of the provider later", "serve"},
+	{"recover-after", "PAYWIRE_RECOVER_AFTER", "3m", "when a submitted payment's recovery follow-up falls due: it finishes what a process that died left (longer than a provider loop takes)", "serve"},
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
@@ -120,6 +126,21 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 			errs = append(errs, fmt.Errorf("--max-body-bytes: %q is not a number of bytes of at least 1024", str("max-body-bytes")))
 		}
 		c.MaxBodyBytes = n
+	}
+	durations := []struct {
+		flag string
+		min  time.Duration
+		to   *time.Duration
+	}{{"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}}
+	for _, d := range durations {
+		if values[d.flag] == nil {
+			continue
+		}
+		v, err := time.ParseDuration(str(d.flag))
+		if err != nil || v < d.min {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a duration of at least %s", d.flag, str(d.flag), d.min))
+		}
+		*d.to = v
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "":
