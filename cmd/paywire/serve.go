@@ -139,8 +139,9 @@ func (m *Main) mountAPI() error {
 	}
 	registry := adapters.NewRegistry(providers...)
 	m.Payments = &payment.Service{
-		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, Engine: m.Engine,
-		Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
+		Decider: m.Engine, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
 		MaxBodyBytes: m.Config.MaxBodyBytes}).Mount(m.Router)
@@ -149,7 +150,7 @@ func (m *Main) mountAPI() error {
 		pages.ProviderOrigins = []string{public} // the sandbox's pages, under /sandbox/
 	}
 	pages.Mount(m.Router)
-	(&listeners.Handler{Payments: m.Payments, Providers: registry, Logger: m.Logger}).Mount(m.Router)
+	(&listeners.Handler{Payments: m.Payments, Logger: m.Logger}).Mount(m.Router)
 	if m.Config.Demo {
 		dm, secret, err := demoShopSecret(context.Background(), m.DB)
 		if err != nil {
@@ -203,6 +204,17 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { <-workerDone }()
+	// The follow-up worker: one per node, claiming due follow-ups with
+	// leases as the notification worker claims messages.
+	followUps := &payment.FollowUpWorker{Service: m.Payments}
+	followUpsDone := make(chan struct{})
+	go func() {
+		defer close(followUpsDone)
+		if err := followUps.Run(ctx); err != nil {
+			m.Logger.Error("follow-up worker stopped", "error", err)
+		}
+	}()
+	defer func() { <-followUpsDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
