@@ -58,7 +58,7 @@ type Config struct {
 	// Latency is the simulated processing time of every provider call.
 	Latency time.Duration
 	// WebhookDelay is how long outcomes that arrive by webhook alone (test
-	// card 4000000000000077, e-wallets) take. The outcome's time is kept
+	// card 4000000000000077 and payments on it, e-wallets) take. The outcome's time is kept
 	// with the payment: any read after it brings the outcome in, and a
 	// timer of the node that took the payment sends the webhook on time.
 	WebhookDelay time.Duration
@@ -189,8 +189,9 @@ func (a *Acquirer) Name() string { return a.cfg.Name }
 // pages: "/sandbox/<name>/".
 func (a *Acquirer) PathPrefix() string { return a.prefix }
 
-// Wait blocks until every webhook scheduled so far has been delivered or
-// given up, delivering a webhook held for reordering at once. For tests.
+// Wait blocks until every webhook scheduled so far on this instance has
+// been delivered or given up, including those of outcomes whose timers
+// still run, delivering a webhook held for reordering at once. For tests.
 func (a *Acquirer) Wait() {
 	a.flushHeld()
 	a.inflight.wait()
