@@ -69,7 +69,10 @@ const maxConflicts = 8
 func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) (*paywire.Payment, error) {
 	done := map[paywire.Action]*paywire.Attempt{} // money actions carried out, kept across conflicts
 	for range maxConflicts {
-		next, err := s.transitionOnce(ctx, p, ev, done)
+		next, scheduled, err := s.transitionOnce(ctx, p, ev, done)
+		if err == nil {
+			return s.dueNow(ctx, next, scheduled), nil
+		}
 		if paywire.ErrorCode(err) != paywire.ECONFLICT {
 			return next, err
 		}
@@ -78,6 +81,9 @@ func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) 
 				return s.Payments.Payment(ctx, p.MerchantID, p.ID) // applied by a concurrent delivery
 			}
 		}
+		if ev.FollowUp != 0 && !s.followUpPending(ctx, p, ev.FollowUp) {
+			return s.Payments.Payment(ctx, p.MerchantID, p.ID) // carried out by another worker
+		}
 		if p, err = s.Payments.Payment(ctx, p.MerchantID, p.ID); err != nil {
 			return nil, err
 		}
@@ -85,15 +91,15 @@ func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) 
 	return nil, paywire.Errorf(paywire.EUNAVAILABLE, "the payment keeps changing; retry later")
 }
 
-func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev event, done map[paywire.Action]*paywire.Attempt) (*paywire.Payment, error) {
+func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev event, done map[paywire.Action]*paywire.Attempt) (*paywire.Payment, []paywire.FollowUp, error) {
 	m, err := s.Merchants.Merchant(ctx, p.MerchantID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.now()
 	d, err := s.Decider.Workflow(ctx, workflowInput(p, m, ev, now))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.FailedClosed {
 		s.logger().Error("workflow decision failed closed", "payment_id", p.ID, "decision", d.DecisionID, "error", d.Error)
@@ -104,20 +110,20 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 	}
 	if err := checkDecision(p, d.NextState, ev.Type, actions); err != nil {
 		s.logger().Error("workflow decision refused", "payment_id", p.ID, "decision", d.DecisionID, "error", err)
-		return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "the payment cannot be processed now", Err: err}
+		return nil, nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "the payment cannot be processed now", Err: err}
 	}
 	if d.NextState == "" && len(actions) == 0 {
-		return p, s.writeSideRows(ctx, p, ev, fmt.Errorf("%w: %s on %s", errNotApplicable, ev.Type, p.State))
+		return p, nil, s.writeSideRows(ctx, p, ev, fmt.Errorf("%w: %s on %s", errNotApplicable, ev.Type, p.State))
 	}
 
 	var c paywire.StateChange
 	if d.NextState != "" {
 		mv := paywire.Move{To: d.NextState, Type: ev.Type, Source: ev.Source, Reason: d.Reason, At: now}
 		if err := moneyOf(p, ev, &mv); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if c, err = p.Moved(mv); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		same := *p
@@ -142,7 +148,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 				// outcome is final.
 				s.answerDeclined(ctx, p, ev, att, err)
 			}
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -168,18 +174,57 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 	s.withSideRows(&c, ev)
 	if ev.Idem != nil {
 		if c.Idempotency, err = ev.Idem.answer(next, nil); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := s.Payments.ApplyStateChange(ctx, c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ev.Idem.committed()
 	if c.Event != nil {
 		s.logger().Info("payment moved", "payment_id", next.ID, "merchant_id", next.MerchantID, "from", string(p.State),
 			"to", string(next.State), "event", string(ev.Type), "reason", d.Reason)
 	}
-	return next, nil
+	return next, c.FollowUps, nil
+}
+
+// followUpPending reports whether p's follow-up id is still to be done;
+// true when that cannot be read (the change's compare-and-set decides).
+func (s *Service) followUpPending(ctx context.Context, p *paywire.Payment, id int64) bool {
+	fs, err := s.FollowUps.FollowUps(ctx, p.MerchantID, p.ID)
+	if err != nil {
+		return true
+	}
+	for _, f := range fs {
+		if f.ID == id {
+			return f.Status == paywire.FollowUpPending
+		}
+	}
+	return true
+}
+
+// dueNow carries out at once the follow-ups a change scheduled for now (an
+// auto-capture), so that the end user coming back sees the payment as it
+// will be; the worker does them if this fails or the process dies first.
+// It returns the payment as it is afterwards.
+func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []paywire.FollowUp) *paywire.Payment {
+	ran := false
+	for _, f := range scheduled {
+		if f.Kind != paywire.FollowUpCapture || f.ID == 0 || f.DueAt.After(s.now()) {
+			continue
+		}
+		if err := s.RunFollowUp(ctx, f); err != nil {
+			s.logger().Warn("auto-capture not done at once; the follow-up worker will", "payment_id", p.ID, "error", err)
+		}
+		ran = true
+	}
+	if !ran {
+		return p
+	}
+	if next, err := s.Payments.Payment(ctx, p.MerchantID, p.ID); err == nil {
+		return next
+	}
+	return p
 }
 
 // checkDecision refuses what no policy may decide: an unknown action, a

@@ -218,13 +218,18 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return paywire.Errorf(paywire.ECONFLICT, "the follow-up was carried out meanwhile")
 		}
 	}
-	for _, f := range c.FollowUps {
-		if _, err := tx.NewInsert().Model(&followUpRow{
+	for i := range c.FollowUps {
+		f := &c.FollowUps[i]
+		row := &followUpRow{
 			PaymentID: f.PaymentID, MerchantID: f.MerchantID, Kind: string(f.Kind), AttemptID: f.AttemptID,
 			DueAt: utc(f.DueAt), Status: paywire.FollowUpPending, CreatedAt: now,
-		}).Exec(ctx); err != nil {
+		}
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return err
 		}
+		// The caller learns the id (the change's slice is the caller's),
+		// to carry out a follow-up that is due at once.
+		f.ID, f.Status, f.CreatedAt = row.ID, paywire.FollowUpPending, now
 	}
 	for i := range c.Attempts {
 		a := &c.Attempts[i]
