@@ -340,6 +340,19 @@ func TestBrowserFlows(t *testing.T) {
 		e.eventually(t, id, paywire.StateCompleted)
 	})
 
+	t.Run("bank redirect cancelled at the bank", func(t *testing.T) {
+		e.shop(t, "DE", "en", "bank_redirect")
+		e.run(t, "bank form", chromedp.WaitVisible(chromedp.CSS(`#bank-sandbox-bank`)), chromedp.Click(chromedp.CSS(`#bank-sandbox-bank`)))
+		e.run(t, "submit bank", chromedp.Click(chromedp.CSS(`form.details button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`button[value=cancel]`)))
+		e.run(t, "cancel at the bank", chromedp.Click(chromedp.CSS(`button[value=cancel]`)))
+		page, state, id := e.result(t)
+		if page != "cancel" || state != "CANCELLED" {
+			t.Fatalf("ended on %s with %s", page, state)
+		}
+		e.eventually(t, id, paywire.StateCancelled)
+	})
+
 	t.Run("German pages", func(t *testing.T) {
 		e.shop(t, "DE", "de", "")
 		lang := get(t, e, "German", chromedp.AttributeValue(chromedp.CSS(`html`), "lang")).Value
@@ -364,7 +377,7 @@ func TestBrowserFlows(t *testing.T) {
 		amt, _ := paywire.NewMoney(1000, "EUR")
 		p := &paywire.Payment{MerchantID: "demo", MerchantReference: "expired-1", Kind: paywire.KindDeposit, Amount: amt,
 			EndUser: paywire.EndUser{ID: "u", Country: "DE"}}
-		if err := e.main.DB.CreatePayment(context.Background(), p); err != nil {
+		if err := e.main.DB.CreatePayment(context.Background(), paywire.Creation(p, paywire.ActorMerchant, time.Now())); err != nil {
 			t.Fatal(err)
 		}
 		token := payment.SignToken(testTokenKey, "demo", p.ID, time.Now().Add(-time.Minute))
