@@ -117,8 +117,8 @@ func (h *Handler) soapMerchant(r *http.Request, req *soap.Request) (*paywire.Mer
 
 func (h *Handler) soapFault(w http.ResponseWriter, r *http.Request, ver soap.Version, err error) {
 	h.logFailure(r, err)
-	st, _, msg := statusOf(err)
-	_ = soap.WriteFault(w, ver, soap.Fault{Code: st.fault, Message: msg, Client: st.client})
+	_, class, msg := paywire.Classify(err)
+	_ = soap.WriteFault(w, ver, soap.Fault{Code: class.Fault, Message: msg, Client: class.Client})
 }
 
 func truncated(s string) string {
@@ -145,7 +145,7 @@ func toPaymentXML(p *paywire.Payment) Payment {
 		PaymentID: p.ID, MerchantReference: p.MerchantReference, Kind: kindText(p.Kind), State: stateText(p.State),
 		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
 		CapturedAmount: decimal(p, p.Captured), RefundedAmount: decimal(p, p.Refunded),
-		PaymentMethod: p.Method, Provider: p.Provider,
+		PaymentMethod: string(p.Method), Provider: p.Provider,
 		CreatedAt: DateTime{p.CreatedAt}, UpdatedAt: DateTime{p.UpdatedAt}, Version: p.Version,
 	}
 }
@@ -161,7 +161,7 @@ func (h *Handler) soapGetRedirectData(ctx context.Context, m *paywire.Merchant, 
 	}
 	rd, err := h.Payments.Start(ctx, m.ID, "ref:"+in.MerchantReference, payment.StartRequest{
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount, EndUser: toEndUser(in.EndUser),
-		ReturnURLs: paywire.ReturnURLs(in.ReturnURLs), PaymentMethod: in.PaymentMethod, NotificationURL: in.NotificationURL,
+		ReturnURLs: paywire.ReturnURLs(in.ReturnURLs), PaymentMethod: paywire.Method(in.PaymentMethod), NotificationURL: in.NotificationURL,
 	})
 	if err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func (h *Handler) soapCreatePayment(ctx context.Context, m *paywire.Merchant, bo
 	}
 	p, err := h.Payments.Create(ctx, m.ID, "ref:"+in.MerchantReference, payment.CreateRequest{
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount, EndUser: toEndUser(in.EndUser),
-		PaymentMethod: in.PaymentMethod, SourcePaymentID: in.SourcePaymentID, NotificationURL: in.NotificationURL,
+		PaymentMethod: paywire.Method(in.PaymentMethod), SourcePaymentID: in.SourcePaymentID, NotificationURL: in.NotificationURL,
 	})
 	if err != nil {
 		return nil, err
