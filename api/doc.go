@@ -5,6 +5,8 @@
 // with an OpenAPI document, with merchant authentication (HTTP Basic or
 // WS-Security UsernameToken), tenant isolation, idempotency and one table
 // from error codes to HTTP statuses and SOAP fault codes. It calls the
-// payment use cases; it never imports another transport. Subpackage soap is
-// the envelope codec, wsdl holds the WSDL documents.
+// payment use cases; it never imports another transport. Its subpackages
+// serve nothing, so that clients may import them: message holds the
+// request and response types and namespaces, soap is the envelope codec,
+// wsdl holds the WSDL documents.
 package api

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/api/message"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/payment"
 )
@@ -92,17 +93,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// errorJSON is the body of every JSON error.
-type errorJSON struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, err error) {
 	code, class, msg := paywire.Classify(err)
-	var e errorJSON
+	var e message.ErrorJSON
 	e.Error.Code, e.Error.Message = code, msg
 	writeJSON(w, class.HTTPStatus, e)
 }
@@ -171,58 +164,8 @@ func idempotencyKey(r *http.Request) (string, error) {
 
 // --- bodies -------------------------------------------------------------
 
-type endUserJSON struct {
-	ID       string `json:"id"`
-	Email    string `json:"email,omitempty"`
-	Country  string `json:"country"`
-	Language string `json:"language,omitempty"`
-	IP       string `json:"ip,omitempty"`
-}
-
-type startJSON struct {
-	MerchantReference string             `json:"merchantReference"`
-	Kind              string             `json:"kind"`
-	Amount            string             `json:"amount"`
-	Currency          string             `json:"currency"`
-	EndUser           endUserJSON        `json:"endUser"`
-	ReturnURLs        paywire.ReturnURLs `json:"returnUrls"`
-	PaymentMethod     string             `json:"paymentMethod,omitempty"`
-	NotificationURL   string             `json:"notificationUrl,omitempty"`
-}
-
-type redirectJSON struct {
-	PaymentID   string          `json:"paymentId"`
-	RedirectURL string          `json:"redirectUrl"`
-	HTTPMethod  string          `json:"httpMethod"`
-	PostFields  []payment.Field `json:"postFields"`
-	ExpiresAt   string          `json:"expiresAt"`
-}
-
-type eventJSON struct {
-	SequenceNumber int64  `json:"sequenceNumber"`
-	PreviousState  string `json:"previousState,omitempty"`
-	NewState       string `json:"newState"`
-	Amount         string `json:"amount,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	OccurredAt     string `json:"occurredAt"`
-}
-
-type paymentJSON struct {
-	PaymentID         string      `json:"paymentId"`
-	MerchantReference string      `json:"merchantReference"`
-	Kind              string      `json:"kind"`
-	State             string      `json:"state"`
-	Amount            string      `json:"amount"`
-	Currency          string      `json:"currency"`
-	CapturedAmount    string      `json:"capturedAmount"`
-	RefundedAmount    string      `json:"refundedAmount"`
-	PaymentMethod     string      `json:"paymentMethod,omitempty"`
-	Provider          string      `json:"provider,omitempty"`
-	CreatedAt         string      `json:"createdAt"`
-	UpdatedAt         string      `json:"updatedAt"`
-	Version           int64       `json:"version"`
-	Events            []eventJSON `json:"events,omitempty"`
-}
+// The bodies are the types of package api/message; the functions below
+// fill them from the domain.
 
 func timeText(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -230,8 +173,8 @@ func decimal(p *paywire.Payment, minor int64) string {
 	return paywire.Money{Amount: minor, Currency: p.Amount.Currency}.Decimal()
 }
 
-func toPaymentJSON(p *paywire.Payment, events []paywire.Event) paymentJSON {
-	out := paymentJSON{
+func toPaymentJSON(p *paywire.Payment, events []paywire.Event) message.PaymentJSON {
+	out := message.PaymentJSON{
 		PaymentID: p.ID, MerchantReference: p.MerchantReference, Kind: kindText(p.Kind), State: stateText(p.State),
 		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
 		CapturedAmount: decimal(p, p.Captured), RefundedAmount: decimal(p, p.Refunded),
@@ -239,7 +182,7 @@ func toPaymentJSON(p *paywire.Payment, events []paywire.Event) paymentJSON {
 		CreatedAt: timeText(p.CreatedAt), UpdatedAt: timeText(p.UpdatedAt), Version: p.Version,
 	}
 	for _, e := range events {
-		ej := eventJSON{SequenceNumber: e.Seq, NewState: stateText(e.To), Reason: e.Reason, OccurredAt: timeText(e.OccurredAt)}
+		ej := message.EventJSON{SequenceNumber: e.Seq, NewState: stateText(e.To), Reason: e.Reason, OccurredAt: timeText(e.OccurredAt)}
 		if e.From != "" {
 			ej.PreviousState = stateText(e.From)
 		}
@@ -251,20 +194,23 @@ func toPaymentJSON(p *paywire.Payment, events []paywire.Event) paymentJSON {
 	return out
 }
 
-type amountJSON struct {
-	Amount string `json:"amount,omitempty"`
-}
-
-type methodJSON struct {
-	Method    string `json:"method"`
-	MinAmount string `json:"minAmount"`
-	MaxAmount string `json:"maxAmount"`
+// postFields returns the redirect's form fields as the JSON API writes
+// them: null when there are none to post (a GET redirect).
+func postFields(fs []payment.Field) []message.PostField {
+	if fs == nil {
+		return nil
+	}
+	out := make([]message.PostField, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, message.PostField{Name: f.Name, Value: f.Value})
+	}
+	return out
 }
 
 // --- handlers -----------------------------------------------------------
 
 func (h *Handler) startPayment(r *http.Request) (int, any, error) {
-	var in startJSON
+	var in message.GetRedirectDataRequest
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -274,9 +220,8 @@ func (h *Handler) startPayment(r *http.Request) (int, any, error) {
 	}
 	req := payment.StartRequest{
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount,
-		EndUser: paywire.EndUser{ID: in.EndUser.ID, Email: in.EndUser.Email, Country: in.EndUser.Country,
-			Language: in.EndUser.Language, IP: in.EndUser.IP},
-		ReturnURLs: in.ReturnURLs, PaymentMethod: paywire.Method(in.PaymentMethod), NotificationURL: in.NotificationURL,
+		EndUser:    toEndUser(in.EndUser),
+		ReturnURLs: paywire.ReturnURLs(in.ReturnURLs), PaymentMethod: paywire.Method(in.PaymentMethod), NotificationURL: in.NotificationURL,
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
@@ -289,23 +234,12 @@ func (h *Handler) startPayment(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, redirectJSON{PaymentID: rd.PaymentID, RedirectURL: rd.URL, HTTPMethod: rd.HTTPMethod,
-		PostFields: rd.PostFields, ExpiresAt: timeText(rd.ExpiresAt)}, nil
-}
-
-type createJSON struct {
-	MerchantReference string      `json:"merchantReference"`
-	Kind              string      `json:"kind"`
-	Amount            string      `json:"amount"`
-	Currency          string      `json:"currency"`
-	EndUser           endUserJSON `json:"endUser"`
-	PaymentMethod     string      `json:"paymentMethod"`
-	SourcePaymentID   string      `json:"sourcePaymentId"`
-	NotificationURL   string      `json:"notificationUrl,omitempty"`
+	return http.StatusCreated, message.RedirectJSON{PaymentID: rd.PaymentID, RedirectURL: rd.URL, HTTPMethod: rd.HTTPMethod,
+		PostFields: postFields(rd.PostFields), ExpiresAt: timeText(rd.ExpiresAt)}, nil
 }
 
 func (h *Handler) createPayment(r *http.Request) (int, any, error) {
-	var in createJSON
+	var in message.CreatePaymentRequest
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -322,8 +256,7 @@ func (h *Handler) createPayment(r *http.Request) (int, any, error) {
 	}
 	p, err := h.Payments.Create(r.Context(), merchantOf(r.Context()).ID, key, payment.CreateRequest{
 		MerchantReference: in.MerchantReference, Kind: kindOf(in.Kind), Amount: amount,
-		EndUser: paywire.EndUser{ID: in.EndUser.ID, Email: in.EndUser.Email, Country: in.EndUser.Country,
-			Language: in.EndUser.Language, IP: in.EndUser.IP},
+		EndUser:       toEndUser(in.EndUser),
 		PaymentMethod: paywire.Method(in.PaymentMethod), SourcePaymentID: in.SourcePaymentID, NotificationURL: in.NotificationURL,
 	})
 	if err != nil {
@@ -341,7 +274,7 @@ func (h *Handler) getPayment(r *http.Request) (int, any, error) {
 }
 
 func (h *Handler) capturePayment(r *http.Request) (int, any, error) {
-	var in amountJSON
+	var in message.AmountJSON
 	if err := decodeOptional(r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -369,7 +302,7 @@ func (h *Handler) cancelPayment(r *http.Request) (int, any, error) {
 }
 
 func (h *Handler) refundPayment(r *http.Request) (int, any, error) {
-	var in amountJSON
+	var in message.AmountJSON
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -397,30 +330,17 @@ func (h *Handler) paymentMethods(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"methods": methodsJSON(ms, amount.Currency)}, nil
+	return http.StatusOK, message.MethodsJSON{Methods: methodsJSON(ms, amount.Currency)}, nil
 }
 
-func methodsJSON(ms []engine.MethodOption, c paywire.Currency) []methodJSON {
-	out := make([]methodJSON, 0, len(ms))
+func methodsJSON(ms []engine.MethodOption, c paywire.Currency) []message.MethodJSON {
+	out := make([]message.MethodJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, methodJSON{Method: m.Method,
+		out = append(out, message.MethodJSON{Method: m.Method,
 			MinAmount: paywire.Money{Amount: m.MinMinor, Currency: c}.Decimal(),
 			MaxAmount: paywire.Money{Amount: m.MaxMinor, Currency: c}.Decimal()})
 	}
 	return out
-}
-
-type notificationJSON struct {
-	ID             int64           `json:"id"`
-	EventID        string          `json:"eventId"`
-	PaymentID      string          `json:"paymentId"`
-	SequenceNumber int64           `json:"sequenceNumber"`
-	Status         string          `json:"status"`
-	Attempts       int             `json:"attempts"`
-	LastError      string          `json:"lastError,omitempty"`
-	NextAttemptAt  string          `json:"nextAttemptAt,omitempty"`
-	CreatedAt      string          `json:"createdAt"`
-	Payload        json.RawMessage `json:"payload"`
 }
 
 // notifications lists the merchant's undelivered notifications of the
@@ -433,16 +353,16 @@ func (h *Handler) notifications(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]notificationJSON, 0, len(ns))
+	out := make([]message.NotificationJSON, 0, len(ns))
 	for _, n := range ns {
-		nj := notificationJSON{ID: n.ID, EventID: n.EventID, PaymentID: n.PaymentID, SequenceNumber: n.Seq,
+		nj := message.NotificationJSON{ID: n.ID, EventID: n.EventID, PaymentID: n.PaymentID, SequenceNumber: n.Seq,
 			Status: n.Status, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: timeText(n.CreatedAt), Payload: n.Payload}
 		if n.Status == paywire.OutboxPending {
 			nj.NextAttemptAt = timeText(n.NextAttemptAt)
 		}
 		out = append(out, nj)
 	}
-	return http.StatusOK, map[string]any{"notifications": out}, nil
+	return http.StatusOK, message.NotificationsJSON{Notifications: out}, nil
 }
 
 func (h *Handler) resendNotification(r *http.Request) (int, any, error) {
@@ -457,5 +377,5 @@ func (h *Handler) resendNotification(r *http.Request) (int, any, error) {
 	if err := h.Payments.Resend(r.Context(), merchantOf(r.Context()).ID, key, id); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusAccepted, map[string]any{"id": id, "status": paywire.OutboxPending}, nil
+	return http.StatusAccepted, message.ResentJSON{ID: id, Status: paywire.OutboxPending}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/api/message"
 	"github.com/paywire/paywire/api/soap"
 	"github.com/paywire/paywire/api/wsdl"
 	"github.com/paywire/paywire/payment"
@@ -72,9 +73,9 @@ func (h *Handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 	ver = req.Version
 	op, ok := soapOperations[req.Name.Local]
-	if req.Name.Space != PaymentNamespace || !ok {
+	if req.Name.Space != message.PaymentNamespace || !ok {
 		_ = soap.WriteFault(w, ver, soap.Fault{Code: faultUnknownOperation, Client: true,
-			Message: "PaymentService has no operation " + truncated(req.Name.Local) + " in namespace " + PaymentNamespace})
+			Message: "PaymentService has no operation " + truncated(req.Name.Local) + " in namespace " + message.PaymentNamespace})
 		return
 	}
 	if !actionMatches(action, req.Name.Local) {
@@ -100,7 +101,7 @@ func (h *Handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 // actionMatches accepts an empty action (SOAP 1.2 makes it optional), the
 // WSDL's action, and the bare operation name some toolkits send.
 func actionMatches(action, op string) bool {
-	return action == "" || action == PaymentActionPrefix+op || action == op
+	return action == "" || action == message.PaymentActionPrefix+op || action == op
 }
 
 // soapMerchant authenticates by WS-Security UsernameToken (PasswordText)
@@ -136,22 +137,22 @@ func unmarshal(body []byte, v any, op string) error {
 	return nil
 }
 
-func toEndUser(u EndUser) paywire.EndUser {
+func toEndUser(u message.EndUser) paywire.EndUser {
 	return paywire.EndUser{ID: u.ID, Email: u.Email, Country: u.Country, Language: u.Language, IP: u.IP}
 }
 
-func toPaymentXML(p *paywire.Payment) Payment {
-	return Payment{
+func toPaymentXML(p *paywire.Payment) message.Payment {
+	return message.Payment{
 		PaymentID: p.ID, MerchantReference: p.MerchantReference, Kind: kindText(p.Kind), State: stateText(p.State),
 		Amount: p.Amount.Decimal(), Currency: p.Amount.Currency.Code,
 		CapturedAmount: decimal(p, p.Captured), RefundedAmount: decimal(p, p.Refunded),
 		PaymentMethod: string(p.Method), Provider: p.Provider,
-		CreatedAt: DateTime{p.CreatedAt}, UpdatedAt: DateTime{p.UpdatedAt}, Version: p.Version,
+		CreatedAt: message.DateTime{Time: p.CreatedAt}, UpdatedAt: message.DateTime{Time: p.UpdatedAt}, Version: p.Version,
 	}
 }
 
 func (h *Handler) soapGetRedirectData(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in GetRedirectDataRequest
+	var in message.GetRedirectDataRequest
 	if err := unmarshal(body, &in, "getRedirectData"); err != nil {
 		return nil, err
 	}
@@ -166,17 +167,17 @@ func (h *Handler) soapGetRedirectData(ctx context.Context, m *paywire.Merchant, 
 	if err != nil {
 		return nil, err
 	}
-	out := GetRedirectDataResponse{PaymentID: rd.PaymentID, RedirectURL: rd.URL, HTTPMethod: rd.HTTPMethod,
-		ExpiresAt: DateTime{rd.ExpiresAt}}
-	out.PostFields.Field = make([]PostField, 0, len(rd.PostFields))
+	out := message.GetRedirectDataResponse{PaymentID: rd.PaymentID, RedirectURL: rd.URL, HTTPMethod: rd.HTTPMethod,
+		ExpiresAt: message.DateTime{Time: rd.ExpiresAt}}
+	out.PostFields.Field = make([]message.PostField, 0, len(rd.PostFields))
 	for _, f := range rd.PostFields {
-		out.PostFields.Field = append(out.PostFields.Field, PostField{Name: f.Name, Value: f.Value})
+		out.PostFields.Field = append(out.PostFields.Field, message.PostField{Name: f.Name, Value: f.Value})
 	}
 	return out, nil
 }
 
 func (h *Handler) soapCreatePayment(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in CreatePaymentRequest
+	var in message.CreatePaymentRequest
 	if err := unmarshal(body, &in, "createPayment"); err != nil {
 		return nil, err
 	}
@@ -191,11 +192,11 @@ func (h *Handler) soapCreatePayment(ctx context.Context, m *paywire.Merchant, bo
 	if err != nil {
 		return nil, err
 	}
-	return CreatePaymentResponse{Payment: toPaymentXML(p)}, nil
+	return message.CreatePaymentResponse{Payment: toPaymentXML(p)}, nil
 }
 
 func (h *Handler) soapCapturePayment(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in CapturePaymentRequest
+	var in message.CapturePaymentRequest
 	if err := unmarshal(body, &in, "capturePayment"); err != nil {
 		return nil, err
 	}
@@ -209,11 +210,11 @@ func (h *Handler) soapCapturePayment(ctx context.Context, m *paywire.Merchant, b
 	if err != nil {
 		return nil, err
 	}
-	return CapturePaymentResponse{Payment: toPaymentXML(p)}, nil
+	return message.CapturePaymentResponse{Payment: toPaymentXML(p)}, nil
 }
 
 func (h *Handler) soapCancelPayment(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in CancelPaymentRequest
+	var in message.CancelPaymentRequest
 	if err := unmarshal(body, &in, "cancelPayment"); err != nil {
 		return nil, err
 	}
@@ -221,11 +222,11 @@ func (h *Handler) soapCancelPayment(ctx context.Context, m *paywire.Merchant, bo
 	if err != nil {
 		return nil, err
 	}
-	return CancelPaymentResponse{Payment: toPaymentXML(p)}, nil
+	return message.CancelPaymentResponse{Payment: toPaymentXML(p)}, nil
 }
 
 func (h *Handler) soapRefundPayment(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in RefundPaymentRequest
+	var in message.RefundPaymentRequest
 	if err := unmarshal(body, &in, "refundPayment"); err != nil {
 		return nil, err
 	}
@@ -240,11 +241,11 @@ func (h *Handler) soapRefundPayment(ctx context.Context, m *paywire.Merchant, bo
 	if err != nil {
 		return nil, err
 	}
-	return RefundPaymentResponse{Payment: toPaymentXML(p)}, nil
+	return message.RefundPaymentResponse{Payment: toPaymentXML(p)}, nil
 }
 
 func (h *Handler) soapGetPaymentDetails(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in GetPaymentDetailsRequest
+	var in message.GetPaymentDetailsRequest
 	if err := unmarshal(body, &in, "getPaymentDetails"); err != nil {
 		return nil, err
 	}
@@ -252,10 +253,10 @@ func (h *Handler) soapGetPaymentDetails(ctx context.Context, m *paywire.Merchant
 	if err != nil {
 		return nil, err
 	}
-	out := GetPaymentDetailsResponse{Payment: toPaymentXML(d.Payment)}
-	out.Events.Event = make([]Event, 0, len(d.Events))
+	out := message.GetPaymentDetailsResponse{Payment: toPaymentXML(d.Payment)}
+	out.Events.Event = make([]message.Event, 0, len(d.Events))
 	for _, e := range d.Events {
-		ev := Event{SequenceNumber: e.Seq, NewState: stateText(e.To), Reason: e.Reason, OccurredAt: DateTime{e.OccurredAt}}
+		ev := message.Event{SequenceNumber: e.Seq, NewState: stateText(e.To), Reason: e.Reason, OccurredAt: message.DateTime{Time: e.OccurredAt}}
 		if e.From != "" {
 			ev.PreviousState = stateText(e.From)
 		}
@@ -268,7 +269,7 @@ func (h *Handler) soapGetPaymentDetails(ctx context.Context, m *paywire.Merchant
 }
 
 func (h *Handler) soapGetAvailablePaymentMethods(ctx context.Context, m *paywire.Merchant, body []byte) (any, error) {
-	var in GetAvailablePaymentMethodsRequest
+	var in message.GetAvailablePaymentMethodsRequest
 	if err := unmarshal(body, &in, "getAvailablePaymentMethods"); err != nil {
 		return nil, err
 	}
@@ -282,10 +283,10 @@ func (h *Handler) soapGetAvailablePaymentMethods(ctx context.Context, m *paywire
 	if err != nil {
 		return nil, err
 	}
-	out := GetAvailablePaymentMethodsResponse{}
-	out.Methods.Method = make([]PaymentMethod, 0, len(ms))
+	out := message.GetAvailablePaymentMethodsResponse{}
+	out.Methods.Method = make([]message.PaymentMethod, 0, len(ms))
 	for _, mj := range methodsJSON(ms, amount.Currency) {
-		out.Methods.Method = append(out.Methods.Method, PaymentMethod{Name: mj.Method, MinAmount: mj.MinAmount, MaxAmount: mj.MaxAmount})
+		out.Methods.Method = append(out.Methods.Method, message.PaymentMethod{Name: mj.Method, MinAmount: mj.MinAmount, MaxAmount: mj.MaxAmount})
 	}
 	return out, nil
 }

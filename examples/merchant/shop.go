@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paywire/paywire/api"
+	"github.com/paywire/paywire/api/message"
 	"github.com/paywire/paywire/api/soap"
 )
 
@@ -58,7 +58,7 @@ type Shop struct {
 // Notification is one handlePaymentStateChangedEvent the shop received.
 type Notification struct {
 	ReceivedAt time.Time
-	Event      api.HandlePaymentStateChangedEventRequest
+	Event      message.HandlePaymentStateChangedEventRequest
 }
 
 // Product is what the shop sells.
@@ -132,8 +132,8 @@ func (s *Shop) home(w http.ResponseWriter, r *http.Request) {
 // for this customer, from getAvailablePaymentMethods.
 func (s *Shop) methods(w http.ResponseWriter, r *http.Request) {
 	country, lang := r.FormValue("country"), r.FormValue("language")
-	var out api.GetAvailablePaymentMethodsResponse
-	err := s.call(r.Context(), "getAvailablePaymentMethods", api.GetAvailablePaymentMethodsRequest{
+	var out message.GetAvailablePaymentMethodsResponse
+	err := s.call(r.Context(), "getAvailablePaymentMethods", message.GetAvailablePaymentMethodsRequest{
 		Kind: "DEPOSIT", Amount: product.Amount, Currency: product.Currency, Country: country, Language: lang,
 	}, &out)
 	if err != nil {
@@ -149,12 +149,12 @@ func (s *Shop) methods(w http.ResponseWriter, r *http.Request) {
 // takes the customer to Paywire.
 func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 	order := "order-" + randomHex(6)
-	var out api.GetRedirectDataResponse
-	err := s.call(r.Context(), "getRedirectData", api.GetRedirectDataRequest{
+	var out message.GetRedirectDataResponse
+	err := s.call(r.Context(), "getRedirectData", message.GetRedirectDataRequest{
 		MerchantReference: order, Kind: "DEPOSIT", Amount: product.Amount, Currency: product.Currency,
-		EndUser: api.EndUser{ID: "customer-" + r.FormValue("country"), Email: "customer@example.com",
+		EndUser: message.EndUser{ID: "customer-" + r.FormValue("country"), Email: "customer@example.com",
 			Country: r.FormValue("country"), Language: r.FormValue("language")},
-		ReturnURLs: api.ReturnURLs{Success: s.BaseURL + "/success", Error: s.BaseURL + "/error",
+		ReturnURLs: message.ReturnURLs{Success: s.BaseURL + "/success", Error: s.BaseURL + "/error",
 			Cancel: s.BaseURL + "/cancel", Refused: s.BaseURL + "/refused", Pending: s.BaseURL + "/pending"},
 		PaymentMethod:   r.FormValue("method"),
 		NotificationURL: s.BaseURL + "/listener",
@@ -177,8 +177,8 @@ func (s *Shop) result(page string) http.HandlerFunc {
 			s.render(w, http.StatusBadRequest, "result.html", map[string]any{"Page": page, "Invalid": true})
 			return
 		}
-		var out api.GetPaymentDetailsResponse
-		if err := s.call(r.Context(), "getPaymentDetails", api.GetPaymentDetailsRequest{PaymentID: id}, &out); err != nil {
+		var out message.GetPaymentDetailsResponse
+		if err := s.call(r.Context(), "getPaymentDetails", message.GetPaymentDetailsRequest{PaymentID: id}, &out); err != nil {
 			s.failure(w, err)
 			return
 		}
@@ -214,7 +214,7 @@ func (s *Shop) listener(w http.ResponseWriter, r *http.Request) {
 		_ = soap.WriteFault(w, soap.V11, soap.Fault{Code: "MALFORMED_REQUEST", Message: "not a SOAP request", Client: true})
 		return
 	}
-	var ev api.HandlePaymentStateChangedEventRequest
+	var ev message.HandlePaymentStateChangedEventRequest
 	if req.Name.Local != "handlePaymentStateChangedEvent" || xml.Unmarshal(req.Body, &ev) != nil {
 		_ = soap.WriteFault(w, req.Version, soap.Fault{Code: "UNKNOWN_OPERATION", Message: "this listener handles handlePaymentStateChangedEvent", Client: true})
 		return
@@ -223,7 +223,7 @@ func (s *Shop) listener(w http.ResponseWriter, r *http.Request) {
 	s.notifications = append(s.notifications, Notification{ReceivedAt: time.Now().UTC(), Event: ev})
 	s.mu.Unlock()
 	yes := true
-	_ = soap.WriteResponse(w, req.Version, api.HandlePaymentStateChangedEventResponse{Acknowledged: &yes})
+	_ = soap.WriteResponse(w, req.Version, message.HandlePaymentStateChangedEventResponse{Acknowledged: &yes})
 }
 
 // Notifications returns what the listener received, oldest first.
@@ -271,7 +271,7 @@ func (s *Shop) call(ctx context.Context, op string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+api.PaymentActionPrefix+op+`"`)
+	req.Header.Set("SOAPAction", `"`+message.PaymentActionPrefix+op+`"`)
 	client := s.Client
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}

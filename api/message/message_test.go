@@ -1,7 +1,8 @@
-package api_test
+package message_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -10,19 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paywire/paywire/api"
+	"github.com/paywire/paywire/api/message"
 	"github.com/paywire/paywire/api/soap"
 	"github.com/paywire/paywire/api/wsdl"
 	"github.com/paywire/paywire/api/wsdl/wsdltest"
 )
 
 var (
-	messageTime  = api.DateTime{Time: time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)}
-	messageLater = api.DateTime{Time: time.Date(2026, 3, 1, 12, 5, 30, 0, time.UTC)}
+	messageTime  = message.DateTime{Time: time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)}
+	messageLater = message.DateTime{Time: time.Date(2026, 3, 1, 12, 5, 30, 0, time.UTC)}
 )
 
-func messagePayment() api.Payment {
-	return api.Payment{
+func messagePayment() message.Payment {
+	return message.Payment{
 		PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", MerchantReference: "order-1001",
 		Kind: "DEPOSIT", State: "PARTIALLY_REFUNDED", Amount: "12.34", Currency: "EUR",
 		CapturedAmount: "12.34", RefundedAmount: "1.50", PaymentMethod: "card", Provider: "sandbox",
@@ -30,8 +31,8 @@ func messagePayment() api.Payment {
 	}
 }
 
-func messageEndUser() api.EndUser {
-	return api.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "2001:db8::7"}
+func messageEndUser() message.EndUser {
+	return message.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "2001:db8::7"}
 }
 
 // messagePopulated returns a value of every message type with every field
@@ -40,57 +41,57 @@ func messagePopulated() []any {
 	five := "5.00"
 	yes := true
 	return []any{
-		&api.GetRedirectDataRequest{
+		&message.GetRedirectDataRequest{
 			MerchantReference: "order-1001", Kind: "DEPOSIT", Amount: "12.34", Currency: "EUR",
 			EndUser: messageEndUser(),
-			ReturnURLs: api.ReturnURLs{
+			ReturnURLs: message.ReturnURLs{
 				Success: "https://shop.example/ok?o=1&s=2", Error: "https://shop.example/error",
 				Cancel: "https://shop.example/cancel", Refused: "https://shop.example/refused",
 				Pending: "https://shop.example/pending",
 			},
 			PaymentMethod: "card", NotificationURL: "https://shop.example/paywire/listener",
 		},
-		&api.GetRedirectDataResponse{
+		&message.GetRedirectDataResponse{
 			PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", RedirectURL: "https://pay.example/pay/abc",
 			HTTPMethod: "POST",
-			PostFields: api.PostFields{Field: []api.PostField{{Name: "token", Value: "t<&>1"}, {Name: "lang", Value: "de"}}},
+			PostFields: message.PostFields{Field: []message.PostField{{Name: "token", Value: "t<&>1"}, {Name: "lang", Value: "de"}}},
 			ExpiresAt:  messageLater,
 		},
-		&api.CreatePaymentRequest{
+		&message.CreatePaymentRequest{
 			MerchantReference: "payout-77", Kind: "WITHDRAWAL", Amount: "250", Currency: "JPY",
 			EndUser: messageEndUser(), PaymentMethod: "card",
 			SourcePaymentID: "pay_bcdefghijklmnopqrstuvwxyza", NotificationURL: "https://shop.example/paywire/listener",
 		},
-		&api.CreatePaymentResponse{Payment: messagePayment()},
-		&api.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: &five},
-		&api.CapturePaymentResponse{Payment: messagePayment()},
-		&api.CancelPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz"},
-		&api.CancelPaymentResponse{Payment: messagePayment()},
-		&api.RefundPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: "1.50", RefundReference: "refund-1"},
-		&api.RefundPaymentResponse{Payment: messagePayment()},
+		&message.CreatePaymentResponse{Payment: messagePayment()},
+		&message.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: &five},
+		&message.CapturePaymentResponse{Payment: messagePayment()},
+		&message.CancelPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz"},
+		&message.CancelPaymentResponse{Payment: messagePayment()},
+		&message.RefundPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: "1.50", RefundReference: "refund-1"},
+		&message.RefundPaymentResponse{Payment: messagePayment()},
 		// Both halves of the choice are set here so that the round trip
 		// covers both fields; the schema allows only one at a time.
-		&api.GetPaymentDetailsRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", MerchantReference: "order-1001"},
-		&api.GetPaymentDetailsResponse{
+		&message.GetPaymentDetailsRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", MerchantReference: "order-1001"},
+		&message.GetPaymentDetailsResponse{
 			Payment: messagePayment(),
-			Events: api.Events{Event: []api.Event{
+			Events: message.Events{Event: []message.Event{
 				{SequenceNumber: 1, PreviousState: "CREATED", NewState: "PENDING", Amount: "0", Reason: "sent to provider", OccurredAt: messageTime},
 				{SequenceNumber: 2, PreviousState: "PENDING", NewState: "COMPLETED", Amount: "12.34", Reason: "captured", OccurredAt: messageLater},
 			}},
 		},
-		&api.GetAvailablePaymentMethodsRequest{
+		&message.GetAvailablePaymentMethodsRequest{
 			Kind: "DEPOSIT", Amount: "99.99", Currency: "EUR", Country: "AT", Language: "de", EndUserID: "user-42",
 		},
-		&api.GetAvailablePaymentMethodsResponse{Methods: api.PaymentMethods{Method: []api.PaymentMethod{
+		&message.GetAvailablePaymentMethodsResponse{Methods: message.PaymentMethods{Method: []message.PaymentMethod{
 			{Name: "card", MinAmount: "1.00", MaxAmount: "5000.00"},
 			{Name: "bank_redirect", MinAmount: "10", MaxAmount: "100000"},
 		}}},
-		&api.HandlePaymentStateChangedEventRequest{
+		&message.HandlePaymentStateChangedEventRequest{
 			EventID: "evt_abcdefghijklmnopqrstuvwxyz", PaymentID: "pay_abcdefghijklmnopqrstuvwxyz",
 			MerchantReference: "order-1001", PreviousState: "PENDING", NewState: "COMPLETED",
 			Amount: "12.34", Currency: "EUR", SequenceNumber: 3, OccurredAt: messageTime,
 		},
-		&api.HandlePaymentStateChangedEventResponse{Acknowledged: &yes},
+		&message.HandlePaymentStateChangedEventResponse{Acknowledged: &yes},
 	}
 }
 
@@ -101,25 +102,25 @@ func messageMinimal() []any {
 	p.PaymentMethod, p.Provider = "", ""
 	p.State, p.CapturedAmount, p.RefundedAmount = "CREATED", "0", "0"
 	return []any{
-		&api.GetRedirectDataRequest{
+		&message.GetRedirectDataRequest{
 			MerchantReference: "r", Kind: "WITHDRAWAL", Amount: "0.01", Currency: "BHD",
-			EndUser: api.EndUser{ID: "u", Country: "BH"},
-			ReturnURLs: api.ReturnURLs{Success: "https://s.example/", Error: "https://s.example/",
+			EndUser: message.EndUser{ID: "u", Country: "BH"},
+			ReturnURLs: message.ReturnURLs{Success: "https://s.example/", Error: "https://s.example/",
 				Cancel: "https://s.example/", Refused: "https://s.example/", Pending: "https://s.example/"},
 		},
-		&api.GetRedirectDataResponse{PaymentID: "pay_1", RedirectURL: "https://pay.example/p/1", HTTPMethod: "GET", ExpiresAt: messageTime},
-		&api.CreatePaymentRequest{MerchantReference: "r", Kind: "DEPOSIT", Amount: "1", Currency: "EUR",
-			EndUser: api.EndUser{ID: "u", Country: "DE"}, PaymentMethod: "card"},
-		&api.CapturePaymentRequest{PaymentID: "pay_1"},
-		&api.RefundPaymentRequest{PaymentID: "pay_1", Amount: "1"},
-		&api.GetPaymentDetailsRequest{PaymentID: "pay_1"},
-		&api.GetPaymentDetailsRequest{MerchantReference: "order-1001"},
-		&api.GetPaymentDetailsResponse{Payment: p, Events: api.Events{Event: []api.Event{{SequenceNumber: 1, NewState: "CREATED", OccurredAt: messageTime}}}},
-		&api.GetAvailablePaymentMethodsRequest{Kind: "DEPOSIT", Amount: "1", Currency: "EUR", Country: "DE"},
-		&api.GetAvailablePaymentMethodsResponse{},
-		&api.HandlePaymentStateChangedEventRequest{EventID: "evt_1", PaymentID: "pay_1", MerchantReference: "r",
+		&message.GetRedirectDataResponse{PaymentID: "pay_1", RedirectURL: "https://pay.example/p/1", HTTPMethod: "GET", ExpiresAt: messageTime},
+		&message.CreatePaymentRequest{MerchantReference: "r", Kind: "DEPOSIT", Amount: "1", Currency: "EUR",
+			EndUser: message.EndUser{ID: "u", Country: "DE"}, PaymentMethod: "card"},
+		&message.CapturePaymentRequest{PaymentID: "pay_1"},
+		&message.RefundPaymentRequest{PaymentID: "pay_1", Amount: "1"},
+		&message.GetPaymentDetailsRequest{PaymentID: "pay_1"},
+		&message.GetPaymentDetailsRequest{MerchantReference: "order-1001"},
+		&message.GetPaymentDetailsResponse{Payment: p, Events: message.Events{Event: []message.Event{{SequenceNumber: 1, NewState: "CREATED", OccurredAt: messageTime}}}},
+		&message.GetAvailablePaymentMethodsRequest{Kind: "DEPOSIT", Amount: "1", Currency: "EUR", Country: "DE"},
+		&message.GetAvailablePaymentMethodsResponse{},
+		&message.HandlePaymentStateChangedEventRequest{EventID: "evt_1", PaymentID: "pay_1", MerchantReference: "r",
 			NewState: "CREATED", Amount: "1", Currency: "EUR", SequenceNumber: 1, OccurredAt: messageTime},
-		&api.HandlePaymentStateChangedEventResponse{},
+		&message.HandlePaymentStateChangedEventResponse{},
 	}
 }
 
@@ -140,7 +141,7 @@ func messageElement(t reflect.Type) (string, string) {
 // covers every field.
 func checkPopulated(t *testing.T, path string, v reflect.Value) {
 	t.Helper()
-	if dt, ok := v.Interface().(api.DateTime); ok {
+	if dt, ok := v.Interface().(message.DateTime); ok {
 		if dt.IsZero() {
 			t.Errorf("%s is zero", path)
 		}
@@ -204,7 +205,7 @@ func TestMessageRoundTrip(t *testing.T) {
 func TestMessageSchema(t *testing.T) {
 	var messages []any
 	for _, v := range messagePopulated() {
-		if r, ok := v.(*api.GetPaymentDetailsRequest); ok {
+		if r, ok := v.(*message.GetPaymentDetailsRequest); ok {
 			r.MerchantReference = "" // a choice: one of the two
 		}
 		messages = append(messages, v)
@@ -236,7 +237,7 @@ func TestMessageSchema(t *testing.T) {
 func TestMessageSchemaRefusesBadValues(t *testing.T) {
 	p := messagePayment()
 	p.State = "completed" // the domain's spelling, not the wire's
-	doc, err := xml.Marshal(&api.CancelPaymentResponse{Payment: p})
+	doc, err := xml.Marshal(&message.CancelPaymentResponse{Payment: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestMessageOperations(t *testing.T) {
 	for _, v := range messagePopulated() {
 		typ := reflect.TypeOf(v).Elem()
 		space, local := messageElement(typ)
-		if space != api.PaymentNamespace {
+		if space != message.PaymentNamespace {
 			t.Errorf("%s is in namespace %q", typ.Name(), space)
 		}
 		types[local] = typ
@@ -273,10 +274,10 @@ func TestMessageOperations(t *testing.T) {
 		for _, op := range defs.Operations {
 			upper := strings.ToUpper(op.Name[:1]) + op.Name[1:]
 			if typ := types[op.Name]; typ == nil || typ.Name() != upper+"Request" {
-				t.Errorf("operation %s: request type %v, want api.%sRequest", op.Name, typ, upper)
+				t.Errorf("operation %s: request type %v, want message.%sRequest", op.Name, typ, upper)
 			}
 			if typ := types[op.Name+"Response"]; typ == nil || typ.Name() != upper+"Response" {
-				t.Errorf("operation %s: response type %v, want api.%sResponse", op.Name, typ, upper)
+				t.Errorf("operation %s: response type %v, want message.%sResponse", op.Name, typ, upper)
 			}
 		}
 	}
@@ -288,31 +289,31 @@ func TestMessageOperations(t *testing.T) {
 func TestMessageSamples(t *testing.T) {
 	five, fullCapture := "5.00", (*string)(nil)
 	tests := map[string]any{
-		"getRedirectData-dotnet-soap11.xml": &api.GetRedirectDataRequest{
+		"getRedirectData-dotnet-soap11.xml": &message.GetRedirectDataRequest{
 			MerchantReference: "order-1001", Kind: "DEPOSIT", Amount: "12.34", Currency: "EUR",
-			EndUser: api.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "203.0.113.7"},
-			ReturnURLs: api.ReturnURLs{Success: "https://shop.example/pay/success?o=1001&s=1", Error: "https://shop.example/pay/error",
+			EndUser: message.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "203.0.113.7"},
+			ReturnURLs: message.ReturnURLs{Success: "https://shop.example/pay/success?o=1001&s=1", Error: "https://shop.example/pay/error",
 				Cancel: "https://shop.example/pay/cancel", Refused: "https://shop.example/pay/refused", Pending: "https://shop.example/pay/pending"},
 			PaymentMethod: "card", NotificationURL: "https://shop.example/paywire/listener",
 		},
-		"createPayment-php-soap11.xml": &api.CreatePaymentRequest{
+		"createPayment-php-soap11.xml": &message.CreatePaymentRequest{
 			MerchantReference: "payout-77", Kind: "WITHDRAWAL", Amount: "250", Currency: "JPY",
-			EndUser: api.EndUser{ID: "user-42", Country: "JP"}, PaymentMethod: "card",
+			EndUser: message.EndUser{ID: "user-42", Country: "JP"}, PaymentMethod: "card",
 			SourcePaymentID: "pay_abcdefghijklmnopqrstuvwxyz",
 		},
-		"capturePayment-zeep-wssecurity-soap11.xml":    &api.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: &five},
-		"capturePayment-bom-soap11.xml":                &api.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: fullCapture},
-		"cancelPayment-wcf-wssecurity-soap12.xml":      &api.CancelPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz"},
-		"refundPayment-nodesoap-soap11.xml":            &api.RefundPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: "1.50", RefundReference: "refund-1"},
-		"getPaymentDetails-jaxws-soap12.xml":           &api.GetPaymentDetailsRequest{MerchantReference: "order-1001"},
-		"getAvailablePaymentMethods-soapui-soap12.xml": &api.GetAvailablePaymentMethodsRequest{Kind: "DEPOSIT", Amount: "99.99", Currency: "EUR", Country: "AT", Language: "de", EndUserID: "user-42"},
-		"handlePaymentStateChangedEvent-soap11.xml": &api.HandlePaymentStateChangedEventRequest{
+		"capturePayment-zeep-wssecurity-soap11.xml":    &message.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: &five},
+		"capturePayment-bom-soap11.xml":                &message.CapturePaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: fullCapture},
+		"cancelPayment-wcf-wssecurity-soap12.xml":      &message.CancelPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz"},
+		"refundPayment-nodesoap-soap11.xml":            &message.RefundPaymentRequest{PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", Amount: "1.50", RefundReference: "refund-1"},
+		"getPaymentDetails-jaxws-soap12.xml":           &message.GetPaymentDetailsRequest{MerchantReference: "order-1001"},
+		"getAvailablePaymentMethods-soapui-soap12.xml": &message.GetAvailablePaymentMethodsRequest{Kind: "DEPOSIT", Amount: "99.99", Currency: "EUR", Country: "AT", Language: "de", EndUserID: "user-42"},
+		"handlePaymentStateChangedEvent-soap11.xml": &message.HandlePaymentStateChangedEventRequest{
 			EventID: "evt_abcdefghijklmnopqrstuvwxyz", PaymentID: "pay_abcdefghijklmnopqrstuvwxyz", MerchantReference: "order-1001",
 			PreviousState: "PENDING", NewState: "COMPLETED", Amount: "12.34", Currency: "EUR", SequenceNumber: 3,
-			OccurredAt: api.DateTime{Time: time.Date(2026, 3, 1, 11, 0, 0, 123_000_000, time.UTC)},
+			OccurredAt: message.DateTime{Time: time.Date(2026, 3, 1, 11, 0, 0, 123_000_000, time.UTC)},
 		},
 	}
-	files, err := filepath.Glob(filepath.Join("testdata", "soap", "*.xml"))
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "soap", "*.xml"))
 	if err != nil || len(files) != len(tests) {
 		t.Fatalf("%d sample envelopes, %d expectations: %v", len(files), len(tests), err)
 	}
@@ -338,9 +339,9 @@ func TestMessageSamples(t *testing.T) {
 			if err := xml.Unmarshal(req.Body, got); err != nil {
 				t.Fatalf("Unmarshal %s: %v", req.Body, err)
 			}
-			if ev, ok := got.(*api.HandlePaymentStateChangedEventRequest); ok {
+			if ev, ok := got.(*message.HandlePaymentStateChangedEventRequest); ok {
 				// Times compare as instants; the sample is in +01:00.
-				w := want.(*api.HandlePaymentStateChangedEventRequest)
+				w := want.(*message.HandlePaymentStateChangedEventRequest)
 				if !ev.OccurredAt.Equal(w.OccurredAt.Time) {
 					t.Errorf("occurredAt %v, want %v", ev.OccurredAt, w.OccurredAt)
 				}
@@ -364,7 +365,7 @@ func TestMessageCaptureAmount(t *testing.T) {
 		{`<capturePayment xmlns="urn:paywire:payment:1"><paymentId>p</paymentId><amount>2.50</amount></capturePayment>`, new("2.50")},
 	}
 	for _, tt := range tests {
-		var got api.CapturePaymentRequest
+		var got message.CapturePaymentRequest
 		if err := xml.Unmarshal([]byte(tt.body), &got); err != nil {
 			t.Fatal(err)
 		}
@@ -385,15 +386,15 @@ func TestMessageDateTime(t *testing.T) {
 		{time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), "1999-12-31T23:59:59.999Z"},
 	}
 	for _, tt := range out {
-		got, err := api.DateTime{Time: tt.in}.MarshalText()
+		got, err := message.DateTime{Time: tt.in}.MarshalText()
 		if err != nil || string(got) != tt.want {
 			t.Errorf("MarshalText(%v) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
 	}
-	if _, err := (api.DateTime{}).MarshalText(); err == nil {
+	if _, err := (message.DateTime{}).MarshalText(); err == nil {
 		t.Error("a zero DateTime was marshalled")
 	}
-	if _, err := xml.Marshal(&api.CancelPaymentResponse{}); err == nil {
+	if _, err := xml.Marshal(&message.CancelPaymentResponse{}); err == nil {
 		t.Error("a payment without times was marshalled")
 	}
 
@@ -412,7 +413,7 @@ func TestMessageDateTime(t *testing.T) {
 		{"yesterday", time.Time{}, false},
 	}
 	for _, tt := range in {
-		var got api.DateTime
+		var got message.DateTime
 		err := got.UnmarshalText([]byte(tt.text))
 		if (err == nil) != tt.ok || (tt.ok && !got.Equal(tt.want)) {
 			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", tt.text, got, err, tt.want)
@@ -421,18 +422,61 @@ func TestMessageDateTime(t *testing.T) {
 }
 
 func TestMessageSOAPActions(t *testing.T) {
-	if api.PaymentActionPrefix+"getRedirectData" != "urn:paywire:payment:1#getRedirectData" ||
-		api.ListenerActionPrefix+"handlePaymentStateChangedEvent" != "urn:paywire:listener:1#handlePaymentStateChangedEvent" {
-		t.Errorf("action prefixes %q, %q", api.PaymentActionPrefix, api.ListenerActionPrefix)
+	if message.PaymentActionPrefix+"getRedirectData" != "urn:paywire:payment:1#getRedirectData" ||
+		message.ListenerActionPrefix+"handlePaymentStateChangedEvent" != "urn:paywire:listener:1#handlePaymentStateChangedEvent" {
+		t.Errorf("action prefixes %q, %q", message.PaymentActionPrefix, message.ListenerActionPrefix)
 	}
 	// The prefixes are the WSDLs' own: each soapAction there starts with one.
 	for prefix, doc := range map[string][]byte{
-		api.PaymentActionPrefix:  wsdl.PaymentService(""),
-		api.ListenerActionPrefix: wsdl.PaymentServiceListener(""),
+		message.PaymentActionPrefix:  wsdl.PaymentService(""),
+		message.ListenerActionPrefix: wsdl.PaymentServiceListener(""),
 	} {
 		n := bytes.Count(doc, []byte(`soapAction="`))
 		if n == 0 || bytes.Count(doc, []byte(`soapAction="`+prefix)) != n {
 			t.Errorf("not every soapAction starts with %s", prefix)
 		}
+	}
+}
+
+// TestMessageJSON: the messages the JSON API and JSON webhooks share with
+// SOAP read and write the same values in JSON, times included, and never
+// expose the XML element name.
+func TestMessageJSON(t *testing.T) {
+	ev := message.HandlePaymentStateChangedEventRequest{
+		EventID: "evt_1", PaymentID: "pay_1", MerchantReference: "order-1", PreviousState: "PENDING", NewState: "COMPLETED",
+		Amount: "12.34", Currency: "EUR", SequenceNumber: 3,
+		OccurredAt: message.DateTime{Time: time.Date(2026, 3, 1, 13, 0, 0, 123_456_789, time.FixedZone("CET", 3600))},
+	}
+	b, err := json.Marshal(ev)
+	const want = `{"eventId":"evt_1","paymentId":"pay_1","merchantReference":"order-1","previousState":"PENDING","newState":"COMPLETED",` +
+		`"amount":"12.34","currency":"EUR","sequenceNumber":3,"occurredAt":"2026-03-01T12:00:00.123Z"}`
+	if err != nil || string(b) != want {
+		t.Fatalf("JSON %s, %v\nwant %s", b, err, want)
+	}
+	var back message.HandlePaymentStateChangedEventRequest
+	if err := json.Unmarshal(b, &back); err != nil || !back.OccurredAt.Equal(ev.OccurredAt.Time.Truncate(time.Millisecond)) || back.EventID != "evt_1" {
+		t.Errorf("read back %+v, %v", back, err)
+	}
+	if _, err := json.Marshal(message.HandlePaymentStateChangedEventRequest{}); err == nil {
+		t.Error("an event without a time was marshalled")
+	}
+	for _, bad := range []string{`{"occurredAt":"2026-03-01T12:00:00"}`, `{"occurredAt":1772366400}`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("read %s", bad)
+		}
+	}
+
+	start := `{"merchantReference":"order-1","kind":"DEPOSIT","amount":"50.00","currency":"EUR",` +
+		`"endUser":{"id":"u1","email":"u1@example.com","country":"DE","language":"de","ip":"192.0.2.7"},` +
+		`"returnUrls":{"success":"https://s.example/ok","error":"https://s.example/error","cancel":"https://s.example/cancel","refused":"https://s.example/refused","pending":"https://s.example/pending"},` +
+		`"paymentMethod":"card","notificationUrl":"https://s.example/listener"}`
+	var req message.GetRedirectDataRequest
+	dec := json.NewDecoder(strings.NewReader(start))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := json.Marshal(req); err != nil || string(out) != start {
+		t.Errorf("start body written back as %s, %v", out, err)
 	}
 }
