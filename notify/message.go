@@ -12,6 +12,8 @@ import (
 	"unicode"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/api/message"
+	"github.com/paywire/paywire/api/soap"
 )
 
 // Formats of notifications, as Merchant.NotificationFormat names them. An
@@ -21,18 +23,6 @@ const (
 	FormatJSON = "json"
 )
 
-// The listener's contract: PaymentServiceListener.wsdl in package api/wsdl.
-const (
-	paymentNamespace = "urn:paywire:payment:1"
-	soapAction       = "urn:paywire:listener:1#handlePaymentStateChangedEvent"
-	soap11Namespace  = "http://schemas.xmlsoap.org/soap/envelope/"
-	soap12Namespace  = "http://www.w3.org/2003/05/soap-envelope"
-)
-
-// timeLayout is how notifications write occurredAt: UTC with milliseconds,
-// as the SOAP API writes xs:dateTime.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
 // request is a notification ready to be sent, without its signature.
 type request struct {
 	body        []byte
@@ -41,9 +31,10 @@ type request struct {
 }
 
 // render turns a stored payload into the body the merchant receives, in
-// the merchant's format: the payload's fields, with states in upper case as
-// the merchant API writes them and occurredAt in UTC with milliseconds, so
-// that both formats carry the same values.
+// the merchant's format: the listener's message (package api/message) in a
+// SOAP 1.1 envelope, or the same message as JSON. States are in upper case
+// as the merchant API writes them and occurredAt is an xs:dateTime in UTC
+// with milliseconds, so that both formats carry the same values.
 func render(format string, stored []byte) (*request, error) {
 	var p paywire.NotificationPayload
 	if err := json.Unmarshal(stored, &p); err != nil {
@@ -55,58 +46,29 @@ func render(format string, stored []byte) (*request, error) {
 	}
 	// Rows written before states were stored in upper case have them in
 	// lower case.
-	p.PreviousState = strings.ToUpper(p.PreviousState)
-	p.NewState = strings.ToUpper(p.NewState)
-	p.OccurredAt = occurred.UTC().Format(timeLayout)
+	ev := message.HandlePaymentStateChangedEventRequest{
+		EventID: p.EventID, PaymentID: p.PaymentID, MerchantReference: p.MerchantReference,
+		PreviousState: strings.ToUpper(p.PreviousState), NewState: strings.ToUpper(p.NewState),
+		Amount: p.Amount, Currency: p.Currency, SequenceNumber: p.Seq, OccurredAt: message.DateTime{Time: occurred},
+	}
 
 	switch format {
 	case FormatJSON:
-		body, err := json.Marshal(p)
+		body, err := json.Marshal(ev)
 		if err != nil {
 			return nil, err
 		}
 		return &request{body: body, contentType: "application/json"}, nil
 	case FormatSOAP, "":
-		body, err := soapEnvelope(p)
+		// SOAP 1.1: the version of the listener's WSDL binding, which every
+		// toolkit a merchant may generate a listener with understands.
+		body, err := soap.Encode(soap.V11, ev)
 		if err != nil {
 			return nil, err
 		}
-		return &request{body: body, contentType: "text/xml; charset=utf-8", soapAction: `"` + soapAction + `"`}, nil
+		return &request{body: body, contentType: soap.V11.ContentType(), soapAction: `"` + message.StateChangedAction + `"`}, nil
 	}
 	return nil, fmt.Errorf("unknown notification format %q", format)
-}
-
-// stateChangedEvent is the handlePaymentStateChangedEvent element. Its
-// children inherit the default namespace declared on it
-// (elementFormDefault qualified).
-type stateChangedEvent struct {
-	XMLName           xml.Name `xml:"urn:paywire:payment:1 handlePaymentStateChangedEvent"`
-	EventID           string   `xml:"eventId"`
-	PaymentID         string   `xml:"paymentId"`
-	MerchantReference string   `xml:"merchantReference"`
-	PreviousState     string   `xml:"previousState,omitempty"`
-	NewState          string   `xml:"newState"`
-	Amount            string   `xml:"amount"`
-	Currency          string   `xml:"currency"`
-	SequenceNumber    int64    `xml:"sequenceNumber"`
-	OccurredAt        string   `xml:"occurredAt"`
-}
-
-func soapEnvelope(p paywire.NotificationPayload) ([]byte, error) {
-	ev, err := xml.Marshal(stateChangedEvent{
-		EventID: p.EventID, PaymentID: p.PaymentID, MerchantReference: p.MerchantReference,
-		PreviousState: p.PreviousState, NewState: p.NewState,
-		Amount: p.Amount, Currency: p.Currency, SequenceNumber: p.Seq, OccurredAt: p.OccurredAt,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteString(xml.Header)
-	b.WriteString(`<soap:Envelope xmlns:soap="` + soap11Namespace + `"><soap:Body>`)
-	b.Write(ev)
-	b.WriteString(`</soap:Body></soap:Envelope>`)
-	return b.Bytes(), nil
 }
 
 // maxResponse is how much of a merchant's answer is read. The answer
@@ -174,7 +136,7 @@ func soapFailure(body []byte) *failure {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			soapNS := t.Name.Space == soap11Namespace || t.Name.Space == soap12Namespace
+			soapNS := t.Name.Space == soap.NamespaceSOAP11 || t.Name.Space == soap.NamespaceSOAP12
 			switch {
 			case depth == 1 && !(soapNS && t.Name.Local == "Envelope"):
 				return nil

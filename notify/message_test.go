@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paywire/paywire/api/soap"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -74,23 +76,23 @@ func TestJudge(t *testing.T) {
 		body   string
 		want   string // the failure, "" for delivered
 	}{
-		{"acknowledged", FormatSOAP, 200, envelope(soap11Namespace, strings.Replace(ack, "%s", "true", 1)), ""},
-		{"acknowledged 1", FormatSOAP, 200, envelope(soap11Namespace, strings.Replace(ack, "%s", " 1 ", 1)), ""},
-		{"acknowledged absent", FormatSOAP, 200, envelope(soap11Namespace, `<handlePaymentStateChangedEventResponse xmlns="urn:paywire:payment:1"/>`), ""},
+		{"acknowledged", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, strings.Replace(ack, "%s", "true", 1)), ""},
+		{"acknowledged 1", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, strings.Replace(ack, "%s", " 1 ", 1)), ""},
+		{"acknowledged absent", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, `<handlePaymentStateChangedEventResponse xmlns="urn:paywire:payment:1"/>`), ""},
 		{"empty 200", FormatSOAP, 200, "", ""},
 		{"204", FormatSOAP, 204, "", ""},
 		{"not XML", FormatSOAP, 200, "OK", ""},
-		{"another element", FormatSOAP, 200, envelope(soap11Namespace, `<done/>`), ""},
-		{"acknowledged false", FormatSOAP, 200, envelope(soap11Namespace, strings.Replace(ack, "%s", "false", 1)), "not_acknowledged: the listener answered acknowledged=false"},
-		{"acknowledged 0", FormatSOAP, 200, envelope(soap11Namespace, strings.Replace(ack, "%s", "0", 1)), "not_acknowledged: the listener answered acknowledged=false"},
-		{"acknowledged nonsense", FormatSOAP, 200, envelope(soap11Namespace, strings.Replace(ack, "%s", "maybe", 1)), "not_acknowledged: the listener answered acknowledged=false"},
-		{"SOAP 1.1 fault", FormatSOAP, 500, envelope(soap11Namespace, `<s:Fault><faultcode>s:Server</faultcode><faultstring>busy</faultstring><detail><pw:fault xmlns:pw="urn:paywire:payment:1"><pw:code>LOCKED</pw:code><pw:message>try later</pw:message></pw:fault></detail></s:Fault>`), "fault: HTTP 500, SOAP Fault: s:Server busy LOCKED try later"},
-		{"SOAP 1.2 fault", FormatSOAP, 200, envelope(soap12Namespace, `<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code><s:Reason><s:Text xml:lang="en">down</s:Text></s:Reason></s:Fault>`), "fault: SOAP Fault: s:Receiver down"},
-		{"fault without detail", FormatSOAP, 500, envelope(soap11Namespace, `<s:Fault/>`), "fault: HTTP 500, SOAP Fault: no detail"},
+		{"another element", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, `<done/>`), ""},
+		{"acknowledged false", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, strings.Replace(ack, "%s", "false", 1)), "not_acknowledged: the listener answered acknowledged=false"},
+		{"acknowledged 0", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, strings.Replace(ack, "%s", "0", 1)), "not_acknowledged: the listener answered acknowledged=false"},
+		{"acknowledged nonsense", FormatSOAP, 200, envelope(soap.NamespaceSOAP11, strings.Replace(ack, "%s", "maybe", 1)), "not_acknowledged: the listener answered acknowledged=false"},
+		{"SOAP 1.1 fault", FormatSOAP, 500, envelope(soap.NamespaceSOAP11, `<s:Fault><faultcode>s:Server</faultcode><faultstring>busy</faultstring><detail><pw:fault xmlns:pw="urn:paywire:payment:1"><pw:code>LOCKED</pw:code><pw:message>try later</pw:message></pw:fault></detail></s:Fault>`), "fault: HTTP 500, SOAP Fault: s:Server busy LOCKED try later"},
+		{"SOAP 1.2 fault", FormatSOAP, 200, envelope(soap.NamespaceSOAP12, `<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code><s:Reason><s:Text xml:lang="en">down</s:Text></s:Reason></s:Fault>`), "fault: SOAP Fault: s:Receiver down"},
+		{"fault without detail", FormatSOAP, 500, envelope(soap.NamespaceSOAP11, `<s:Fault/>`), "fault: HTTP 500, SOAP Fault: no detail"},
 		{"500 without a fault", FormatSOAP, 500, "<html>\n  <b>Internal\tError</b></html>", "status: HTTP 500 Internal Server Error: <html> <b>Internal Error</b></html>"},
 		{"redirect", FormatSOAP, 301, "", "status: HTTP 301 Moved Permanently (redirects are not followed)"},
 		{"JSON 200", FormatJSON, 200, `{"ok":false}`, ""},
-		{"JSON with a SOAP fault", FormatJSON, 200, envelope(soap11Namespace, `<s:Fault/>`), ""},
+		{"JSON with a SOAP fault", FormatJSON, 200, envelope(soap.NamespaceSOAP11, `<s:Fault/>`), ""},
 		{"JSON 400", FormatJSON, 400, "bad\x00signature", "status: HTTP 400 Bad Request: bad?signature"},
 		{"JSON 307", FormatJSON, 307, "", "status: HTTP 307 Temporary Redirect (redirects are not followed)"},
 	} {

@@ -7,7 +7,8 @@
 // deduplicate. Workers on several nodes share the outbox through leases.
 // The package reads the outbox, payments and merchants through narrow
 // interfaces; it must not change payments, and it must not import a
-// transport: it speaks the listener's contract with its own small types.
+// transport: it writes the listener's message with the types of package
+// api/message and the envelope codec api/soap, which serve nothing.
 package notify
 
 import (
