@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,34 +12,167 @@ import (
 	"github.com/paywire/paywire/store"
 )
 
-// Contract runs the store's contract suite on every database.
+// Contract runs the store's contract suite on every database. Each test
+// gets a new database, so that claims, counts and backlogs see only its
+// own rows.
 func Contract(t *testing.T) {
-	ForEachDatabase(t, func(t *testing.T, db *store.DB) {
-		t.Run("Merchants", func(t *testing.T) { testMerchants(t, db) })
-		t.Run("CreatePayment", func(t *testing.T) { testCreatePayment(t, db) })
-		t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, db) })
-		t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, db) })
-		t.Run("RefusedChangesWriteNothing", func(t *testing.T) { testRefusedChanges(t, db) })
-		t.Run("ConcurrentTransitions", func(t *testing.T) { testConcurrentTransitions(t, db) })
-		t.Run("HistoryIsAppendOnly", func(t *testing.T) { testAppendOnly(t, db) })
-		t.Run("Decisions", func(t *testing.T) { testDecisions(t, db) })
-		t.Run("Audit", func(t *testing.T) { testAudit(t, db) })
-		t.Run("AdminUsers", func(t *testing.T) { testAdminUsers(t, db) })
-		t.Run("Migrations", func(t *testing.T) { testMigrations(t, db) })
-		t.Run("StartDetails", func(t *testing.T) { testStartDetails(t, db) })
-		t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, db) })
-		t.Run("Attempts", func(t *testing.T) { testAttempts(t, db) })
-		t.Run("OutboxDelivery", func(t *testing.T) { testOutboxDelivery(t, db) })
-	})
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, db *store.DB)
+	}{
+		{"Merchants", testMerchants},
+		{"CreatePayment", testCreatePayment},
+		{"TenantIsolation", testTenantIsolation},
+		{"Lifecycle", testLifecycle},
+		{"RefusedChangesWriteNothing", testRefusedChanges},
+		{"ConcurrentTransitions", testConcurrentTransitions},
+		{"CompareAndSetOnState", testCompareAndSetOnState},
+		{"AllOrNothing", testAllOrNothing},
+		{"ChangeWithoutMove", testChangeWithoutMove},
+		{"Chargebacks", testChargebacks},
+		{"HistoryIsAppendOnly", testAppendOnly},
+		{"Decisions", testDecisions},
+		{"Audit", testAudit},
+		{"AdminUsers", testAdminUsers},
+		{"Migrations", testMigrations},
+		{"StartDetails", testStartDetails},
+		{"Idempotency", testIdempotency},
+		{"IdempotentOutcome", testIdempotentOutcome},
+		{"Attempts", testAttempts},
+		{"OutboxDelivery", testOutboxDelivery},
+		{"FollowUps", testFollowUps},
+		{"FollowUpBacklog", testFollowUpBacklog},
+		{"ConcurrentFollowUpClaims", testConcurrentFollowUpClaims},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { ForEachDatabase(t, tt.fn) })
+	}
 }
 
 var ctx = context.Background()
+
+// t0 is when the changes of the suite happen, unless a test says otherwise.
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func wantCode(t *testing.T, what string, err error, code string) {
 	t.Helper()
 	if got := paywire.ErrorCode(err); got != code {
 		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
 	}
+}
+
+func apply(t *testing.T, db *store.DB, c paywire.StateChange) {
+	t.Helper()
+	if err := db.ApplyStateChange(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// moved returns the change that makes the move m of p, as the payment use
+// cases compute it: with the domain's checks and the merchant's
+// notification. m.At defaults to t0 and m.Source to the system.
+func moved(t *testing.T, p *paywire.Payment, m paywire.Move) paywire.StateChange {
+	t.Helper()
+	if m.At.IsZero() {
+		m.At = t0
+	}
+	if m.Source == "" {
+		m.Source = paywire.ActorSystem
+	}
+	c, err := p.Moved(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Notification = paywire.Notification(c.Payment, c.Event)
+	return c
+}
+
+// forced returns the change that moves p to state to, with edit applied to
+// the payment as it will be, without the domain's checks: what refuses it
+// is the store.
+func forced(p *paywire.Payment, to paywire.State, edit func(next *paywire.Payment)) paywire.StateChange {
+	next := *p
+	next.State, next.Version, next.UpdatedAt = to, p.Version+1, t0
+	if edit != nil {
+		edit(&next)
+	}
+	ev := &paywire.Event{
+		ID: paywire.NewID("evt_"), PaymentID: p.ID, MerchantID: p.MerchantID, Seq: next.Version,
+		From: p.State, To: to, Amount: next.Captured - p.Captured + next.Refunded - p.Refunded + next.ChargedBack - p.ChargedBack,
+		Source: paywire.ActorSystem, OccurredAt: t0,
+	}
+	return paywire.StateChange{Payment: &next, Version: p.Version, Event: ev, Notification: paywire.Notification(&next, ev)}
+}
+
+// reread returns the payment as stored.
+func reread(t *testing.T, db *store.DB, p *paywire.Payment) *paywire.Payment {
+	t.Helper()
+	got, err := db.Payment(ctx, p.MerchantID, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// footprint is what the store holds of a payment: a refused change must
+// leave it as it was.
+type footprint struct {
+	State          paywire.State
+	Version        int64
+	Events         int
+	Outbox         int
+	Attempts       int
+	FollowUps      int
+	FollowUpsDone  int
+	ProviderEvents int
+	Idempotency    int // completed idempotent requests of the merchant
+}
+
+func footprintOf(t *testing.T, db *store.DB, p *paywire.Payment) footprint {
+	t.Helper()
+	got := reread(t, db, p)
+	fp := footprint{State: got.State, Version: got.Version}
+	for _, c := range []struct {
+		n     *int
+		table string
+		where string
+		args  []any
+	}{
+		{&fp.Events, "payment_events", "payment_id = ?", []any{p.ID}},
+		{&fp.Outbox, "outbox", "payment_id = ?", []any{p.ID}},
+		{&fp.Attempts, "payment_attempts", "payment_id = ?", []any{p.ID}},
+		{&fp.FollowUps, "follow_ups", "payment_id = ?", []any{p.ID}},
+		{&fp.FollowUpsDone, "follow_ups", "payment_id = ? AND status = ?", []any{p.ID, paywire.FollowUpDone}},
+		{&fp.ProviderEvents, "provider_events", "payment_id = ?", []any{p.ID}},
+		{&fp.Idempotency, "idempotency_keys", "merchant_id = ? AND result IS NOT NULL", []any{p.MerchantID}},
+	} {
+		if err := db.Bun().NewSelect().Table(c.table).ColumnExpr("count(*)").Where(c.where, c.args...).Scan(ctx, c.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fp
+}
+
+// wantUnchanged fails the test when the payment's footprint is no longer before.
+func wantUnchanged(t *testing.T, db *store.DB, p *paywire.Payment, before footprint, what string) {
+	t.Helper()
+	if after := footprintOf(t, db, p); after != before {
+		t.Fatalf("%s wrote something: before %+v, after %+v", what, before, after)
+	}
+}
+
+// attempt returns a new authorization attempt of p at acquirer-a.
+func attempt(p *paywire.Payment, n int) paywire.Attempt {
+	return paywire.Attempt{
+		ID: paywire.NewID("att_"), PaymentID: p.ID, MerchantID: p.MerchantID, N: n, Operation: paywire.OpAuthorize,
+		Provider: "acquirer-a", Amount: p.Amount.Amount, IdempotencyKey: fmt.Sprintf("%s-%d", p.ID, n),
+		Status: paywire.AttemptStarted,
+	}
+}
+
+// followUp returns a follow-up of p due at due.
+func followUp(p *paywire.Payment, kind paywire.FollowUpKind, due time.Time) paywire.FollowUp {
+	return paywire.FollowUp{PaymentID: p.ID, MerchantID: p.MerchantID, Kind: kind, DueAt: due}
 }
 
 func testMerchants(t *testing.T, db *store.DB) {
@@ -85,7 +219,9 @@ func testCreatePayment(t *testing.T, db *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Amount != p.Amount || got.EndUser != p.EndUser || got.MerchantReference != "order-1" || !got.CreatedAt.Equal(p.CreatedAt) {
+	if got.Amount != p.Amount || got.EndUser != p.EndUser || got.MerchantReference != "order-1" ||
+		!got.CreatedAt.Equal(p.CreatedAt.Truncate(time.Microsecond)) ||
+		got.State != paywire.StateCreated || got.Version != 1 {
 		t.Errorf("read back %+v, stored %+v", got, p)
 	}
 	byRef, err := db.PaymentByReference(ctx, "m-create", "order-1")
@@ -93,47 +229,63 @@ func testCreatePayment(t *testing.T, db *store.DB) {
 		t.Fatalf("by reference: %v, %v", byRef, err)
 	}
 	evs, err := db.Events(ctx, "m-create", p.ID)
-	if err != nil || len(evs) != 1 || evs[0].Seq != 1 || evs[0].To != paywire.StateCreated || evs[0].From != "" {
+	if err != nil || len(evs) != 1 || evs[0].Seq != 1 || evs[0].To != paywire.StateCreated || evs[0].From != "" || evs[0].Source != paywire.ActorMerchant {
 		t.Fatalf("creation event: %+v, %v", evs, err)
 	}
 
-	dup := SeedPaymentValue("m-create", "order-1")
-	wantCode(t, "same merchant reference", db.CreatePayment(ctx, dup), paywire.ECONFLICT)
+	create := func(p *paywire.Payment) paywire.StateChange {
+		c := paywire.Creation(p, paywire.ActorMerchant, t0)
+		c.Notification = paywire.Notification(c.Payment, c.Event)
+		return c
+	}
+	wantCode(t, "same merchant reference", db.CreatePayment(ctx, create(SeedPaymentValue("m-create", "order-1"))), paywire.ECONFLICT)
 	bad := SeedPaymentValue("m-create", "order-2")
 	bad.Amount.Amount = 0
-	wantCode(t, "zero amount", db.CreatePayment(ctx, bad), paywire.EINVALID)
+	wantCode(t, "zero amount", db.CreatePayment(ctx, create(bad)), paywire.EINVALID)
+	moving := create(SeedPaymentValue("m-create", "order-2"))
+	moving.Payment.State = paywire.StatePending
+	wantCode(t, "created in another state", db.CreatePayment(ctx, moving), paywire.EINVALID)
+	silent := create(SeedPaymentValue("m-create", "order-2"))
+	silent.Event = nil
+	wantCode(t, "created without its event", db.CreatePayment(ctx, silent), paywire.EINVALID)
 	if _, err := db.PaymentByReference(ctx, "m-create", "order-2"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
 		t.Errorf("refused payment was stored: %v", err)
 	}
-	wantCode(t, "unknown merchant", db.CreatePayment(ctx, SeedPaymentValue("nobody", "x")), paywire.ENOTFOUND)
+	wantCode(t, "unknown merchant", db.CreatePayment(ctx, create(SeedPaymentValue("nobody", "x"))), paywire.ENOTFOUND)
 
-	// Every state change, creation included, leaves a notification.
+	// The notification the creation carries is stored with it.
 	out, err := db.PendingOutbox(ctx, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, o := range out {
-		if o.EventID == evs[0].ID {
-			found = true
-			var pl paywire.NotificationPayload
-			if err := json.Unmarshal(o.Payload, &pl); err != nil {
-				t.Fatal(err)
-			}
-			if pl.PaymentID != p.ID || pl.NewState != "CREATED" || pl.Amount != "10.00" || pl.Currency != "EUR" || pl.Seq != 1 {
-				t.Errorf("outbox payload %+v", pl)
-			}
-		}
+	o := find(out, evs[0].ID)
+	if o == nil {
+		t.Fatal("no outbox row for the creation event")
 	}
-	if !found {
-		t.Error("no outbox row for the creation event")
+	var pl paywire.NotificationPayload
+	if err := json.Unmarshal(o.Payload, &pl); err != nil {
+		t.Fatal(err)
 	}
-}
+	if pl.PaymentID != p.ID || pl.NewState != "CREATED" || pl.Amount != "10.00" || pl.Currency != "EUR" || pl.Seq != 1 {
+		t.Errorf("outbox payload %+v", pl)
+	}
 
-// SeedPaymentValue returns an unsaved 10.00 EUR deposit.
-func SeedPaymentValue(merchantID, reference string) *paywire.Payment {
-	amt, _ := paywire.NewMoney(1000, "EUR")
-	return &paywire.Payment{MerchantID: merchantID, MerchantReference: reference, Kind: paywire.KindDeposit, Amount: amt}
+	// A creation writes what it carries, and only that: here a payment
+	// expiry and the merchant's idempotent request, but no notification.
+	q := SeedPaymentValue("m-create", "order-3")
+	c := paywire.Creation(q, paywire.ActorMerchant, t0)
+	c.FollowUps = []paywire.FollowUp{followUp(q, paywire.FollowUpPaymentExpiry, t0.Add(time.Hour))}
+	c.Idempotency = &paywire.IdempotentResult{MerchantID: "m-create", Key: "create-3", RequestHash: "h3", Result: []byte(`{"paymentId":"` + q.ID + `"}`)}
+	if err := db.CreatePayment(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	fp := footprintOf(t, db, q)
+	if fp.Events != 1 || fp.Outbox != 0 || fp.FollowUps != 1 {
+		t.Errorf("creation carrying a follow-up and no notification wrote %+v", fp)
+	}
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-create", "create-3", "h3"); err != nil || string(res) != `{"paymentId":"`+q.ID+`"}` {
+		t.Errorf("idempotent outcome of the creation: %q, %v", res, err)
+	}
 }
 
 func testTenantIsolation(t *testing.T, db *store.DB) {
@@ -147,11 +299,17 @@ func testTenantIsolation(t *testing.T, db *store.DB) {
 	wantCode(t, "other merchant reads by reference", err, paywire.ENOTFOUND)
 	_, err = db.Events(ctx, "m-other", p.ID)
 	wantCode(t, "other merchant reads history", err, paywire.ENOTFOUND)
-	_, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-other", Version: 1, To: paywire.StateCancelled, Source: "merchant"})
-	wantCode(t, "other merchant cancels", err, paywire.ENOTFOUND)
-	if got, _ := db.Payment(ctx, "m-owner", p.ID); got.State != paywire.StateCreated || got.Version != 1 {
-		t.Errorf("another merchant changed the payment: %+v", got)
-	}
+
+	before := footprintOf(t, db, p)
+	theirs := *p
+	theirs.MerchantID = "m-other"
+	c := moved(t, &theirs, paywire.Move{To: paywire.StateCancelled, Type: paywire.EventCancelRequested, Source: paywire.ActorMerchant})
+	c.Attempts = []paywire.Attempt{attempt(&theirs, 1)}
+	wantCode(t, "other merchant cancels", db.ApplyStateChange(ctx, c), paywire.ENOTFOUND)
+	nm := theirs
+	nm.ProviderReference = "psp-1"
+	wantCode(t, "other merchant changes without a move", db.ApplyStateChange(ctx, paywire.StateChange{Payment: &nm, Version: nm.Version}), paywire.ENOTFOUND)
+	wantUnchanged(t, db, p, before, "another merchant's change")
 	// The same reference is free for another merchant.
 	SeedPayment(t, db, "m-other", "order-1")
 }
@@ -159,36 +317,37 @@ func testTenantIsolation(t *testing.T, db *store.DB) {
 func testLifecycle(t *testing.T, db *store.DB) {
 	SeedMerchant(t, db, "m-life")
 	p := SeedPayment(t, db, "m-life", "order-1")
-	clock := time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
-	db.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	defer func() { db.Now = time.Now }()
-
-	steps := []paywire.StateChange{
-		{To: paywire.StatePending, Provider: "sandbox-a", Method: "card", Reason: "sent to provider"},
-		{To: paywire.StateAuthorized, ProviderReference: "psp-123", Reason: "approved"},
-		{To: paywire.StateCompleted, CaptureAmount: 800, Reason: "partial capture"},
-		{To: paywire.StatePartiallyRefunded, RefundAmount: 300, Reason: "refund 1"},
-		{To: paywire.StatePartiallyRefunded, RefundAmount: 200, Reason: "refund 2"},
-		{To: paywire.StateRefunded, RefundAmount: 300, Reason: "refund 3"},
+	provider := paywire.ProviderActor("sandbox-a")
+	steps := []struct {
+		move paywire.Move
+		edit func(next *paywire.Payment) // what else the change learnt
+	}{
+		{paywire.Move{To: paywire.StatePending, Type: paywire.EventSubmitted, Source: paywire.ActorEndUser, Reason: "sent to provider"},
+			func(n *paywire.Payment) { n.Provider, n.Method = "sandbox-a", "card" }},
+		{paywire.Move{To: paywire.StateAuthorized, Type: paywire.EventProviderAuthorized, Source: provider, Reason: "approved"},
+			func(n *paywire.Payment) { n.ProviderReference = "psp-123" }},
+		{paywire.Move{To: paywire.StateCompleted, Type: paywire.EventCaptureRequested, Source: paywire.ActorMerchant, Capture: 800, Reason: "partial capture"}, nil},
+		{paywire.Move{To: paywire.StatePartiallyRefunded, Type: paywire.EventRefundRequested, Source: paywire.ActorMerchant, Refund: 300, Reason: "refund 1"}, nil},
+		{paywire.Move{To: paywire.StatePartiallyRefunded, Type: paywire.EventRefundRequested, Source: paywire.ActorMerchant, Refund: 200, Reason: "refund 2"}, nil},
+		{paywire.Move{To: paywire.StateRefunded, Type: paywire.EventRefundRequested, Source: paywire.ActorMerchant, Refund: 300, Reason: "refund 3"}, nil},
 	}
-	version := p.Version
 	for i, s := range steps {
-		s.PaymentID, s.MerchantID, s.Version, s.Source = p.ID, "m-life", version, "provider:sandbox-a"
-		got, ev, err := db.ApplyStateChange(ctx, s)
-		if err != nil {
-			t.Fatalf("step %d (%s): %v", i, s.To, err)
+		s.move.At = t0.Add(time.Duration(i)*time.Minute + 123456*time.Microsecond)
+		c := moved(t, p, s.move)
+		if s.edit != nil {
+			s.edit(c.Payment)
 		}
-		if got.Version != version+1 || ev.Seq != got.Version || got.State != s.To || !ev.OccurredAt.Equal(clock) || !got.UpdatedAt.Equal(clock) {
-			t.Fatalf("step %d: payment %+v event %+v", i, got, ev)
+		if err := db.ApplyStateChange(ctx, c); err != nil {
+			t.Fatalf("step %d (%s): %v", i, s.move.To, err)
 		}
-		version = got.Version
+		got := reread(t, db, p)
+		if got.Version != p.Version+1 || got.State != s.move.To || !got.UpdatedAt.Equal(s.move.At) {
+			t.Fatalf("step %d: payment %+v, want version %d in %s updated at %s", i, got, p.Version+1, s.move.To, s.move.At)
+		}
+		p = got
 	}
-	got, err := db.Payment(ctx, "m-life", p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Captured != 800 || got.Refunded != 800 || got.Provider != "sandbox-a" || got.ProviderReference != "psp-123" || got.Method != "card" {
-		t.Errorf("final payment %+v", got)
+	if p.Captured != 800 || p.Refunded != 800 || p.Provider != "sandbox-a" || p.ProviderReference != "psp-123" || p.Method != "card" {
+		t.Errorf("final payment %+v", p)
 	}
 	evs, err := db.Events(ctx, "m-life", p.ID)
 	if err != nil {
@@ -201,48 +360,66 @@ func testLifecycle(t *testing.T, db *store.DB) {
 		if ev.Seq != int64(i+1) {
 			t.Errorf("event %d has seq %d", i, ev.Seq)
 		}
-		if i > 0 && ev.From != evs[i-1].To {
+		if i == 0 {
+			continue
+		}
+		s := steps[i-1].move
+		s.At = t0.Add(time.Duration(i-1)*time.Minute + 123456*time.Microsecond)
+		if ev.From != evs[i-1].To {
 			t.Errorf("event %d moves from %s but the previous one ended in %s", i, ev.From, evs[i-1].To)
+		}
+		if ev.To != s.To || ev.Type != s.Type || ev.Source != s.Source || ev.Reason != s.Reason || !ev.OccurredAt.Equal(s.At) {
+			t.Errorf("event %d: %+v, moved %+v", i, ev, s)
 		}
 	}
 	if evs[3].Amount != 800 || evs[4].Amount != 300 {
 		t.Errorf("event amounts %d %d", evs[3].Amount, evs[4].Amount)
 	}
+	if fp := footprintOf(t, db, p); fp.Outbox != len(evs) {
+		t.Errorf("%d notifications for %d events", fp.Outbox, len(evs))
+	}
 	// refunded is terminal.
-	_, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-life", Version: version, To: paywire.StateChargedBack, Source: "provider:sandbox-a"})
-	wantCode(t, "move out of a terminal state", err, paywire.EILLEGALMOVE)
+	c := forced(p, paywire.StateChargedBack, func(n *paywire.Payment) { n.ChargedBack = 100 })
+	wantCode(t, "move out of a terminal state", db.ApplyStateChange(ctx, c), paywire.EILLEGALMOVE)
 }
 
 func testRefusedChanges(t *testing.T, db *store.DB) {
 	SeedMerchant(t, db, "m-refuse")
 	p := SeedPayment(t, db, "m-refuse", "order-1")
-	base := paywire.StateChange{PaymentID: p.ID, MerchantID: "m-refuse", Version: 1, Source: "system"}
+	before := footprintOf(t, db, p)
 
-	c := base
-	c.To = paywire.StateRefunded
-	_, _, err := db.ApplyStateChange(ctx, c)
-	wantCode(t, "created -> refunded", err, paywire.EILLEGALMOVE)
+	wantCode(t, "created -> refunded", db.ApplyStateChange(ctx, forced(p, paywire.StateRefunded, nil)), paywire.EILLEGALMOVE)
+	wantCode(t, "created -> created", db.ApplyStateChange(ctx, forced(p, paywire.StateCreated, nil)), paywire.EILLEGALMOVE)
+	wantCode(t, "capture above the authorized amount",
+		db.ApplyStateChange(ctx, forced(p, paywire.StateCompleted, func(n *paywire.Payment) { n.Captured = 1001 })), paywire.EINVALID)
+	wantCode(t, "refund above the captured amount",
+		db.ApplyStateChange(ctx, forced(p, paywire.StateCompleted, func(n *paywire.Payment) { n.Captured, n.Refunded = 500, 501 })), paywire.EINVALID)
 
-	c = base
-	c.To, c.CaptureAmount = paywire.StateCompleted, 1001
-	_, _, err = db.ApplyStateChange(ctx, c)
-	wantCode(t, "capture above the authorized amount", err, paywire.EINVALID)
+	c := forced(p, paywire.StatePending, nil)
+	c.Payment.Version, c.Event.Seq, c.Version = 8, 8, 7
+	wantCode(t, "stale version", db.ApplyStateChange(ctx, c), paywire.ECONFLICT)
 
-	c = base
-	c.To, c.Version = paywire.StatePending, 7
-	_, _, err = db.ApplyStateChange(ctx, c)
-	wantCode(t, "stale version", err, paywire.ECONFLICT)
+	c = forced(p, paywire.StatePending, nil)
+	c.Payment.ID, c.Event.PaymentID = "pay_missing", "pay_missing"
+	c.Notification = nil
+	wantCode(t, "unknown payment", db.ApplyStateChange(ctx, c), paywire.ENOTFOUND)
 
-	c = base
-	c.PaymentID, c.To = "pay_missing", paywire.StatePending
-	_, _, err = db.ApplyStateChange(ctx, c)
-	wantCode(t, "unknown payment", err, paywire.ENOTFOUND)
+	// The change must describe one move: its event follows the version
+	// it was computed from and ends where the payment does.
+	c = forced(p, paywire.StatePending, nil)
+	c.Event.Seq = 3
+	wantCode(t, "event with a gap", db.ApplyStateChange(ctx, c), paywire.EINVALID)
+	c = forced(p, paywire.StatePending, nil)
+	c.Event.To = paywire.StateAuthorized
+	wantCode(t, "event to another state", db.ApplyStateChange(ctx, c), paywire.EINVALID)
+	c = forced(p, paywire.StatePending, nil)
+	c.Payment = nil
+	wantCode(t, "event without the payment", db.ApplyStateChange(ctx, c), paywire.EINVALID)
+	c = forced(p, paywire.StatePending, nil)
+	c.Event, c.Notification = nil, nil
+	wantCode(t, "version raised without a move", db.ApplyStateChange(ctx, c), paywire.EINVALID)
 
-	got, _ := db.Payment(ctx, "m-refuse", p.ID)
-	evs, _ := db.Events(ctx, "m-refuse", p.ID)
-	if got.State != paywire.StateCreated || got.Version != 1 || got.Captured != 0 || len(evs) != 1 {
-		t.Errorf("a refused change wrote something: %+v, %d events", got, len(evs))
-	}
+	wantUnchanged(t, db, p, before, "a refused change")
 }
 
 // testConcurrentTransitions has 50 writers that all read version 1 try to
@@ -255,18 +432,19 @@ func testConcurrentTransitions(t *testing.T, db *store.DB) {
 		paywire.StateCancelled, paywire.StateFailed, paywire.StateReview}
 
 	const writers = 50
+	changes := make([]paywire.StateChange, writers)
+	for i := range changes {
+		changes[i] = moved(t, p, paywire.Move{To: targets[i%len(targets)]})
+	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	errs := make([]error, writers)
-	wins := make([]*paywire.Payment, writers)
 	for i := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			wins[i], _, errs[i] = db.ApplyStateChange(ctx, paywire.StateChange{
-				PaymentID: p.ID, MerchantID: "m-race", Version: 1, To: targets[i%len(targets)], Source: "system",
-			})
+			errs[i] = db.ApplyStateChange(ctx, changes[i])
 		}()
 	}
 	close(start)
@@ -277,9 +455,9 @@ func testConcurrentTransitions(t *testing.T, db *store.DB) {
 		switch {
 		case err == nil:
 			if winner != nil {
-				t.Fatalf("two writers won: %s and %s", winner.State, wins[i].State)
+				t.Fatalf("two writers won: %s and %s", winner.State, changes[i].Payment.State)
 			}
-			winner = wins[i]
+			winner = changes[i].Payment
 		case paywire.ErrorCode(err) != paywire.ECONFLICT:
 			t.Errorf("writer %d: %v, want a conflict", i, err)
 		}
@@ -287,16 +465,184 @@ func testConcurrentTransitions(t *testing.T, db *store.DB) {
 	if winner == nil {
 		t.Fatal("no writer won")
 	}
-	got, err := db.Payment(ctx, "m-race", p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := reread(t, db, p)
 	evs, err := db.Events(ctx, "m-race", p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Version != 2 || got.State != winner.State || len(evs) != 2 || evs[1].Seq != 2 || evs[1].To != winner.State {
 		t.Fatalf("after the race: payment %+v, events %+v", got, evs)
+	}
+	if fp := footprintOf(t, db, p); fp.Outbox != 2 {
+		t.Errorf("%d notifications after the race, want the creation's and the winner's", fp.Outbox)
+	}
+}
+
+// testCompareAndSetOnState checks that a change is written only over the
+// payment it was computed from: same version and same state.
+func testCompareAndSetOnState(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-cas")
+	p := SeedPayment(t, db, "m-cas", "order-1")
+	cancel := moved(t, p, paywire.Move{To: paywire.StateCancelled, Type: paywire.EventCancelRequested, Source: paywire.ActorMerchant})
+	learnt := *p
+	learnt.ProviderReference = "psp-1"
+
+	// A row in another state at the same version cannot come from a
+	// change; only a writer bypassing the store makes one.
+	if _, err := db.Bun().ExecContext(ctx, "UPDATE payments SET state = ? WHERE id = ?", string(paywire.StatePending), p.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := footprintOf(t, db, p)
+	wantCode(t, "move computed from another state", db.ApplyStateChange(ctx, cancel), paywire.ECONFLICT)
+	wantCode(t, "change without a move computed from another state",
+		db.ApplyStateChange(ctx, paywire.StateChange{Payment: &learnt, Version: learnt.Version}), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change computed from another state")
+	if _, err := db.Bun().ExecContext(ctx, "UPDATE payments SET state = ? WHERE id = ?", string(paywire.StateCreated), p.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The usual conflict: another change won meanwhile.
+	now := Move(t, db, p, paywire.Move{To: paywire.StatePending})
+	before = footprintOf(t, db, p)
+	wantCode(t, "move computed from an older version", db.ApplyStateChange(ctx, cancel), paywire.ECONFLICT)
+	wantCode(t, "change without a move computed from an older version",
+		db.ApplyStateChange(ctx, paywire.StateChange{Payment: &learnt, Version: learnt.Version}), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change computed from an older version")
+	if got := reread(t, db, p); got.State != paywire.StatePending || got.Version != now.Version || got.ProviderReference != "" {
+		t.Errorf("after the conflicts: %+v", got)
+	}
+}
+
+// testAllOrNothing checks that a change whose follow-up was carried out
+// meanwhile, or whose provider event was seen meanwhile, writes none of
+// its rows.
+func testAllOrNothing(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-aon")
+	p := SeedPayment(t, db, "m-aon", "order-1")
+	apply(t, db, paywire.StateChange{FollowUps: []paywire.FollowUp{
+		followUp(p, paywire.FollowUpPaymentExpiry, t0),
+		followUp(p, paywire.FollowUpStatusQuery, t0),
+	}})
+	fus, err := db.FollowUps(ctx, "m-aon", p.ID)
+	if err != nil || len(fus) != 2 {
+		t.Fatalf("follow-ups: %+v, %v", fus, err)
+	}
+	done, pending := fus[0], fus[1]
+	apply(t, db, paywire.StateChange{DoneFollowUp: done.ID})
+	apply(t, db, paywire.StateChange{ProviderEvent: &paywire.ProviderEvent{Provider: "acquirer-a", EventID: "evt-1", PaymentID: p.ID}})
+
+	// full is a change that writes a row of every kind.
+	full := func() paywire.StateChange {
+		c := moved(t, p, paywire.Move{To: paywire.StatePending, Type: paywire.EventProviderPending, Source: paywire.ProviderActor("acquirer-a")})
+		c.Attempts = []paywire.Attempt{attempt(p, 1)}
+		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpStatusQuery, t0.Add(time.Hour))}
+		c.ProviderEvent = &paywire.ProviderEvent{Provider: "acquirer-a", EventID: "evt-2", PaymentID: p.ID}
+		c.Idempotency = &paywire.IdempotentResult{MerchantID: "m-aon", Key: "k1", RequestHash: "h1", Result: []byte(`{"state":"PENDING"}`)}
+		return c
+	}
+	before := footprintOf(t, db, p)
+	c := full()
+	c.DoneFollowUp = done.ID
+	wantCode(t, "follow-up carried out meanwhile", db.ApplyStateChange(ctx, c), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change whose follow-up was carried out meanwhile")
+	c = full()
+	c.DoneFollowUp = 1 << 40
+	wantCode(t, "unknown follow-up", db.ApplyStateChange(ctx, c), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change carrying out an unknown follow-up")
+	c = full()
+	c.DoneFollowUp = pending.ID
+	c.ProviderEvent.EventID = "evt-1"
+	wantCode(t, "provider event seen meanwhile", db.ApplyStateChange(ctx, c), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change whose provider event was seen meanwhile")
+	if seen, err := db.ProviderEventSeen(ctx, "acquirer-a", "evt-2"); err != nil || seen {
+		t.Errorf("a refused change marked its provider event seen: %v, %v", seen, err)
+	}
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-aon", "k1", "h1"); err != nil || res != nil {
+		t.Errorf("a refused change stored its idempotent outcome: %q, %v", res, err)
+	}
+	if err := db.ReleaseIdempotencyKey(ctx, "m-aon", "k1"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same change with nothing taken meanwhile writes everything.
+	c = full()
+	c.DoneFollowUp = pending.ID
+	apply(t, db, c)
+	want := before
+	want.State, want.Version = paywire.StatePending, 2
+	want.Events, want.Outbox, want.Attempts, want.FollowUps, want.FollowUpsDone, want.ProviderEvents, want.Idempotency =
+		before.Events+1, before.Outbox+1, before.Attempts+1, before.FollowUps+1, before.FollowUpsDone+1, before.ProviderEvents+1, before.Idempotency+1
+	if got := footprintOf(t, db, p); got != want {
+		t.Errorf("the change wrote %+v, want %+v", got, want)
+	}
+}
+
+// testChangeWithoutMove checks a change that moves nothing (a provider
+// reference learnt): the version stays, and no event or notification is
+// written.
+func testChangeWithoutMove(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-still")
+	p := SeedPayment(t, db, "m-still", "order-1")
+	older := *p
+	p = Move(t, db, p, paywire.Move{To: paywire.StatePending})
+	a := attempt(p, 1)
+	apply(t, db, paywire.StateChange{Attempts: []paywire.Attempt{a}})
+	before := footprintOf(t, db, p)
+
+	next := *p
+	next.Provider, next.ProviderReference = "acquirer-a", "psp-77"
+	a.Reference, a.Status = "psp-77", paywire.AttemptPending
+	apply(t, db, paywire.StateChange{Payment: &next, Version: p.Version, Attempts: []paywire.Attempt{a}})
+	got := reread(t, db, p)
+	if got.Version != p.Version || got.State != paywire.StatePending || got.ProviderReference != "psp-77" || got.Provider != "acquirer-a" {
+		t.Errorf("after the change: %+v", got)
+	}
+	if after := footprintOf(t, db, p); after != before {
+		t.Errorf("a change without a move wrote %+v, had %+v", after, before)
+	}
+	if back, err := db.AttemptByReference(ctx, "acquirer-a", "psp-77"); err != nil || back.ID != a.ID {
+		t.Errorf("attempt updated with the change: %+v, %v", back, err)
+	}
+
+	// It is written by compare-and-set like a move.
+	stale := older
+	stale.ProviderReference = "psp-other"
+	wantCode(t, "change without a move from an older version",
+		db.ApplyStateChange(ctx, paywire.StateChange{Payment: &stale, Version: stale.Version}), paywire.ECONFLICT)
+	bumped := *got
+	bumped.Version++
+	wantCode(t, "version raised without a move",
+		db.ApplyStateChange(ctx, paywire.StateChange{Payment: &bumped, Version: got.Version}), paywire.EINVALID)
+	if again := reread(t, db, p); again.ProviderReference != "psp-77" || again.Version != got.Version {
+		t.Errorf("a refused change was written: %+v", again)
+	}
+}
+
+// testChargebacks checks the chargeback invariant: what is refunded and
+// what is charged back never exceed what was captured.
+func testChargebacks(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-cb")
+	p := SeedPayment(t, db, "m-cb", "order-1")
+	p = Move(t, db, p, paywire.Move{To: paywire.StateAuthorized})
+	p = Move(t, db, p, paywire.Move{To: paywire.StateCompleted, Capture: 1000})
+	p = Move(t, db, p, paywire.Move{To: paywire.StatePartiallyRefunded, Refund: 300})
+	before := footprintOf(t, db, p)
+
+	wantCode(t, "charged back above what is left",
+		db.ApplyStateChange(ctx, forced(p, paywire.StateChargedBack, func(n *paywire.Payment) { n.ChargedBack = 701 })), paywire.EINVALID)
+	wantCode(t, "negative chargeback",
+		db.ApplyStateChange(ctx, forced(p, paywire.StateChargedBack, func(n *paywire.Payment) { n.ChargedBack = -1 })), paywire.EINVALID)
+	wantUnchanged(t, db, p, before, "a refused chargeback")
+
+	c := moved(t, p, paywire.Move{To: paywire.StateChargedBack, Type: paywire.EventChargeback, Source: paywire.ProviderActor("acquirer-a"), Chargeback: 700})
+	apply(t, db, c)
+	got := reread(t, db, p)
+	if got.State != paywire.StateChargedBack || got.ChargedBack != 700 || got.Refunded != 300 || got.Captured != 1000 {
+		t.Errorf("after the chargeback: %+v", got)
+	}
+	evs, _ := db.Events(ctx, "m-cb", p.ID)
+	if last := evs[len(evs)-1]; last.Type != paywire.EventChargeback || last.Amount != 700 {
+		t.Errorf("chargeback event %+v", last)
 	}
 }
 
@@ -424,32 +770,147 @@ func testStartDetails(t *testing.T, db *store.DB) {
 		Cancel: "https://shop.example/cancel", Refused: "https://shop.example/refused", Pending: "https://shop.example/pending"}
 	p.NotificationURL = "https://shop.example/notify"
 	p.PreselectedMethod = "card"
-	if err := db.CreatePayment(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.Payment(ctx, "m-start", p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	CreatePayment(t, db, p)
+	got := reread(t, db, p)
 	if got.ReturnURLs != p.ReturnURLs || got.NotificationURL != p.NotificationURL || got.PreselectedMethod != "card" {
 		t.Errorf("read back %+v / %q / %q", got.ReturnURLs, got.NotificationURL, got.PreselectedMethod)
 	}
-	got, _, err = db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: "m-start", Version: got.Version,
-		To: paywire.StatePending, Source: "end_user", Risk: &paywire.RiskResult{Score: 35, Action: "challenge"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := db.Payment(ctx, "m-start", p.ID); again.RiskScore != 35 || again.RiskAction != "challenge" {
+	c := moved(t, got, paywire.Move{To: paywire.StatePending, Type: paywire.EventSubmitted, Source: paywire.ActorEndUser})
+	c.Payment.RiskScore, c.Payment.RiskAction = 35, paywire.RiskChallenge
+	apply(t, db, c)
+	if again := reread(t, db, p); again.RiskScore != 35 || again.RiskAction != paywire.RiskChallenge || again.ReturnURLs != p.ReturnURLs {
 		t.Errorf("risk read back %d %q", again.RiskScore, again.RiskAction)
 	}
-	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25}
+
+	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25, AuthorizationTTL: 48 * time.Hour}
 	if err := db.CreateMerchant(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 {
+	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 || back.AuthorizationTTL != 48*time.Hour {
 		t.Errorf("auto-capture read back %+v", back)
 	}
+	if back, _ := db.Merchant(ctx, "m-start"); back.AuthorizationExpiry() != paywire.DefaultAuthorizationTTL {
+		t.Errorf("authorization expiry of a merchant that did not choose: %s", back.AuthorizationExpiry())
+	}
 	wantCode(t, "score limit above 100", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-2", Name: "X", AutoCaptureMaxScore: 101}), paywire.EINVALID)
+	wantCode(t, "authorization expiry above 31 days",
+		db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-3", Name: "X", AuthorizationTTL: 32 * 24 * time.Hour}), paywire.EINVALID)
+}
+
+// testIdempotentOutcome checks that the outcome of a merchant's request,
+// written with the change it made, is what a retry with the same key gets.
+func testIdempotentOutcome(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-outcome")
+	p := SeedPayment(t, db, "m-outcome", "order-1")
+	if res, err := db.ClaimIdempotencyKey(ctx, "m-outcome", "cancel-1", "hash-a"); err != nil || res != nil {
+		t.Fatalf("claim: %q, %v", res, err)
+	}
+	c := moved(t, p, paywire.Move{To: paywire.StateCancelled, Type: paywire.EventCancelRequested, Source: paywire.ActorMerchant})
+	c.Idempotency = &paywire.IdempotentResult{MerchantID: "m-outcome", Key: "cancel-1", RequestHash: "hash-a", Result: []byte(`{"state":"CANCELLED"}`)}
+	apply(t, db, c)
+	res, err := db.ClaimIdempotencyKey(ctx, "m-outcome", "cancel-1", "hash-a")
+	if err != nil || string(res) != `{"state":"CANCELLED"}` {
+		t.Fatalf("retry: %q, %v", res, err)
+	}
+	_, err = db.ClaimIdempotencyKey(ctx, "m-outcome", "cancel-1", "hash-b")
+	wantCode(t, "same key, other request", err, paywire.EIDEMPOTENCY)
+
+	// A refused change leaves the claim as it was: still running, no outcome.
+	q := SeedPayment(t, db, "m-outcome", "order-2")
+	if _, err := db.ClaimIdempotencyKey(ctx, "m-outcome", "capture-2", "hash-c"); err != nil {
+		t.Fatal(err)
+	}
+	stale := moved(t, q, paywire.Move{To: paywire.StateCancelled})
+	Move(t, db, q, paywire.Move{To: paywire.StatePending})
+	stale.Idempotency = &paywire.IdempotentResult{MerchantID: "m-outcome", Key: "capture-2", RequestHash: "hash-c", Result: []byte(`{}`)}
+	wantCode(t, "stale change", db.ApplyStateChange(ctx, stale), paywire.ECONFLICT)
+	_, err = db.ClaimIdempotencyKey(ctx, "m-outcome", "capture-2", "hash-c")
+	wantCode(t, "claim of a refused change", err, paywire.EINPROGRESS)
+}
+
+func testAttempts(t *testing.T, db *store.DB) {
+	m := SeedMerchant(t, db, "m-att")
+	if len(m.SigningSecret) < 32 {
+		t.Errorf("signing secret %q", m.SigningSecret)
+	}
+	if got, _ := db.Merchant(ctx, "m-att"); got.SigningSecret != m.SigningSecret {
+		t.Errorf("signing secret read back %q", got.SigningSecret)
+	}
+	clock := t0
+	db.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	defer func() { db.Now = time.Now }()
+
+	p := SeedPayment(t, db, "m-att", "att-1")
+	a := attempt(p, 1)
+	c := moved(t, p, paywire.Move{To: paywire.StatePending, Type: paywire.EventSubmitted})
+	c.Attempts = []paywire.Attempt{a}
+	apply(t, db, c)
+	first, err := db.Attempt(ctx, a.ID)
+	if err != nil || first.Status != paywire.AttemptStarted || first.Operation != paywire.OpAuthorize || first.Amount != 1000 ||
+		first.N != 1 || first.IdempotencyKey != a.IdempotencyKey || first.CreatedAt.IsZero() {
+		t.Fatalf("inserted: %+v, %v", first, err)
+	}
+
+	dup := attempt(p, 1)
+	dup.Provider, dup.IdempotencyKey = "acquirer-b", p.ID+"-1b"
+	wantCode(t, "same n", db.ApplyStateChange(ctx, paywire.StateChange{Attempts: []paywire.Attempt{dup}}), paywire.ECONFLICT)
+
+	// Updated by id: reference, status and code; the rest is as inserted.
+	a.Reference, a.Status, a.Code = "ref-9", paywire.AttemptPending, ""
+	a.Provider, a.Amount = "acquirer-b", 1
+	apply(t, db, paywire.StateChange{Attempts: []paywire.Attempt{a}})
+	got, err := db.AttemptByReference(ctx, "acquirer-a", "ref-9")
+	if err != nil || got.ID != a.ID || got.Status != paywire.AttemptPending || got.MerchantID != "m-att" || got.Amount != 1000 ||
+		!got.CreatedAt.Equal(first.CreatedAt) || !got.UpdatedAt.After(first.UpdatedAt) {
+		t.Fatalf("by reference: %+v, %v", got, err)
+	}
+	if _, err := db.AttemptByReference(ctx, "acquirer-b", "ref-9"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("another provider's reference: %v", err)
+	}
+	a.Status, a.Code = paywire.AttemptApproved, "00"
+	apply(t, db, paywire.StateChange{Attempts: []paywire.Attempt{a}})
+	if byID, err := db.Attempt(ctx, a.ID); err != nil || byID.Reference != "ref-9" || byID.Status != paywire.AttemptApproved || byID.Code != "00" {
+		t.Errorf("by id: %+v, %v", byID, err)
+	}
+
+	// A capture's reference does not name the payment's authorization.
+	capture := attempt(p, 2)
+	capture.Operation, capture.Reference, capture.Status = paywire.OpCapture, "cap-1", paywire.AttemptApproved
+	apply(t, db, paywire.StateChange{Attempts: []paywire.Attempt{capture}})
+	if _, err := db.AttemptByReference(ctx, "acquirer-a", "cap-1"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("a capture found by reference: %v", err)
+	}
+	all, err := db.Attempts(ctx, "m-att", p.ID)
+	if err != nil || len(all) != 2 || all[0].ID != a.ID || all[1].ID != capture.ID {
+		t.Errorf("attempts %+v, %v", all, err)
+	}
+	if other, _ := db.Attempts(ctx, "someone-else", p.ID); len(other) != 0 {
+		t.Errorf("another merchant sees attempts: %+v", other)
+	}
+
+	// Provider events are marked seen with the change they cause, once.
+	seen := func(provider, id string) bool {
+		t.Helper()
+		ok, err := db.ProviderEventSeen(ctx, provider, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if seen("acquirer-a", "evt-1") {
+		t.Error("an event is seen before any change")
+	}
+	apply(t, db, paywire.StateChange{ProviderEvent: &paywire.ProviderEvent{Provider: "acquirer-a", EventID: "evt-1", PaymentID: p.ID}})
+	if !seen("acquirer-a", "evt-1") {
+		t.Error("the event is not seen after its change")
+	}
+	wantCode(t, "duplicate event",
+		db.ApplyStateChange(ctx, paywire.StateChange{ProviderEvent: &paywire.ProviderEvent{Provider: "acquirer-a", EventID: "evt-1", PaymentID: p.ID}}),
+		paywire.ECONFLICT)
+	if seen("acquirer-b", "evt-1") {
+		t.Error("another provider's event with the same id is seen")
+	}
+	apply(t, db, paywire.StateChange{ProviderEvent: &paywire.ProviderEvent{Provider: "acquirer-b", EventID: "evt-1", PaymentID: p.ID}})
 }
 
 func testIdempotency(t *testing.T, db *store.DB) {
@@ -512,54 +973,6 @@ func testIdempotency(t *testing.T, db *store.DB) {
 	wantCode(t, "claim taken over", err, paywire.EINPROGRESS)
 }
 
-func testAttempts(t *testing.T, db *store.DB) {
-	m := SeedMerchant(t, db, "m-att")
-	if len(m.SigningSecret) < 32 {
-		t.Errorf("signing secret %q", m.SigningSecret)
-	}
-	if got, _ := db.Merchant(ctx, "m-att"); got.SigningSecret != m.SigningSecret {
-		t.Errorf("signing secret read back %q", got.SigningSecret)
-	}
-	p := SeedPayment(t, db, "m-att", "att-1")
-	a := &paywire.Attempt{PaymentID: p.ID, MerchantID: "m-att", N: 1, Provider: "acquirer-a", IdempotencyKey: p.ID + "-1"}
-	if err := db.AddAttempt(ctx, a); err != nil || a.ID == "" || a.Status != "started" {
-		t.Fatalf("add: %+v, %v", a, err)
-	}
-	dup := &paywire.Attempt{PaymentID: p.ID, MerchantID: "m-att", N: 1, Provider: "acquirer-b", IdempotencyKey: p.ID + "-1b"}
-	wantCode(t, "same n", db.AddAttempt(ctx, dup), paywire.ECONFLICT)
-	a.Reference, a.Status, a.Code = "ref-9", "pending", ""
-	if err := db.UpdateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.AttemptByReference(ctx, "acquirer-a", "ref-9")
-	if err != nil || got.ID != a.ID || got.Status != "pending" || got.MerchantID != "m-att" {
-		t.Fatalf("by reference: %+v, %v", got, err)
-	}
-	if _, err := db.AttemptByReference(ctx, "acquirer-b", "ref-9"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
-		t.Errorf("another provider's reference: %v", err)
-	}
-	if byID, err := db.Attempt(ctx, a.ID); err != nil || byID.Reference != "ref-9" {
-		t.Errorf("by id: %+v, %v", byID, err)
-	}
-	all, err := db.Attempts(ctx, "m-att", p.ID)
-	if err != nil || len(all) != 1 {
-		t.Errorf("attempts %+v, %v", all, err)
-	}
-	if other, _ := db.Attempts(ctx, "someone-else", p.ID); len(other) != 0 {
-		t.Errorf("another merchant sees attempts: %+v", other)
-	}
-	first, err := db.SeenProviderEvent(ctx, "acquirer-a", "evt-1")
-	if err != nil || !first {
-		t.Fatalf("first event: %v, %v", first, err)
-	}
-	if again, err := db.SeenProviderEvent(ctx, "acquirer-a", "evt-1"); err != nil || again {
-		t.Errorf("duplicate event: %v, %v", again, err)
-	}
-	if other, err := db.SeenProviderEvent(ctx, "acquirer-b", "evt-1"); err != nil || !other {
-		t.Errorf("same id at another provider: %v, %v", other, err)
-	}
-}
-
 // find returns the message of the event among msgs, or nil.
 func find(msgs []paywire.OutboxMessage, eventID string) *paywire.OutboxMessage {
 	for i := range msgs {
@@ -576,7 +989,7 @@ func testOutboxDelivery(t *testing.T, db *store.DB) {
 	p := SeedPayment(t, db, "m-out", "out-1")
 	evs, _ := db.Events(ctx, "m-out", p.ID)
 	ev := evs[0].ID
-	now := time.Now().UTC().Add(time.Hour) // every row of earlier tests is due
+	now := time.Now().UTC().Add(time.Hour) // the creation's message is due
 	lease := time.Minute
 
 	a, err := db.ClaimOutbox(ctx, "worker-a", now, lease, 1000)
@@ -639,11 +1052,241 @@ func testOutboxDelivery(t *testing.T, db *store.DB) {
 	if find(und, ev) != nil {
 		t.Error("a delivered message is listed as undelivered")
 	}
-	// Release every other claim of this test, so later subtests are not
-	// disturbed by leases.
-	for _, batch := range [][]paywire.OutboxMessage{a, b, c, d} {
-		for _, x := range batch {
-			_ = db.FailedOutbox(ctx, x.ID, x.LockedBy, "", x.NextAttemptAt, false)
+}
+
+// testFollowUps follows one follow-up from the change that schedules it
+// to the change that carries it out.
+func testFollowUps(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-fu")
+	p := SeedPayment(t, db, "m-fu", "order-1")
+	c := moved(t, p, paywire.Move{To: paywire.StateAuthorized, Type: paywire.EventProviderAuthorized, At: t0})
+	c.FollowUps = []paywire.FollowUp{
+		followUp(p, paywire.FollowUpCapture, t0.Add(time.Hour)),
+		followUp(p, paywire.FollowUpAuthorizationExpiry, t0.Add(7*24*time.Hour)),
+	}
+	apply(t, db, c)
+	p = reread(t, db, p)
+	fus, err := db.FollowUps(ctx, "m-fu", p.ID)
+	if err != nil || len(fus) != 2 {
+		t.Fatalf("follow-ups %+v, %v", fus, err)
+	}
+	capture, expiry := fus[0], fus[1]
+	if c.FollowUps[0].ID != capture.ID || c.FollowUps[1].ID != expiry.ID {
+		t.Errorf("the change learnt follow-up ids %d and %d, stored %d and %d", c.FollowUps[0].ID, c.FollowUps[1].ID, capture.ID, expiry.ID)
+	}
+	if capture.Kind != paywire.FollowUpCapture || !capture.DueAt.Equal(t0.Add(time.Hour)) || capture.Status != paywire.FollowUpPending ||
+		capture.Attempts != 0 || capture.MerchantID != "m-fu" || capture.PaymentID != p.ID || expiry.Kind != paywire.FollowUpAuthorizationExpiry {
+		t.Errorf("scheduled %+v", fus)
+	}
+	if other, err := db.FollowUps(ctx, "m-other", p.ID); err != nil || len(other) != 0 {
+		t.Errorf("another merchant sees follow-ups: %+v, %v", other, err)
+	}
+
+	claim := func(worker string, now time.Time) []paywire.FollowUp {
+		t.Helper()
+		got, err := db.ClaimFollowUps(ctx, worker, now, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return got
+	}
+	if got := claim("worker-a", t0.Add(time.Hour-time.Microsecond)); len(got) != 0 {
+		t.Fatalf("claimed before due: %+v", got)
+	}
+	due := t0.Add(time.Hour)
+	got := claim("worker-a", due)
+	if len(got) != 1 || got[0].ID != capture.ID || got[0].Attempts != 1 {
+		t.Fatalf("claimed when due: %+v", got)
+	}
+	if got := claim("worker-b", due.Add(30*time.Second)); len(got) != 0 {
+		t.Fatalf("claimed while leased: %+v", got)
+	}
+	// worker-a died; its lease runs out and worker-b takes over.
+	got = claim("worker-b", due.Add(time.Minute+time.Second))
+	if len(got) != 1 || got[0].ID != capture.ID || got[0].Attempts != 2 {
+		t.Fatalf("claimed after the lease: %+v", got)
+	}
+	wantCode(t, "retry by the worker that lost the lease",
+		db.RetryFollowUp(ctx, capture.ID, "worker-a", due.Add(time.Hour), "late", false), paywire.ECONFLICT)
+	next := t0.Add(2 * time.Hour)
+	if err := db.RetryFollowUp(ctx, capture.ID, "worker-b", next, "provider unavailable", false); err != nil {
+		t.Fatal(err)
+	}
+	fus, _ = db.FollowUps(ctx, "m-fu", p.ID)
+	if fus[0].Status != paywire.FollowUpPending || fus[0].LastError != "provider unavailable" || !fus[0].DueAt.Equal(next) {
+		t.Errorf("after a retry: %+v", fus[0])
+	}
+	if got := claim("worker-c", next.Add(-time.Second)); len(got) != 0 {
+		t.Fatalf("claimed before its retry: %+v", got)
+	}
+	got = claim("worker-c", next)
+	if len(got) != 1 || got[0].ID != capture.ID || got[0].Attempts != 3 {
+		t.Fatalf("claimed for its retry: %+v", got)
+	}
+
+	// Carried out with the change it makes: done, never claimed again.
+	c = moved(t, p, paywire.Move{To: paywire.StateCompleted, Type: paywire.EventCaptureDue, Capture: 1000, At: next})
+	c.DoneFollowUp = capture.ID
+	apply(t, db, c)
+	p = reread(t, db, p)
+	fus, _ = db.FollowUps(ctx, "m-fu", p.ID)
+	if fus[0].Status != paywire.FollowUpDone || fus[1].Status != paywire.FollowUpPending {
+		t.Errorf("after the capture: %+v", fus)
+	}
+	wantCode(t, "retry of a follow-up carried out", db.RetryFollowUp(ctx, capture.ID, "worker-c", next, "", false), paywire.ECONFLICT)
+	if got := claim("worker-d", next.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("a follow-up carried out was claimed: %+v", got)
+	}
+	before := footprintOf(t, db, p)
+	c = moved(t, p, paywire.Move{To: paywire.StatePartiallyRefunded, Refund: 100})
+	c.DoneFollowUp = capture.ID
+	wantCode(t, "carried out twice", db.ApplyStateChange(ctx, c), paywire.ECONFLICT)
+	wantUnchanged(t, db, p, before, "a change carrying out a follow-up twice")
+
+	// Given up: for a person, not for a worker.
+	week := t0.Add(7 * 24 * time.Hour)
+	got = claim("worker-e", week)
+	if len(got) != 1 || got[0].ID != expiry.ID {
+		t.Fatalf("claimed a week later: %+v", got)
+	}
+	if err := db.RetryFollowUp(ctx, expiry.ID, "worker-e", week.Add(time.Hour), "no such authorization", true); err != nil {
+		t.Fatal(err)
+	}
+	fus, _ = db.FollowUps(ctx, "m-fu", p.ID)
+	if fus[1].Status != paywire.FollowUpFailed || fus[1].LastError != "no such authorization" {
+		t.Errorf("given up: %+v", fus[1])
+	}
+	if got := claim("worker-e", week.Add(30*24*time.Hour)); len(got) != 0 {
+		t.Fatalf("a follow-up given up was claimed: %+v", got)
+	}
+
+	_, err = db.ClaimFollowUps(ctx, "", t0, time.Minute, 10)
+	wantCode(t, "claim without a worker", err, paywire.EINVALID)
+	_, err = db.ClaimFollowUps(ctx, "worker-f", t0, 0, 10)
+	wantCode(t, "claim without a lease", err, paywire.EINVALID)
+}
+
+// testFollowUpBacklog checks what FollowUpBacklog counts (pending and due,
+// leased or not) and that claims take the oldest due first.
+func testFollowUpBacklog(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-backlog")
+	p := SeedPayment(t, db, "m-backlog", "order-1")
+	var c paywire.StateChange
+	for i := 4; i >= 0; i-- { // scheduled newest first: claims go by due time
+		c.FollowUps = append(c.FollowUps, followUp(p, paywire.FollowUpStatusQuery, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	apply(t, db, c)
+	backlog := func(now time.Time) int {
+		t.Helper()
+		n, err := db.FollowUpBacklog(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := backlog(t0.Add(-time.Second)); n != 0 {
+		t.Errorf("backlog before anything is due: %d", n)
+	}
+	if n := backlog(t0.Add(2 * time.Minute)); n != 3 {
+		t.Errorf("backlog with three due: %d", n)
+	}
+	now := t0.Add(10 * time.Minute)
+	got, err := db.ClaimFollowUps(ctx, "worker-a", now, time.Minute, 2)
+	if err != nil || len(got) != 2 || !got[0].DueAt.Equal(t0) || !got[1].DueAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("claimed %+v, %v; want the two oldest", got, err)
+	}
+	if n := backlog(now); n != 5 {
+		t.Errorf("backlog with two of five leased: %d, want 5", n)
+	}
+	apply(t, db, paywire.StateChange{DoneFollowUp: got[0].ID})
+	if err := db.RetryFollowUp(ctx, got[1].ID, "worker-a", now, "gave up", true); err != nil {
+		t.Fatal(err)
+	}
+	if n := backlog(now); n != 3 {
+		t.Errorf("backlog after one done and one given up: %d, want 3", n)
+	}
+	rest, err := db.ClaimFollowUps(ctx, "worker-b", now, time.Minute, 10)
+	if err != nil || len(rest) != 3 {
+		t.Fatalf("claimed %+v, %v; want the three left", rest, err)
+	}
+	for _, f := range rest {
+		if err := db.RetryFollowUp(ctx, f.ID, "worker-b", now.Add(time.Hour), "not yet", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := backlog(now); n != 0 {
+		t.Errorf("backlog with all retried later: %d", n)
+	}
+	if n := backlog(now.Add(time.Hour)); n != 3 {
+		t.Errorf("backlog when the retries are due: %d", n)
+	}
+}
+
+// testConcurrentFollowUpClaims has 4 workers claim 40 due follow-ups at
+// once, a few at a time: every follow-up is claimed, and by one worker only.
+func testConcurrentFollowUpClaims(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-claims")
+	p := SeedPayment(t, db, "m-claims", "order-1")
+	const rows, workers = 40, 4
+	var c paywire.StateChange
+	for i := range rows {
+		c.FollowUps = append(c.FollowUps, followUp(p, paywire.FollowUpStatusQuery, t0.Add(time.Duration(i)*time.Second)))
+	}
+	apply(t, db, c)
+
+	now := t0.Add(time.Hour)
+	claimed := make([][]int64, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for {
+				got, err := db.ClaimFollowUps(ctx, "worker-"+string(rune('a'+w)), now, time.Minute, 3)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				for _, f := range got {
+					claimed[w] = append(claimed[w], f.ID)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	seen := map[int64]int{}
+	for w := range workers {
+		if errs[w] != nil {
+			t.Errorf("worker %d: %v", w, errs[w])
+		}
+		for _, id := range claimed[w] {
+			if prev, ok := seen[id]; ok {
+				t.Errorf("follow-up %d claimed by workers %d and %d", id, prev, w)
+			}
+			seen[id] = w
+		}
+	}
+	if len(seen) != rows {
+		t.Errorf("%d follow-ups claimed, want %d", len(seen), rows)
+	}
+	fus, err := db.FollowUps(ctx, "m-claims", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fus {
+		if f.Attempts != 1 {
+			t.Errorf("follow-up %d claimed %d times", f.ID, f.Attempts)
+		}
+	}
+	if again, err := db.ClaimFollowUps(ctx, "worker-z", now, time.Minute, rows); err != nil || len(again) != 0 {
+		t.Errorf("claimed again while leased: %d, %v", len(again), err)
 	}
 }

@@ -5,7 +5,9 @@
 // parallel runs never see each other's rows.
 //
 // Contract holds the contract suite of package store; other packages use
-// ForEachDatabase for their own tests on real databases.
+// ForEachDatabase for their own tests on real databases, and SeedMerchant,
+// SeedPayment, CreatePayment and Move to put payments in the state a test
+// needs through the same write path as the payment use cases.
 package storetest
 
 import (
@@ -105,19 +107,69 @@ func SeedMerchant(t testing.TB, db *store.DB, id string) *paywire.Merchant {
 	return m
 }
 
-// SeedPayment stores a 10.00 EUR deposit of the merchant and returns it.
+// SeedPaymentValue returns an unsaved 10.00 EUR deposit of the merchant,
+// for CreatePayment or for a test that builds its own creation change.
+func SeedPaymentValue(merchantID, reference string) *paywire.Payment {
+	amt, _ := paywire.NewMoney(1000, "EUR") // a positive amount in a known currency
+	return &paywire.Payment{MerchantID: merchantID, MerchantReference: reference, Kind: paywire.KindDeposit, Amount: amt}
+}
+
+// SeedPayment stores a 10.00 EUR deposit of the merchant for end user u1,
+// as CreatePayment does, and returns it: created, at version 1.
 func SeedPayment(t testing.TB, db *store.DB, merchantID, reference string) *paywire.Payment {
 	t.Helper()
-	amt, err := paywire.NewMoney(1000, "EUR")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &paywire.Payment{
-		MerchantID: merchantID, MerchantReference: reference, Kind: paywire.KindDeposit, Amount: amt,
-		EndUser: paywire.EndUser{ID: "u1", Email: "user@example.com", Country: "DE", IP: "192.0.2.1", Language: "de"},
-	}
-	if err := db.CreatePayment(context.Background(), p); err != nil {
+	p := SeedPaymentValue(merchantID, reference)
+	p.EndUser = paywire.EndUser{ID: "u1", Email: "user@example.com", Country: "DE", IP: "192.0.2.1", Language: "de"}
+	return CreatePayment(t, db, p)
+}
+
+// CreatePayment stores the unsaved payment p as the payment use cases
+// create one: paywire.Creation by the merchant, now, with the merchant's
+// notification of the creation event. It fills p's ID, state, version and
+// timestamps and returns p.
+func CreatePayment(t testing.TB, db *store.DB, p *paywire.Payment) *paywire.Payment {
+	t.Helper()
+	// The store keeps times to the microsecond; so does the payment returned.
+	c := paywire.Creation(p, paywire.ActorMerchant, time.Now().UTC().Truncate(time.Microsecond))
+	c.Notification = paywire.Notification(c.Payment, c.Event)
+	if err := db.CreatePayment(context.Background(), c); err != nil {
 		t.Fatal(fmt.Errorf("seeding payment: %w", err))
 	}
 	return p
+}
+
+// Move makes the move m of p through the store's write path, as the
+// payment use cases do: the change p.Moved computes, with the merchant's
+// notification of its event, applied by compare-and-set. An m.At left zero
+// is now and an m.Source left empty is the system. It returns the payment
+// as stored; p itself is not changed. A move the domain or the store
+// refuses fails the test.
+//
+// A chain of moves seeds a payment in any state, for example
+//
+//	p := storetest.SeedPayment(t, db, "shop", "order-1")
+//	p = storetest.Move(t, db, p, paywire.Move{To: paywire.StateAuthorized})
+//	p = storetest.Move(t, db, p, paywire.Move{To: paywire.StateCompleted, Capture: p.Amount.Amount})
+func Move(t testing.TB, db *store.DB, p *paywire.Payment, m paywire.Move) *paywire.Payment {
+	t.Helper()
+	if m.At.IsZero() {
+		m.At = time.Now().UTC().Truncate(time.Microsecond)
+	}
+	if m.Source == "" {
+		m.Source = paywire.ActorSystem
+	}
+	c, err := p.Moved(m)
+	if err != nil {
+		t.Fatalf("moving payment %s from %s to %s: %v", p.ID, p.State, m.To, err)
+	}
+	c.Notification = paywire.Notification(c.Payment, c.Event)
+	ctx := context.Background()
+	if err := db.ApplyStateChange(ctx, c); err != nil {
+		t.Fatalf("moving payment %s from %s to %s: %v", p.ID, p.State, m.To, err)
+	}
+	got, err := db.Payment(ctx, p.MerchantID, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
