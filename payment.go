@@ -206,6 +206,10 @@ type IdempotentResult struct {
 	Key         string
 	RequestHash string
 	Result      []byte
+	// First marks the answer of a request that creates a payment without
+	// claiming its key first: the change is refused with ECONFLICT when
+	// the key is taken (a concurrent or earlier request with it won).
+	First bool
 }
 
 // RiskResult is what the risk decision said of a payment.

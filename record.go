@@ -148,6 +148,11 @@ type IdempotencyStore interface {
 	// ends the claim. Returns ENOTFOUND when the caller holds no claim.
 	SaveIdempotentResult(ctx context.Context, merchantID, key string, result []byte) error
 
+	// IdempotentResult returns the request hash and stored result of the
+	// merchant's key (result nil while a claim has none). Returns
+	// ENOTFOUND for a key not used.
+	IdempotentResult(ctx context.Context, merchantID, key string) (requestHash string, result []byte, err error)
+
 	// ReleaseIdempotencyKey drops a claim whose request executed nothing
 	// (it was refused before any change), so that a corrected retry may run.
 	ReleaseIdempotencyKey(ctx context.Context, merchantID, key string) error

@@ -50,7 +50,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			return nil, err
 		}
 	}
-	return idempotent(ctx, s, merchantID, key, req, func(idem *idemRequest) (*paywire.Payment, error) {
+	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*paywire.Payment, error) {
 		src, err := s.Payments.Payment(ctx, merchantID, req.SourcePaymentID)
 		switch {
 		case paywire.ErrorCode(err) == paywire.ENOTFOUND:

@@ -31,6 +31,9 @@ type idemRequest struct {
 	// it, or an error) into the stored outcome.
 	encode func(p *paywire.Payment, err error) ([]byte, error)
 	stored bool // a committed change holds the outcome
+	// first: the key was not claimed; the change that creates the
+	// payment stores the first answer, refused if the key is taken.
+	first bool
 }
 
 // answer is the stored outcome for the payment p a change leaves, or for
@@ -43,7 +46,7 @@ func (r *idemRequest) answer(p *paywire.Payment, err error) (*paywire.Idempotent
 	if merr != nil {
 		return nil, merr
 	}
-	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text}, nil
+	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text, First: r.first && !r.stored}, nil
 }
 
 // answerWith is the stored outcome for a result that is not a payment.
@@ -52,7 +55,7 @@ func (r *idemRequest) answerWith(result any) (*paywire.IdempotentResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text}, nil
+	return &paywire.IdempotentResult{MerchantID: r.merchantID, Key: r.key, RequestHash: r.hash, Result: text, First: r.first && !r.stored}, nil
 }
 
 // committed notes that a change holding the outcome was written.
@@ -78,37 +81,19 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 	if len(key) > 300 {
 		return zero, paywire.Errorf(paywire.EINVALID, "the idempotency key is too long")
 	}
-	body, err := json.Marshal(request)
+	hash, err := requestHash(request)
 	if err != nil {
 		return zero, err
 	}
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
 	stored, err := s.Idempotency.ClaimIdempotencyKey(ctx, merchantID, key, hash)
 	if err != nil {
 		return zero, err
 	}
 	if stored != nil {
-		var o outcome[T]
-		if err := json.Unmarshal(stored, &o); err != nil {
-			return zero, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error", Err: err}
-		}
-		if o.Error != nil {
-			return zero, paywire.Errorf(o.Error.Code, "%s", o.Error.Message)
-		}
-		return o.Result, nil
+		return decodeOutcome[T](stored)
 	}
 
-	req := &idemRequest{merchantID: merchantID, key: key, hash: hash, encode: func(p *paywire.Payment, err error) ([]byte, error) {
-		if err != nil {
-			return json.Marshal(outcome[T]{Error: &errorText{Code: paywire.ErrorCode(err), Message: paywire.ErrorMessage(err)}})
-		}
-		var result any = p
-		if r, ok := result.(T); ok {
-			return json.Marshal(outcome[T]{Result: r})
-		}
-		return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error"}
-	}}
+	req := newIdemRequest[T](merchantID, key, hash)
 	result, err := fn(req)
 	if req.stored {
 		return result, err
@@ -131,4 +116,89 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 		s.logger().Error("saving an idempotent result", "merchant_id", merchantID, "error", serr)
 	}
 	return result, nil
+}
+
+// requestHash is the SHA-256 of a request's canonical JSON.
+func requestHash(request any) (string, error) {
+	body, err := json.Marshal(request)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func newIdemRequest[T any](merchantID, key, hash string) *idemRequest {
+	return &idemRequest{merchantID: merchantID, key: key, hash: hash, encode: func(p *paywire.Payment, err error) ([]byte, error) {
+		if err != nil {
+			return json.Marshal(outcome[T]{Error: &errorText{Code: paywire.ErrorCode(err), Message: paywire.ErrorMessage(err)}})
+		}
+		var result any = p
+		if r, ok := result.(T); ok {
+			return json.Marshal(outcome[T]{Result: r})
+		}
+		return nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error"}
+	}}
+}
+
+// decodeOutcome returns a stored outcome as the request's answer.
+func decodeOutcome[T any](stored []byte) (T, error) {
+	var zero T
+	var o outcome[T]
+	if err := json.Unmarshal(stored, &o); err != nil {
+		return zero, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error", Err: err}
+	}
+	if o.Error != nil {
+		return zero, paywire.Errorf(o.Error.Code, "%s", o.Error.Message)
+	}
+	return o.Result, nil
+}
+
+// idempotentCreate runs a request that creates a payment once per
+// merchant and key, without claiming the key first: its answer is stored
+// in the transaction that creates the payment, so a crash leaves either
+// both or neither, and a retry gets the answer at once. Of two concurrent
+// requests with the same key, the one whose creation commits first wins;
+// the other's creation is refused (the key, or the merchant reference, is
+// taken) and it returns the winner's answer. Semantics otherwise as
+// idempotent's.
+func idempotentCreate[T any](ctx context.Context, s *Service, merchantID, key string, request any, fn func(*idemRequest) (T, error)) (T, error) {
+	var zero T
+	if key == "" {
+		return fn(nil)
+	}
+	if len(key) > 300 {
+		return zero, paywire.Errorf(paywire.EINVALID, "the idempotency key is too long")
+	}
+	hash, err := requestHash(request)
+	if err != nil {
+		return zero, err
+	}
+	replay := func() (T, bool, error) {
+		h, stored, err := s.Idempotency.IdempotentResult(ctx, merchantID, key)
+		switch {
+		case paywire.ErrorCode(err) == paywire.ENOTFOUND:
+			return zero, false, nil
+		case err != nil:
+			return zero, false, err
+		case h != hash:
+			return zero, false, paywire.Errorf(paywire.EIDEMPOTENCY, "this idempotency key was used with a different request")
+		case stored == nil:
+			return zero, false, paywire.Errorf(paywire.EINPROGRESS, "a request with this idempotency key is still in progress; retry later")
+		}
+		v, err := decodeOutcome[T](stored)
+		return v, true, err
+	}
+	if v, ok, err := replay(); ok || err != nil {
+		return v, err
+	}
+	req := newIdemRequest[T](merchantID, key, hash)
+	req.first = true
+	result, err := fn(req)
+	if paywire.ErrorCode(err) == paywire.ECONFLICT && !req.stored {
+		if v, ok, rerr := replay(); ok || rerr != nil {
+			return v, rerr
+		}
+	}
+	return result, err
 }

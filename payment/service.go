@@ -123,7 +123,7 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 	if err := validateStart(m, &req); err != nil {
 		return nil, err
 	}
-	return idempotent(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
+	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
 		now := s.now()
 		methods, err := s.availableMethods(ctx, m.ID, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
 		if err != nil {

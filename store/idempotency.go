@@ -10,9 +10,13 @@ import (
 )
 
 // IdempotencyLease is how long a claimed key stays claimed without a
-// result. A request runs far shorter (the server's write timeout); a claim
-// older than this belongs to a process that died, and a retry takes it over.
-const IdempotencyLease = 2 * time.Minute
+// result. A request that claims a key (a capture, cancel or refund) makes
+// one provider call, bounded by the provider timeout; a claim older than
+// this belongs to a process that died, and a retry takes it over (its
+// provider call carries the same key as the dead one's, so nothing moves
+// twice). Requests that create payments claim nothing: their answer is
+// stored with the payment.
+const IdempotencyLease = 45 * time.Second
 
 type idempotencyRow struct {
 	bun.BaseModel `bun:"table:idempotency_keys"`
@@ -96,4 +100,16 @@ func (db *DB) ReleaseIdempotencyKey(ctx context.Context, merchantID, key string)
 		Where("merchant_id = ? AND key = ? AND result IS NULL", merchantID, key).
 		Exec(ctx)
 	return classify(op, err, "")
+}
+
+// IdempotentResult implements paywire.IdempotencyStore.
+func (db *DB) IdempotentResult(ctx context.Context, merchantID, key string) (string, []byte, error) {
+	var row idempotencyRow
+	if err := db.bun.NewSelect().Model(&row).Where("merchant_id = ? AND key = ?", merchantID, key).Scan(ctx); err != nil {
+		return "", nil, notFound("store/DB.IdempotentResult", err, "no such idempotency key")
+	}
+	if row.Result == nil {
+		return row.RequestHash, nil, nil
+	}
+	return row.RequestHash, []byte(*row.Result), nil
 }

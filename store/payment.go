@@ -252,6 +252,13 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return paywire.Errorf(paywire.ECONFLICT, "the provider event was applied meanwhile")
 		}
 	}
+	if r := c.Idempotency; r != nil && r.First {
+		text := string(r.Result)
+		_, err := tx.NewInsert().
+			Model(&idempotencyRow{MerchantID: r.MerchantID, Key: r.Key, RequestHash: r.RequestHash, Result: &text, ClaimedAt: now, CompletedAt: now}).
+			Exec(ctx)
+		return err // a unique violation: the key is taken (ECONFLICT)
+	}
 	if r := c.Idempotency; r != nil {
 		text := string(r.Result)
 		if _, err := tx.NewInsert().
