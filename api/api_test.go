@@ -18,11 +18,8 @@ import (
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/api"
-	"github.com/paywire/paywire/credential"
-	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/payment"
-	"github.com/paywire/paywire/policies"
-	"github.com/paywire/paywire/rules"
+	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/store"
 	"github.com/paywire/paywire/store/storetest"
 )
@@ -58,6 +55,7 @@ func (p *testProvider) Refund(_ context.Context, o adapters.Operation) (adapters
 
 // env is a running merchant API with two merchants, shop-a and shop-b.
 type env struct {
+	core     *paywiretest.Env
 	db       *store.DB
 	srv      *httptest.Server
 	provider *testProvider
@@ -67,37 +65,16 @@ const secretA, secretB = "secret-of-shop-a", "secret-of-shop-b"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db := storetest.NewSQLite(t)
-	for id, secret := range map[string]string{"shop-a": secretA, "shop-b": secretB} {
-		if err := db.CreateMerchant(ctx, &paywire.Merchant{ID: id, Name: id, ReturnURLPrefixes: []string{"https://" + id + ".example/"}}); err != nil {
-			t.Fatal(err)
-		}
-		h, err := credential.Hash(secret, credential.Params{Memory: 64, Time: 1, Threads: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: id, SecretHash: h}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := engine.New(2)
-	files, err := engine.BundleFiles(policies.FS, rules.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Activate(ctx, files); err != nil {
-		t.Fatal(err)
-	}
 	prov := &testProvider{}
-	svc := &payment.Service{Payments: db, Merchants: db, Idempotency: db, Outbox: db, Attempts: db, Engine: e,
-		Providers: adapters.NewRegistry(prov), PortalURL: "http://localhost:8080",
-		TokenKey: []byte("0123456789abcdef0123456789abcdef")}
-	h := &api.Handler{Payments: svc, Merchants: db, BaseURL: "http://localhost:8080"}
+	core := paywiretest.New(t, paywiretest.Providers(prov), paywiretest.TokenKey([]byte("0123456789abcdef0123456789abcdef")))
+	core.Merchant("shop-a", secretA)
+	core.Merchant("shop-b", secretB)
+	h := &api.Handler{Payments: core.Payments, Merchants: core.DB, BaseURL: "http://localhost:8080"}
 	r := chi.NewRouter()
 	h.Mount(r)
 	srv := httptest.NewServer(http.MaxBytesHandler(r, 1<<20))
 	t.Cleanup(srv.Close)
-	return &env{db: db, srv: srv, provider: prov}
+	return &env{core: core, db: core.DB, srv: srv, provider: prov}
 }
 
 type response struct {
@@ -209,7 +186,7 @@ func TestJSONAuthentication(t *testing.T) {
 // merchant's payment, by any operation.
 func TestJSONTenantIsolation(t *testing.T) {
 	e := newEnv(t)
-	p := authorized(t, e, "shop-a", "iso-1")
+	p := e.core.Authorized("shop-a", "iso-1", "acquirer-a")
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/api/v1/payments/" + p.ID, ""},
 		{"POST", "/api/v1/payments/" + p.ID + "/capture", "{}"},
@@ -236,23 +213,6 @@ func TestJSONTenantIsolation(t *testing.T) {
 	if r := e.call(t, "POST", "/api/v1/payments", "shop-b", secretB, startBody("shop-b", "iso-1")); r.status != http.StatusCreated {
 		t.Errorf("shop-b's own order iso-1: %d %v", r.status, r.body)
 	}
-}
-
-// authorized stores a payment of the merchant authorized by acquirer-a.
-func authorized(t *testing.T, e *env, merchant, reference string) *paywire.Payment {
-	t.Helper()
-	p := storetest.SeedPayment(t, e.db, merchant, reference)
-	p, _, err := e.db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: merchant, Version: p.Version,
-		To: paywire.StatePending, Source: "system", Method: "card", Provider: "acquirer-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _, err = e.db.ApplyStateChange(ctx, paywire.StateChange{PaymentID: p.ID, MerchantID: merchant, Version: p.Version,
-		To: paywire.StateAuthorized, Source: "provider:acquirer-a", ProviderReference: "auth-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestJSONIdempotentStart: 50 identical concurrent requests create one
@@ -356,7 +316,7 @@ func TestJSONRefusedRequests(t *testing.T) {
 
 func TestJSONCaptureRefundCancel(t *testing.T) {
 	e := newEnv(t)
-	p := authorized(t, e, "shop-a", "cap-1")
+	p := e.core.Authorized("shop-a", "cap-1", "acquirer-a")
 	path := "/api/v1/payments/" + p.ID
 
 	if r := e.call(t, "POST", path+"/capture", "shop-a", secretA, `{"amount":"20.00"}`); r.status != 400 {
@@ -396,7 +356,7 @@ func TestJSONCaptureRefundCancel(t *testing.T) {
 	if r := e.call(t, "POST", "/api/v1/payments/"+created.ID+"/cancel", "shop-a", secretA, nil); r.status != 200 || r.body["state"] != "CANCELLED" {
 		t.Errorf("cancel: %d %v", r.status, r.body)
 	}
-	auth := authorized(t, e, "shop-a", "can-2")
+	auth := e.core.Authorized("shop-a", "can-2", "acquirer-a")
 	if r := e.call(t, "POST", "/api/v1/payments/"+auth.ID+"/cancel", "shop-a", secretA, nil); r.status != 200 || r.body["state"] != "CANCELLED" {
 		t.Errorf("void: %d %v", r.status, r.body)
 	}
@@ -445,7 +405,7 @@ func (p *payerProvider) Pay(_ context.Context, pm adapters.Payment) (adapters.Re
 
 func TestJSONBackendPayment(t *testing.T) {
 	e := newEnv(t)
-	src := authorized(t, e, "shop-a", "dep-1")
+	src := e.core.Authorized("shop-a", "dep-1", "acquirer-a")
 	body := func(ref, source string) map[string]any {
 		return map[string]any{
 			"merchantReference": ref, "kind": "DEPOSIT", "amount": "50.00", "currency": "EUR",

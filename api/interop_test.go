@@ -151,7 +151,7 @@ func TestSOAPInteropNodeSOAP(t *testing.T) {
 		arg := map[soap.Version]string{soap.V11: "1.1", soap.V12: "1.2"}[c.version]
 		t.Run(strings.ReplaceAll(c.version.String(), " ", "")+"-"+c.auth, func(t *testing.T) {
 			e := newEnv(t)
-			p := authorized(t, e, "shop-a", "interop-auth")
+			p := e.core.Authorized("shop-a", "interop-auth", "acquirer-a")
 			start := time.Now()
 			run := runNodeSOAP(t, node, e, p.ID, arg, c.auth)
 

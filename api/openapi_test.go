@@ -22,13 +22,7 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
-	"github.com/paywire/paywire/credential"
-	"github.com/paywire/paywire/engine"
-	"github.com/paywire/paywire/payment"
-	"github.com/paywire/paywire/policies"
-	"github.com/paywire/paywire/rules"
-	"github.com/paywire/paywire/store"
-	"github.com/paywire/paywire/store/storetest"
+	"github.com/paywire/paywire/paywiretest"
 )
 
 // The tests in this file hold api/openapi.json to what the JSON API does:
@@ -40,7 +34,7 @@ const specMerchant, specSecret = "shop", "secret-of-shop"
 // specServer is the merchant API on a real listener, backed by SQLite, the
 // default policy bundle and a provider that approves every operation.
 type specServer struct {
-	db     *store.DB
+	core   *paywiretest.Env
 	router chi.Router
 	srv    *httptest.Server
 	doc    *openapi3.T
@@ -71,36 +65,15 @@ func (approvingProvider) Pay(context.Context, adapters.Payment) (adapters.Result
 
 func newSpecServer(t *testing.T) *specServer {
 	t.Helper()
-	ctx := t.Context()
-	db := storetest.NewSQLite(t)
-	storetest.SeedMerchant(t, db, specMerchant) // return URLs under https://shop.example/
-	hash, err := credential.Hash(specSecret, credential.Params{Memory: 64, Time: 1, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: specMerchant, SecretHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	e := engine.New(2)
-	files, err := engine.BundleFiles(policies.FS, rules.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Activate(ctx, files); err != nil {
-		t.Fatal(err)
-	}
-	svc := &payment.Service{
-		Payments: db, Merchants: db, Idempotency: db, Engine: e,
-		Providers: adapters.NewRegistry(approvingProvider{}),
-		PortalURL: "http://localhost:8080", TokenKey: []byte("0123456789abcdef0123456789abcdef"),
-	}
-	h := &Handler{Payments: svc, Merchants: db, BaseURL: "http://localhost:8080"}
+	core := paywiretest.New(t, paywiretest.Providers(approvingProvider{}))
+	core.Merchant(specMerchant, specSecret) // return URLs under https://shop.example/
+	h := &Handler{Payments: core.Payments, Merchants: core.DB, BaseURL: "http://localhost:8080"}
 	r := chi.NewRouter()
 	h.Mount(r)
 	// cmd/paywire limits bodies to 1 MiB by default; so does this server.
 	srv := httptest.NewServer(http.MaxBytesHandler(r, 1<<20))
 	t.Cleanup(srv.Close)
-	s := &specServer{db: db, router: r, srv: srv}
+	s := &specServer{core: core, router: r, srv: srv}
 	s.doc, s.routes = s.loadSpec(t)
 	return s
 }
@@ -256,7 +229,7 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 // TestOpenAPIErrorCodes checks the documented error codes against the
-// table in errors.go: every code the document gives under a status maps to
+// one error table (paywire.Classify): every code the document gives under a status maps to
 // that status, and every code of the table is documented under its status.
 func TestOpenAPIErrorCodes(t *testing.T) {
 	s := newSpecServer(t)
@@ -279,31 +252,36 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 				}
 				for _, c := range codes {
 					documented[status+" "+c] = true
-					if st, ok := statuses[c]; !ok || st.http != code {
-						t.Errorf("%s %s: the document gives code %q under %s; errors.go maps it to %d", method, path, c, status, st.http)
+					if class, ok := errorClass(c); !ok || class.HTTPStatus != code {
+						t.Errorf("%s %s: the document gives code %q under %s; the error table maps it to %d", method, path, c, status, class.HTTPStatus)
 					}
 				}
 			}
 		}
 	}
-	for c, st := range statuses {
-		if !documented[strconv.Itoa(st.http)+" "+c] {
-			t.Errorf("code %q (%d in errors.go) is documented under no operation", c, st.http)
+	for _, c := range paywire.ErrorCodes() {
+		class, _ := errorClass(c)
+		if !documented[strconv.Itoa(class.HTTPStatus)+" "+c] {
+			t.Errorf("code %q (%d in the error table) is documented under no operation", c, class.HTTPStatus)
 		}
 	}
 	var all []string
 	for _, v := range s.doc.Components.Schemas["Error"].Value.Properties["error"].Value.Properties["code"].Value.Enum {
 		all = append(all, fmt.Sprint(v))
 	}
-	var table []string
-	for c := range statuses {
-		table = append(table, c)
-	}
+	table := paywire.ErrorCodes()
 	slices.Sort(all)
 	slices.Sort(table)
 	if !slices.Equal(all, table) {
-		t.Errorf("the Error schema lists codes %q, errors.go %q", all, table)
+		t.Errorf("the Error schema lists codes %q, the error table %q", all, table)
 	}
+}
+
+// errorClass returns the class the error table gives code, and whether
+// the table knows it (Classify makes an unknown code internal).
+func errorClass(code string) (paywire.ErrorClass, bool) {
+	got, class, _ := paywire.Classify(paywire.Errorf(code, "x"))
+	return class, got == code
 }
 
 // errorCodes returns the codes an error body schema allows at error.code:
@@ -491,24 +469,6 @@ func depositBody(reference, amount, currency, successURL string) string {
 	return string(b)
 }
 
-// authorizedPayment stores a 10.00 EUR card deposit that acquirer-a
-// authorized, as the hosted pages and the provider would leave it.
-func authorizedPayment(t *testing.T, db *store.DB, reference string) string {
-	t.Helper()
-	p := storetest.SeedPayment(t, db, specMerchant, reference)
-	p, _, err := db.ApplyStateChange(t.Context(), paywire.StateChange{PaymentID: p.ID, MerchantID: specMerchant, Version: p.Version,
-		To: paywire.StatePending, Source: "system", Method: "card", Provider: "acquirer-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _, err = db.ApplyStateChange(t.Context(), paywire.StateChange{PaymentID: p.ID, MerchantID: specMerchant, Version: p.Version,
-		To: paywire.StateAuthorized, Source: "provider:acquirer-a", ProviderReference: "auth-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.ID
-}
-
 // TestOpenAPIResponses drives every operation through success and error
 // answers and checks requests and responses against the document.
 func TestOpenAPIResponses(t *testing.T) {
@@ -570,7 +530,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Errorf("after cancelling: state %v, events %v; want CANCELLED after two events", details["state"], details["events"])
 	}
 
-	auth := authorizedPayment(t, s.db, "order-5")
+	auth := s.core.Authorized(specMerchant, "order-5", "acquirer-a").ID
 	captured := s.call(t, specCall{method: "POST", path: "/api/v1/payments/" + auth + "/capture", body: `{"amount": "4.00"}`,
 		key: "capture-2", status: 200})
 	refunded := s.call(t, specCall{method: "POST", path: "/api/v1/payments/" + auth + "/refunds", body: `{"amount": "1.50"}`,

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/paywire/paywire"
-	"github.com/paywire/paywire/api"
+	"github.com/paywire/paywire/api/message"
 	"github.com/paywire/paywire/api/soap"
 	"github.com/paywire/paywire/api/wsdl"
 	"github.com/paywire/paywire/api/wsdl/wsdltest"
@@ -175,7 +175,7 @@ func TestSOAPOperations(t *testing.T) {
 			}
 			call := func(op, body string) soapResponse {
 				t.Helper()
-				r := e.soap(t, v, api.PaymentActionPrefix+op, auth, body)
+				r := e.soap(t, v, message.PaymentActionPrefix+op, auth, body)
 				if r.status != 200 || r.fault() != "" {
 					t.Fatalf("%s: %d %s", op, r.status, r.raw)
 				}
@@ -188,12 +188,12 @@ func TestSOAPOperations(t *testing.T) {
 			}
 
 			r := call("getRedirectData", redirectBody("shop-a", "order-1"))
-			var rd api.GetRedirectDataResponse
+			var rd message.GetRedirectDataResponse
 			if err := xml.Unmarshal(r.body.Body, &rd); err != nil || rd.HTTPMethod != "POST" || len(rd.PostFields.Field) != 1 {
 				t.Fatalf("redirect %+v, %v", rd, err)
 			}
 			// The merchant reference makes getRedirectData idempotent.
-			again := e.soap(t, v, api.PaymentActionPrefix+"getRedirectData", auth, redirectBody("shop-a", "order-1"))
+			again := e.soap(t, v, message.PaymentActionPrefix+"getRedirectData", auth, redirectBody("shop-a", "order-1"))
 			if !bytes.Equal(again.raw, r.raw) {
 				t.Errorf("repeated getRedirectData answered differently:\n%s\n%s", again.raw, r.raw)
 			}
@@ -202,11 +202,11 @@ func TestSOAPOperations(t *testing.T) {
 			call("getAvailablePaymentMethods", `<getAvailablePaymentMethods xmlns="urn:paywire:payment:1"><kind>DEPOSIT</kind><amount>50.00</amount><currency>EUR</currency><country>DE</country></getAvailablePaymentMethods>`)
 			call("cancelPayment", `<cancelPayment xmlns="urn:paywire:payment:1"><paymentId>`+rd.PaymentID+`</paymentId></cancelPayment>`)
 
-			p := authorized(t, e, "shop-a", "order-2")
+			p := e.core.Authorized("shop-a", "order-2", "acquirer-a")
 			call("capturePayment", `<capturePayment xmlns="urn:paywire:payment:1"><paymentId>`+p.ID+`</paymentId><amount>10.00</amount></capturePayment>`)
 			call("refundPayment", `<refundPayment xmlns="urn:paywire:payment:1"><paymentId>`+p.ID+`</paymentId><amount>4.00</amount><refundReference>r-1</refundReference></refundPayment>`)
 			// The refund reference makes the refund idempotent.
-			e.soap(t, v, api.PaymentActionPrefix+"refundPayment", auth, `<refundPayment xmlns="urn:paywire:payment:1"><paymentId>`+p.ID+`</paymentId><amount>4.00</amount><refundReference>r-1</refundReference></refundPayment>`)
+			e.soap(t, v, message.PaymentActionPrefix+"refundPayment", auth, `<refundPayment xmlns="urn:paywire:payment:1"><paymentId>`+p.ID+`</paymentId><amount>4.00</amount><refundReference>r-1</refundReference></refundPayment>`)
 			if got, _ := e.db.Payment(ctx, "shop-a", p.ID); got.Refunded != 400 {
 				t.Errorf("refunded %d after a repeated refund; want 400", got.Refunded)
 			}
@@ -218,7 +218,7 @@ func TestSOAPOperations(t *testing.T) {
 func TestSOAPFaults(t *testing.T) {
 	e := newEnv(t)
 	good := wsse("shop-a", secretA)
-	p := authorized(t, e, "shop-a", "f-1")
+	p := e.core.Authorized("shop-a", "f-1", "acquirer-a")
 	deep := strings.Repeat("<x>", 200) + strings.Repeat("</x>", 200)
 	for _, c := range []struct {
 		note   string
@@ -240,7 +240,7 @@ func TestSOAPFaults(t *testing.T) {
 		{note: "no credentials", v: soap.V11, body: `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`, fault: "AUTHENTICATION_FAILED", status: 500},
 		{note: "wrong password", v: soap.V11, auth: wsse("shop-a", "nope"), body: `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`, fault: "AUTHENTICATION_FAILED", status: 500},
 		{note: "wrong Basic password, SOAP 1.2", v: soap.V12, auth: basic("shop-a", "nope"), body: `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`, fault: "AUTHENTICATION_FAILED", status: 400},
-		{note: "action of another operation", v: soap.V11, action: api.PaymentActionPrefix + "refundPayment", auth: good, body: `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`, fault: "INVALID_REQUEST", status: 500},
+		{note: "action of another operation", v: soap.V11, action: message.PaymentActionPrefix + "refundPayment", auth: good, body: `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`, fault: "INVALID_REQUEST", status: 500},
 		{note: "schema mismatch", v: soap.V11, auth: good, body: `<getAvailablePaymentMethods xmlns="urn:paywire:payment:1"><kind>DEPOSIT</kind><amount>lots</amount><currency>EUR</currency><country>DE</country></getAvailablePaymentMethods>`, fault: "INVALID_REQUEST", status: 500},
 		{note: "return URL off the allowlist", v: soap.V12, auth: good, body: strings.Replace(redirectBody("shop-a", "f-2"), "https://shop-a.example/ok", "https://evil.example/ok", 1), fault: "INVALID_REQUEST", status: 400},
 		{note: "illegal transition", v: soap.V11, auth: good, body: `<refundPayment xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId><amount>1.00</amount></refundPayment>`, fault: "ILLEGAL_STATE_TRANSITION", status: 500},
@@ -279,7 +279,7 @@ func TestSOAPActionForms(t *testing.T) {
 // NOT_FOUND and changes nothing.
 func TestSOAPTenantIsolation(t *testing.T) {
 	e := newEnv(t)
-	p := authorized(t, e, "shop-a", "iso-s")
+	p := e.core.Authorized("shop-a", "iso-s", "acquirer-a")
 	b := wsse("shop-b", secretB)
 	for _, body := range []string{
 		`<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>` + p.ID + `</paymentId></getPaymentDetails>`,
@@ -324,7 +324,7 @@ func TestSOAPConcurrentGetRedirectData(t *testing.T) {
 	for _, r := range results {
 		switch f := r.fault(); f {
 		case "":
-			var rd api.GetRedirectDataResponse
+			var rd message.GetRedirectDataResponse
 			if err := xml.Unmarshal(r.body.Body, &rd); err != nil || rd.PaymentID != stored.ID {
 				t.Errorf("answer %s, %v; want payment %s", rd.PaymentID, err, stored.ID)
 			}
