@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,13 +11,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
-	"github.com/paywire/paywire/adapters"
-	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/payment"
-	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/portal"
-	"github.com/paywire/paywire/rules"
-	"github.com/paywire/paywire/store/storetest"
 )
 
 var _ portal.Checkouts = (*payment.Service)(nil)
@@ -29,18 +24,9 @@ var _ portal.Checkouts = (*payment.Service)(nil)
 // ends on the merchant's Error page.
 func TestWithTheRealService(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewSQLite(t)
-	storetest.SeedMerchant(t, db, "shop")
-	eng := engine.New(1)
-	files, err := engine.BundleFiles(policies.FS, rules.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.Activate(ctx, files); err != nil {
-		t.Fatal(err)
-	}
-	svc := &payment.Service{Payments: db, Merchants: db, Idempotency: db, Attempts: db, Engine: eng,
-		Providers: adapters.NewRegistry(), Logger: slog.New(slog.DiscardHandler), PortalURL: "http://localhost", TokenKey: []byte("0123456789abcdef0123456789abcdef")}
+	core := paywiretest.New(t)
+	core.Merchant("shop", "")
+	svc := core.Payments
 	amount, _ := paywire.NewMoney(5000, "EUR")
 	start := func(ref string) string {
 		rd, err := svc.Start(ctx, "shop", "ref:"+ref, payment.StartRequest{MerchantReference: ref, Kind: paywire.KindDeposit,
