@@ -86,7 +86,7 @@ func FuzzParseDetails(f *testing.F) {
 			return
 		}
 		d, k, errs := parseDetails(method, form)
-		if d.Method != method {
+		if string(d.Method) != method {
 			t.Fatalf("method %q, want %q", d.Method, method)
 		}
 		if (d.Card != nil) != (method == methodCard) {
