@@ -13,8 +13,8 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/notify"
+	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/store"
-	"github.com/paywire/paywire/store/storetest"
 )
 
 // syncBuffer collects log lines from several goroutines.
@@ -41,9 +41,9 @@ func (s *syncBuffer) String() string {
 // than a lease), and each payment's sequence numbers are complete.
 func TestConcurrentWorkers(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachDatabase(t, func(t *testing.T, db *store.DB) {
-		e := newEnv(t, db, notify.FormatJSON)
-		e.clock.real = true
+	paywiretest.ForEachDatabase(t, func(t *testing.T, core *paywiretest.Env) {
+		e := newEnv(t, core, notify.FormatJSON)
+		e.clock.Run()
 		const payments, events = 250, 1000 // created, pending, authorized, completed
 
 		runCtx, stop := context.WithCancel(ctx)
@@ -54,7 +54,7 @@ func TestConcurrentWorkers(t *testing.T) {
 		// Two nodes on PostgreSQL; SQLite runs one worker (one node), as
 		// the operations guide says.
 		nodes := []string{"node-a", "node-b"}
-		if db.Dialect() != store.Postgres {
+		if e.db.Dialect() != store.Postgres {
 			nodes = nodes[:1]
 		}
 		for _, id := range nodes {
@@ -104,5 +104,5 @@ func TestConcurrentWorkers(t *testing.T) {
 		if s := logs.String(); s != "" {
 			t.Errorf("the workers complained:\n%s", s)
 		}
-	})
+	}, startAt)
 }

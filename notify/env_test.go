@@ -17,36 +17,17 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/notify"
+	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/store"
 	"github.com/paywire/paywire/store/storetest"
 )
 
 var ctx = context.Background()
 
-// clock is the fake time of a test, shared by the store, the workers and
-// the merchant's endpoint, which checks signature timestamps against it.
-type clock struct {
-	mu   sync.Mutex
-	now  time.Time
-	real bool // follow the wall clock, for tests that run workers with Run
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.real {
-		return time.Now()
-	}
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// startAt stops every notify test's clock at the same time, shared by the
+// store, the workers and the merchant's endpoint, which checks signature
+// timestamps against it.
+var startAt = paywiretest.FixedClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 
 // How the merchant's endpoint answers.
 type mode int
@@ -74,7 +55,7 @@ type received struct {
 type endpoint struct {
 	t       *testing.T
 	srv     *httptest.Server
-	clock   *clock
+	clock   *paywiretest.Clock
 	secrets []string
 
 	mu       sync.Mutex
@@ -86,7 +67,7 @@ type endpoint struct {
 	hung     bool
 }
 
-func newEndpoint(t *testing.T, c *clock) *endpoint {
+func newEndpoint(t *testing.T, c *paywiretest.Clock) *endpoint {
 	e := &endpoint{t: t, clock: c, hanging: make(chan struct{}), release: make(chan struct{})}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(func() {
@@ -236,30 +217,28 @@ func answerSOAP(w http.ResponseWriter, status int, body string) {
 // env is a merchant with an endpoint, on a real store, under a fake clock.
 type env struct {
 	t        *testing.T
+	core     *paywiretest.Env
 	db       *store.DB
-	clock    *clock
+	clock    *paywiretest.Clock
 	endpoint *endpoint
 	merchant *paywire.Merchant
 }
 
-func newEnv(t *testing.T, db *store.DB, format string) *env {
+func newEnv(t *testing.T, core *paywiretest.Env, format string) *env {
 	t.Helper()
-	c := newClock()
-	db.Now = c.Now
-	ep := newEndpoint(t, c)
-	m := &paywire.Merchant{
+	ep := newEndpoint(t, core.Clock)
+	m := core.AddMerchant(&paywire.Merchant{
 		ID: "m-notify", Name: "Notified Shop", NotificationURL: ep.URL(), NotificationFormat: format,
 		ReturnURLPrefixes: []string{"https://shop.example/"},
-	}
-	if err := db.CreateMerchant(ctx, m); err != nil {
-		t.Fatal(err)
-	}
+	}, "")
 	ep.secrets = []string{m.SigningSecret}
-	return &env{t: t, db: db, clock: c, endpoint: ep, merchant: m}
+	return &env{t: t, core: core, db: core.DB, clock: core.Clock, endpoint: ep, merchant: m}
 }
 
 // sqliteEnv is an env on a new SQLite database.
-func sqliteEnv(t *testing.T, format string) *env { return newEnv(t, storetest.NewSQLite(t), format) }
+func sqliteEnv(t *testing.T, format string) *env {
+	return newEnv(t, paywiretest.New(t, startAt), format)
+}
 
 // worker returns a worker of the env with a fixed jitter source.
 func (e *env) worker(id string) *notify.Worker {
@@ -281,19 +260,13 @@ func (e *env) pay(ref string, states ...paywire.State) *paywire.Payment {
 
 func (e *env) payWith(p *paywire.Payment, states ...paywire.State) *paywire.Payment {
 	e.t.Helper()
-	if err := e.db.CreatePayment(ctx, p); err != nil {
-		e.t.Fatal(err)
-	}
+	p = e.core.CreatePayment(p)
 	for _, s := range states {
-		c := paywire.StateChange{PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: s, Source: "provider:sandbox", Reason: "test"}
+		m := paywire.Move{To: s, Source: paywire.ProviderActor("sandbox"), Reason: "test"}
 		if s == paywire.StateCompleted {
-			c.CaptureAmount = p.Amount.Amount
+			m.Capture = p.Amount.Amount
 		}
-		next, _, err := e.db.ApplyStateChange(ctx, c)
-		if err != nil {
-			e.t.Fatalf("moving %s to %s: %v", p.ID, s, err)
-		}
-		p = next
+		p = e.core.Move(p, m)
 	}
 	return p
 }

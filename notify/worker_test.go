@@ -226,15 +226,11 @@ func TestEndpointDown72Hours(t *testing.T) {
 	for i := 0; e.clock.Now().Sub(start) < 72*time.Hour; i++ {
 		if s, ok := later[e.clock.Now().Sub(start)]; ok {
 			for j, p := range ps {
-				c := paywire.StateChange{PaymentID: p.ID, MerchantID: p.MerchantID, Version: p.Version, To: s, Source: "provider:sandbox"}
+				m := paywire.Move{To: s, Source: paywire.ProviderActor("sandbox")}
 				if s == paywire.StateCompleted {
-					c.CaptureAmount = p.Amount.Amount
+					m.Capture = p.Amount.Amount
 				}
-				next, _, err := e.db.ApplyStateChange(ctx, c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ps[j] = next
+				ps[j] = e.core.Move(p, m)
 			}
 		}
 		worker := w
