@@ -112,7 +112,10 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 		eu.IP = d.IP
 	}
 	p, err = s.submit(ctx, p, d.Method, card, eu, now)
-	if paywire.ErrorCode(err) == paywire.ECONFLICT {
+	// A concurrent submission that moved the payment first makes this one
+	// a second submission: its compare-and-set lost, and on the payment
+	// read again the workflow has nothing for "submitted" (not applicable).
+	if paywire.ErrorCode(err) == paywire.ECONFLICT || isNotApplicable(err) {
 		return nil, paywire.Errorf(paywire.ECONFLICT, "this payment was submitted already")
 	} else if err != nil {
 		return nil, err
