@@ -6,132 +6,115 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
-	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/payment"
-	"github.com/paywire/paywire/policies"
-	"github.com/paywire/paywire/rules"
-	"github.com/paywire/paywire/store"
 	"github.com/paywire/paywire/store/storetest"
 )
 
-var ctx = context.Background()
-
-// payer answers backend payments from a script and counts its calls.
-type payer struct {
-	name    string
-	answers []adapters.Status
-	calls   int
-}
-
-func (p *payer) Name() string { return p.name }
-
-func (p *payer) Pay(_ context.Context, pm adapters.Payment) (adapters.Result, error) {
-	st := p.answers[min(p.calls, len(p.answers)-1)]
-	p.calls++
-	return adapters.Result{Status: st, Reference: p.name + "/" + pm.IdempotencyKey, Code: string(st)}, nil
-}
-
-func newService(t *testing.T, providers ...adapters.Provider) (*payment.Service, *store.DB) {
-	t.Helper()
-	db := storetest.NewSQLite(t)
-	storetest.SeedMerchant(t, db, "shop")
-	e := engine.New(1)
-	files, err := engine.BundleFiles(policies.FS, rules.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Activate(ctx, files); err != nil {
-		t.Fatal(err)
-	}
-	return &payment.Service{Payments: db, Merchants: db, Idempotency: db, Engine: e,
-		Providers: adapters.NewRegistry(providers...), PortalURL: "http://localhost", TokenKey: []byte("k")}, db
-}
-
-// paidCard stores a card deposit of the end user u1, completed by
-// acquirer-a, to reuse.
-func paidCard(t *testing.T, db *store.DB) *paywire.Payment {
-	t.Helper()
-	p := storetest.SeedPayment(t, db, "shop", "source-1")
-	for _, c := range []paywire.StateChange{
-		{To: paywire.StatePending, Method: "card", Provider: "acquirer-a"},
-		{To: paywire.StateCompleted, ProviderReference: "a-1", CaptureAmount: 1000},
-	} {
-		c.PaymentID, c.MerchantID, c.Version, c.Source = p.ID, "shop", p.Version, "system"
-		var err error
-		if p, _, err = db.ApplyStateChange(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
+// paidCard stores a card deposit of end user u1 with shop, completed by
+// acquirer-a with the provider reference a-1, for backend payments to
+// reuse.
+func paidCard(e *env) *paywire.Payment {
+	e.t.Helper()
+	p := storetest.SeedPayment(e.t, e.db, "shop", "source-1")
+	p.Method, p.Provider = paywire.MethodCard, "acquirer-a"
+	p = e.move(p, paywire.Move{To: paywire.StatePending})
+	p.ProviderReference = "a-1"
+	return e.move(p, paywire.Move{To: paywire.StateCompleted, Capture: p.Amount.Amount})
 }
 
 func backend(ref, source string) payment.CreateRequest {
-	amt, _ := paywire.NewMoney(5000, "EUR")
-	return payment.CreateRequest{MerchantReference: ref, Kind: paywire.KindDeposit, Amount: amt,
+	return payment.CreateRequest{MerchantReference: ref, Kind: paywire.KindDeposit, Amount: money(5000),
 		EndUser: paywire.EndUser{ID: "u1", Email: "user@example.com", Country: "DE"}, PaymentMethod: "card", SourcePaymentID: source}
 }
 
-// routeOf returns the providers the engine routes the request to.
-func routeOf(t *testing.T, s *payment.Service) []string {
-	t.Helper()
-	d, err := s.Engine.Route(ctx, engine.RouteInput{Request: engine.RouteRequest{MerchantID: "shop", Kind: "deposit",
-		Amount: engine.Money{Minor: 5000, Currency: "EUR", Exponent: 2}, Method: "card",
-		Customer: engine.RouteCustomer{ID: "u1", Country: "DE"}}})
-	if err != nil || len(d.Providers) < 2 {
-		t.Fatalf("route %v, %v", d.Providers, err)
+// answers scripts a provider's backend payments: the n-th call gets the
+// n-th reply (the last one repeats).
+func answers(rs ...reply) func(context.Context, call) reply {
+	n := 0
+	return func(_ context.Context, c call) reply {
+		if c.Op != "pay" && c.Op != "authorize" {
+			return reply{}
+		}
+		r := rs[min(n, len(rs)-1)]
+		n++
+		return r
 	}
-	return d.Providers
 }
 
+var (
+	sale     = reply{Result: adapters.Result{Status: adapters.Approved, Captured: true}}
+	approved = reply{Result: adapters.Result{Status: adapters.Approved}}
+	declined = reply{Result: adapters.Result{Status: adapters.Declined, Code: "do_not_honor"}}
+	failed   = reply{Result: adapters.Result{Status: adapters.Failed, Code: "processing_error"}}
+	notSent  = reply{Err: &paywire.Error{Code: paywire.EUNAVAILABLE, Message: "connection refused", Err: adapters.ErrNotSent}}
+	unknown  = reply{Err: timeout()}
+)
+
+// TestCreateFollowsTheRoute: a backend payment goes to the routed
+// providers in order and falls back only after a definite "not done". What
+// changed with the provider loop: completion is the provider's word (an
+// approval that moved the money, Captured), an approval alone authorizes;
+// an unknown outcome (a timeout) does not fall back: the payment stays
+// pending, its attempt open for a status query.
 func TestCreateFollowsTheRoute(t *testing.T) {
+	route := routeOf(t)
 	tests := []struct {
-		note        string
-		first       []adapters.Status
-		second      []adapters.Status
-		state       paywire.State
-		provider    int // index in the route of the provider recorded, -1 for none
-		secondCalls int
+		note          string
+		first, second reply
+		state         paywire.State
+		provider      int // index in the route of the provider recorded, -1 for none
+		secondCalls   int
 	}{
-		{"approved by the first", []adapters.Status{adapters.Approved}, []adapters.Status{adapters.Approved}, paywire.StateCompleted, 0, 0},
-		{"technical failure falls back", []adapters.Status{adapters.Failed}, []adapters.Status{adapters.Approved}, paywire.StateCompleted, 1, 1},
-		{"a decline is final", []adapters.Status{adapters.Declined}, []adapters.Status{adapters.Approved}, paywire.StateRefused, 0, 0},
-		{"every provider fails", []adapters.Status{adapters.Failed}, []adapters.Status{adapters.Failed}, paywire.StateFailed, -1, 1},
+		{"a sale by the first", sale, sale, paywire.StateCompleted, 0, 0},
+		{"an authorization by the first", approved, sale, paywire.StateAuthorized, 0, 0},
+		{"technical failure falls back", failed, sale, paywire.StateCompleted, 1, 1},
+		{"a request not sent falls back", notSent, sale, paywire.StateCompleted, 1, 1},
+		{"a decline is final", declined, sale, paywire.StateRefused, 0, 0},
+		{"every provider fails", failed, failed, paywire.StateFailed, -1, 1},
+		{"an unknown outcome does not fall back", unknown, sale, paywire.StatePending, -1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.note, func(t *testing.T) {
-			probe, _ := newService(t)
-			route := routeOf(t, probe)
-			first, second := &payer{name: route[0], answers: tt.first}, &payer{name: route[1], answers: tt.second}
-			s, db := newService(t, first, second)
-			src := paidCard(t, db)
-			p, err := s.Create(ctx, "shop", "", backend("b-1", src.ID))
+			first, second := newFake(route[0]), newFake(route[1])
+			first.setScript(answers(tt.first))
+			second.setScript(answers(tt.second))
+			e := newEnv(t, withProviders(first, second))
+			src := paidCard(e)
+			p, err := e.s.Create(ctx, "shop", "", backend("b-1", src.ID))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.State != tt.state || second.calls != tt.secondCalls || first.calls != 1 {
-				t.Fatalf("state %s, calls %d/%d; want %s, 1/%d", p.State, first.calls, second.calls, tt.state, tt.secondCalls)
+			fc, sc := len(first.callsOf("pay")), len(second.callsOf("pay"))
+			if p.State != tt.state || sc != tt.secondCalls || fc != 1 {
+				t.Fatalf("state %s, calls %d/%d; want %s, 1/%d", p.State, fc, sc, tt.state, tt.secondCalls)
 			}
 			if tt.provider >= 0 && p.Provider != route[tt.provider] {
 				t.Errorf("provider %q; want %q", p.Provider, route[tt.provider])
 			}
-			if p.State == paywire.StateCompleted && p.Captured != p.Amount.Amount {
-				t.Errorf("captured %d of %d", p.Captured, p.Amount.Amount)
+			if c := first.callsOf("pay")[0]; c.Reference != "a-1" || c.Amount != 5000 {
+				t.Errorf("the provider was asked %+v; want the source's reference and the amount", c)
 			}
-			if p.Card != src.Card || p.Method != "card" {
-				t.Errorf("method %q card %+v; want the source's", p.Method, p.Card)
+			if want := map[paywire.State]int64{paywire.StateCompleted: 5000}[tt.state]; p.Captured != want {
+				t.Errorf("captured %d of %d; want %d", p.Captured, p.Amount.Amount, want)
 			}
-			evs, err := db.Events(ctx, "shop", p.ID)
-			if err != nil || evs[len(evs)-1].To != tt.state {
-				t.Errorf("history %+v, %v", evs, err)
+			if p.Card != src.Card || p.Method != "card" || p.SourcePaymentID != src.ID {
+				t.Errorf("method %q card %+v source %q; want the source's", p.Method, p.Card, p.SourcePaymentID)
+			}
+			evs := e.events(p)
+			if evs[len(evs)-1].To != tt.state || int64(len(evs)) != p.Version {
+				t.Errorf("history %+v", evs)
+			}
+			if got := e.get("shop", p.ID); got.State != p.State || got.Version != p.Version {
+				t.Errorf("stored %s; returned %s", describe(got), describe(p))
 			}
 		})
 	}
 }
 
 func TestCreateRefusesUnsuitableSources(t *testing.T) {
-	s, db := newService(t)
-	src := paidCard(t, db)
-	unpaid := storetest.SeedPayment(t, db, "shop", "unpaid")
+	e := newEnv(t)
+	src := paidCard(e)
+	unpaid := storetest.SeedPayment(t, e.db, "shop", "unpaid")
 	other := backend("b-2", src.ID)
 	other.EndUser.ID = "u2"
 	bank := backend("b-3", src.ID)
@@ -146,12 +129,37 @@ func TestCreateRefusesUnsuitableSources(t *testing.T) {
 		{"another end user's source", other},
 		{"another method", bank},
 	} {
-		if _, err := s.Create(ctx, "shop", "", c.req); paywire.ErrorCode(err) != paywire.EINVALID {
+		if _, err := e.s.Create(ctx, "shop", "", c.req); paywire.ErrorCode(err) != paywire.EINVALID {
 			t.Errorf("%s: %v; want invalid", c.note, err)
 		}
 	}
-	storetest.SeedMerchant(t, db, "other-shop")
-	if _, err := s.Create(ctx, "other-shop", "", backend("b-4", src.ID)); paywire.ErrorCode(err) != paywire.EINVALID {
+	storetest.SeedMerchant(t, e.db, "other-shop")
+	if _, err := e.s.Create(ctx, "other-shop", "", backend("b-4", src.ID)); paywire.ErrorCode(err) != paywire.EINVALID {
 		t.Errorf("another merchant's source: %v", err)
+	}
+}
+
+// TestCreateIsIdempotent: a backend payment retried with its key is the
+// same payment, answered as the first request left it, and the provider
+// is asked once.
+func TestCreateIsIdempotent(t *testing.T) {
+	route := routeOf(t)
+	first := newFake(route[0])
+	first.setScript(answers(sale))
+	e := newEnv(t, withProviders(first, newFake(route[1])))
+	src := paidCard(e)
+	p, err := e.s.Create(ctx, "shop", "key-1", backend("b-1", src.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.s.Create(ctx, "shop", "key-1", backend("b-1", src.ID))
+	if err != nil || again.ID != p.ID || again.State != paywire.StateCompleted || again.Version != p.Version {
+		t.Fatalf("retry: %s, %v; first %s", describe(again), err, describe(p))
+	}
+	if n := len(first.callsOf("pay")); n != 1 {
+		t.Errorf("the provider was asked %d times", n)
+	}
+	if _, err := e.s.Create(ctx, "shop", "key-1", backend("b-2", src.ID)); paywire.ErrorCode(err) != paywire.EIDEMPOTENCY {
+		t.Errorf("the key with another request: %v", err)
 	}
 }

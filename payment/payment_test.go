@@ -19,7 +19,8 @@ func TestToken(t *testing.T) {
 	if m, id, err := payment.VerifyToken(key, tok, now); err != nil || id != "pay_abc" || m != "shop" {
 		t.Fatalf("verify: %q %q, %v", m, id, err)
 	}
-	if _, _, err := payment.VerifyToken(key, tok, now.Add(15*time.Minute)); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+	// An expired link has its own code (it was EFORBIDDEN).
+	if _, _, err := payment.VerifyToken(key, tok, now.Add(15*time.Minute)); paywire.ErrorCode(err) != paywire.EEXPIRED {
 		t.Errorf("expired: %v", err)
 	}
 	tampered := strings.Replace(tok, "pay_abc", "pay_abd", 1)
@@ -79,10 +80,9 @@ func TestCheckMerchantURL(t *testing.T) {
 }
 
 func TestStartReplaysTheFirstAnswer(t *testing.T) {
-	s, db := newService(t)
-	_ = db
-	amt, _ := paywire.NewMoney(2500, "EUR")
-	req := payment.StartRequest{MerchantReference: "o-1", Kind: paywire.KindDeposit, Amount: amt,
+	e := newEnv(t)
+	s := e.s
+	req := payment.StartRequest{MerchantReference: "o-1", Kind: paywire.KindDeposit, Amount: money(2500),
 		EndUser: paywire.EndUser{ID: "u1", Country: "DE"},
 		ReturnURLs: paywire.ReturnURLs{Success: "https://shop.example/s", Error: "https://shop.example/e",
 			Cancel: "https://shop.example/c", Refused: "https://shop.example/r", Pending: "https://shop.example/p"}}
@@ -103,20 +103,20 @@ func TestStartReplaysTheFirstAnswer(t *testing.T) {
 	}
 }
 
-// refunder declines every refund and counts the calls.
-type refunder struct{ calls int }
-
-func (r *refunder) Name() string { return "acquirer-a" }
-
-func (r *refunder) Refund(context.Context, adapters.Operation) (adapters.Result, error) {
-	r.calls++
-	return adapters.Result{Status: adapters.Declined, Code: "insufficient_balance"}, nil
-}
-
+// TestIdempotentOutcomes: an error before anything changed releases the
+// key; a provider's refusal is an outcome, stored and replayed (its code
+// is EDECLINED now, it was EFORBIDDEN).
 func TestIdempotentOutcomes(t *testing.T) {
-	prov := &refunder{}
-	s, db := newService(t, prov)
-	src := paidCard(t, db)
+	prov := newFake("acquirer-a")
+	prov.setScript(func(_ context.Context, c call) reply {
+		if c.Op == "refund" {
+			return reply{Result: adapters.Result{Status: adapters.Declined, Code: "insufficient_balance"}}
+		}
+		return reply{}
+	})
+	e := newEnv(t, withProviders(prov))
+	s, db := e.s, e.db
+	src := paidCard(e)
 
 	// An error before anything changed does not consume the key: a
 	// corrected retry with the same key runs.
@@ -130,17 +130,40 @@ func TestIdempotentOutcomes(t *testing.T) {
 	// A provider's refusal is an outcome: stored, replayed without asking
 	// the provider again, and the key is bound to its request.
 	for range 2 {
-		if _, err := s.Refund(ctx, "shop", "key:r", src.ID, "1.00"); paywire.ErrorCode(err) != paywire.EFORBIDDEN {
+		if _, err := s.Refund(ctx, "shop", "key:r", src.ID, "1.00"); paywire.ErrorCode(err) != paywire.EDECLINED {
 			t.Fatalf("declined refund: %v", err)
 		}
 	}
-	if prov.calls != 1 {
-		t.Errorf("provider asked %d times; want once", prov.calls)
+	if n := len(prov.callsOf("refund")); n != 1 {
+		t.Errorf("provider asked %d times; want once", n)
 	}
 	if _, err := s.Refund(ctx, "shop", "key:r", src.ID, "2.00"); paywire.ErrorCode(err) != paywire.EIDEMPOTENCY {
 		t.Errorf("same key, other amount: %v", err)
 	}
 	if p, _ := db.Payment(ctx, "shop", src.ID); p.Refunded != 0 || p.Version != src.Version {
 		t.Errorf("payment changed: %+v", p)
+	}
+	atts := e.attempts(src)
+	if len(atts) != 1 || atts[0].Operation != paywire.OpRefund || atts[0].Status != paywire.AttemptDeclined || atts[0].Code != "insufficient_balance" {
+		t.Errorf("attempts %+v; want the declined refund", atts)
+	}
+}
+
+// TestRefundNeedsRecordedCaptures: what is refunded is what was recorded
+// captured; a payment completed without a recorded capture has nothing to
+// refund, and the provider is not asked.
+func TestRefundNeedsRecordedCaptures(t *testing.T) {
+	prov := newFake("acquirer-a")
+	e := newEnv(t, withProviders(prov))
+	p := e.seed("shop", "o-1", 1000, "acquirer-a", paywire.StateAuthorized)
+	p = e.move(p, paywire.Move{To: paywire.StateCompleted}) // nothing recorded captured
+	if _, err := e.s.Refund(ctx, "shop", "", p.ID, "1.00"); paywire.ErrorCode(err) != paywire.EINVALID {
+		t.Errorf("refund without a recorded capture: %v", err)
+	}
+	if n := len(prov.callsOf("")); n != 0 {
+		t.Errorf("the provider was asked %d times", n)
+	}
+	if _, err := e.s.Refund(ctx, "shop", "", p.ID, ""); paywire.ErrorCode(err) != paywire.EINVALID {
+		t.Errorf("refund without an amount: %v", err)
 	}
 }
