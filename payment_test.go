@@ -29,7 +29,7 @@ func TestPaymentValidate(t *testing.T) {
 		{"no currency", func(p *paywire.Payment) { p.Amount.Currency = paywire.Currency{} }, "currency"},
 		{"zero state", func(p *paywire.Payment) { p.State = "" }, "state"},
 		{"over-capture", func(p *paywire.Payment) { p.Captured = 1001 }, "captured amount exceeds"},
-		{"over-refund", func(p *paywire.Payment) { p.Captured, p.Refunded = 500, 501 }, "refunded amount exceeds"},
+		{"over-refund", func(p *paywire.Payment) { p.Captured, p.Refunded = 500, 501 }, "refunded and charged back amounts exceed"},
 		{"negative", func(p *paywire.Payment) { p.Refunded = -1 }, "negative"},
 		{"long reference", func(p *paywire.Payment) { p.MerchantReference = strings.Repeat("x", 129) }, "128"},
 	}

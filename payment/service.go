@@ -356,6 +356,9 @@ func parseAmount(p *paywire.Payment, text string, def int64) (int64, error) {
 // key: the provider is asked with the same key again).
 func (s *Service) Capture(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
 	return s.merchantRequest(ctx, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
+		if p.State != paywire.StateAuthorized {
+			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be captured", p.State)
+		}
 		a, err := parseAmount(p, amount, 0)
 		if err != nil {
 			return 0, err
@@ -385,6 +388,10 @@ func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string
 		return nil, paywire.Errorf(paywire.EINVALID, "amount is required")
 	}
 	return s.merchantRequest(ctx, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
+		if p.State != paywire.StateCompleted && p.State != paywire.StatePartiallyRefunded {
+			// Only captured money can go back (the transition table).
+			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
+		}
 		a, err := parseAmount(p, amount, 0)
 		if err != nil {
 			return 0, err

@@ -383,16 +383,14 @@ func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event,
 	if att, ok := done[a]; ok {
 		return att, nil // carried out before a conflict: the move records it
 	}
-	op, amount := paywire.OpVoid, int64(0)
+	// A void releases what is reserved and not captured: the whole
+	// authorization, or a partial capture's remainder.
+	op, amount := paywire.OpVoid, p.Amount.Amount-p.Captured
 	switch a {
 	case paywire.ActionCapture:
 		op, amount = paywire.OpCapture, c.Payment.Captured-p.Captured
 	case paywire.ActionRefund:
 		op, amount = paywire.OpRefund, c.Payment.Refunded-p.Refunded
-	case paywire.ActionVoid:
-		if ev.Type == paywire.EventRemainderRelease {
-			amount = p.Amount.Amount - p.Captured
-		}
 	}
 	if p.Provider == "" {
 		if a == paywire.ActionVoid && p.State != paywire.StateAuthorized {

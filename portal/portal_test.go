@@ -718,8 +718,8 @@ func TestBadTokens(t *testing.T) {
 		{"tampered", token + "x", nil, http.StatusBadRequest, "This payment link is not valid", "en"},
 		{"too long", strings.Repeat("a", 600), nil, http.StatusBadRequest, "This payment link is not valid", "en"},
 		{"unknown payment", token, paywire.Errorf(paywire.ENOTFOUND, "no such payment"), http.StatusBadRequest, "This payment link is not valid", "en"},
-		{"expired", token, paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired"), http.StatusGone, "This payment link has expired", "en"},
-		{"expired, German browser", token, paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired"), http.StatusGone, "Dieser Zahlungslink ist abgelaufen", "de"},
+		{"expired", token, paywire.Errorf(paywire.EEXPIRED, "the payment link has expired"), http.StatusGone, "This payment link has expired", "en"},
+		{"expired, German browser", token, paywire.Errorf(paywire.EEXPIRED, "the payment link has expired"), http.StatusGone, "Dieser Zahlungslink ist abgelaufen", "de"},
 		{"unavailable", token, paywire.Errorf(paywire.EUNAVAILABLE, "database is down at 10.0.0.7"), http.StatusServiceUnavailable, "Payments are temporarily unavailable", "en"},
 		{"internal", token, errors.New("pq: relation payments does not exist"), http.StatusInternalServerError, "Something went wrong", "en"},
 	} {
@@ -754,7 +754,7 @@ func TestBadTokens(t *testing.T) {
 // shop: its page offers Cancel, which the use case allows.
 func TestExpiredLinkReturnsToTheShop(t *testing.T) {
 	e := newEnv(t, newCheckout())
-	e.f.openErr = paywire.Errorf(paywire.EFORBIDDEN, "the payment link has expired")
+	e.f.openErr = paywire.Errorf(paywire.EEXPIRED, "the payment link has expired")
 	r := e.post(t, "/pay", form("token", token))
 	checkStatus(t, r, http.StatusGone)
 	mustContain(t, r.body, `action="/pay/cancel"`, `<input type="hidden" name="token" value="`+token+`">`)
@@ -789,7 +789,7 @@ func TestFailuresAfterOpening(t *testing.T) {
 			[]string{"Payments are temporarily unavailable", "Try again", `action="/pay"`, `action="/pay/cancel"`}},
 		{"internal", errors.New("boom at store.go:12"), http.StatusInternalServerError,
 			[]string{"Something went wrong", "Try again", `action="/pay/cancel"`}},
-		{"expired meanwhile", paywire.Errorf(paywire.EFORBIDDEN, "expired"), http.StatusGone,
+		{"expired meanwhile", paywire.Errorf(paywire.EEXPIRED, "expired"), http.StatusGone,
 			[]string{"This payment link has expired"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
