@@ -321,7 +321,7 @@ func (f *fake) do(ctx context.Context, c call) (adapters.Result, error) {
 	if script != nil {
 		r = script(ctx, c) // outside the lock: a script may call the service
 	}
-	if r.Status == "" && r.Err == nil {
+	if r.Status == "" && (r.Err == nil || r.Done) {
 		r.Status = adapters.Approved
 	}
 	if r.Reference == "" && (r.Err == nil || r.Done) {
