@@ -148,7 +148,7 @@ func (s *Service) payBackend(ctx context.Context, p, src *paywire.Payment, idem 
 func (s *Service) storeAnswer(ctx context.Context, p *paywire.Payment, idem *idemRequest) {
 	r, err := idem.answer(p, nil)
 	if err == nil {
-		err = s.Payments.ApplyStateChange(context.WithoutCancel(ctx), paywire.StateChange{Idempotency: r})
+		err = s.commit(context.WithoutCancel(ctx), paywire.StateChange{Idempotency: r})
 	}
 	if err != nil {
 		s.logger().Error("storing an idempotent outcome", "payment_id", p.ID, "error", err)

@@ -338,6 +338,17 @@ func (s *Service) providerEvent(ctx context.Context, provider string, we adapter
 		att := *a
 		att.Status, att.Code = st, we.Code
 		ev.Attempt = &att
+	} else if ok && (st == paywire.AttemptDeclined || st == paywire.AttemptFailed || st == paywire.AttemptCancelled) {
+		// A "not done" about an attempt decided already — by its own
+		// answer (a soft decline or a failure the provider loop went past
+		// to the next provider) or by an earlier event — is no news about
+		// the payment, which may be at another provider now: the event is
+		// marked seen and changes nothing.
+		err := s.writeSideRows(ctx, p, event{Seen: ev.Seen}, nil)
+		if paywire.ErrorCode(err) == paywire.ECONFLICT {
+			return nil // seen meanwhile
+		}
+		return err
 	}
 	if typ == paywire.EventProviderCaptured && p.State != paywire.StateAuthorized {
 		ev.Amount = 0 // a sale: the whole amount, as the payment was never authorized apart

@@ -168,7 +168,7 @@ func (s *Service) startAttempt(ctx context.Context, p *paywire.Payment, op paywi
 			f.AttemptID = att.ID
 			c.FollowUps = []paywire.FollowUp{f}
 		}
-		err = s.Payments.ApplyStateChange(ctx, c)
+		err = s.commit(ctx, c)
 		if paywire.ErrorCode(err) == paywire.ECONFLICT {
 			if key == fmt.Sprintf("%s-%d", p.ID, n) {
 				key = "" // another attempt took n: the next one

@@ -177,7 +177,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 			return nil, nil, err
 		}
 	}
-	if err := s.Payments.ApplyStateChange(ctx, c); err != nil {
+	if err := s.commit(ctx, c); err != nil {
 		return nil, nil, err
 	}
 	ev.Idem.committed()
@@ -225,6 +225,14 @@ func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []pa
 		return next
 	}
 	return p
+}
+
+// commit writes a change: the one place that hands changes to the store.
+// Every change of a payment is computed by transition (or, for rows that
+// move nothing — an attempt before its call, an answer stored on its own —
+// by the helpers beside it) and written here.
+func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
+	return s.Payments.ApplyStateChange(ctx, c)
 }
 
 // checkDecision refuses what no policy may decide: an unknown action, a
@@ -361,7 +369,7 @@ func (s *Service) writeSideRows(ctx context.Context, p *paywire.Payment, ev even
 	if c.Payment == nil && len(c.Attempts) == 0 && c.ProviderEvent == nil && c.DoneFollowUp == 0 && len(c.FollowUps) == 0 {
 		return cause
 	}
-	if err := s.Payments.ApplyStateChange(ctx, c); err != nil {
+	if err := s.commit(ctx, c); err != nil {
 		return err
 	}
 	return cause
@@ -470,7 +478,7 @@ func (s *Service) answerDeclined(ctx context.Context, p *paywire.Payment, ev eve
 	}
 	var err error
 	if c.Idempotency, err = ev.Idem.answer(nil, cause); err == nil {
-		if err = s.Payments.ApplyStateChange(context.WithoutCancel(ctx), c); err == nil {
+		if err = s.commit(context.WithoutCancel(ctx), c); err == nil {
 			ev.Idem.committed()
 		}
 	}
@@ -482,7 +490,7 @@ func (s *Service) answerDeclined(ctx context.Context, p *paywire.Payment, ev eve
 // recordAttempt writes an attempt's status on its own, logging failure: the
 // attempt is open either way, and its follow-up resolves it.
 func (s *Service) recordAttempt(ctx context.Context, att *paywire.Attempt) {
-	if err := s.Payments.ApplyStateChange(context.WithoutCancel(ctx), paywire.StateChange{Attempts: []paywire.Attempt{*att}}); err != nil {
+	if err := s.commit(context.WithoutCancel(ctx), paywire.StateChange{Attempts: []paywire.Attempt{*att}}); err != nil {
 		s.logger().Error("recording a provider attempt", "payment_id", att.PaymentID, "attempt", att.ID, "error", err)
 	}
 }

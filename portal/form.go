@@ -11,9 +11,9 @@ import (
 
 // The payment methods the pages have a details form for.
 const (
-	methodCard   = "card"
-	methodBank   = "bank_redirect"
-	methodWallet = "ewallet"
+	methodCard   = string(paywire.MethodCard)
+	methodBank   = string(paywire.MethodBankRedirect)
+	methodWallet = string(paywire.MethodEWallet)
 )
 
 // Form field names of the details forms.

@@ -393,10 +393,7 @@ func (db *DB) DepositMethods(ctx context.Context, merchantID, endUserID string) 
 	var methods []string
 	err := db.bun.NewSelect().Table("payments").ColumnExpr("DISTINCT method").
 		Where("merchant_id = ? AND end_user_id = ? AND kind = ? AND method <> ''", merchantID, endUserID, string(paywire.KindDeposit)).
-		Where("state IN (?)", bun.In([]string{
-			string(paywire.StateAuthorized), string(paywire.StateCompleted),
-			string(paywire.StatePartiallyRefunded), string(paywire.StateRefunded),
-		})).
+		Where("state IN (?)", bun.In(paywire.PaidStates)).
 		OrderExpr("method").
 		Scan(ctx, &methods)
 	if err != nil {

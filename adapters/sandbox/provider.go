@@ -16,9 +16,9 @@ import (
 
 // Methods the sandbox takes, as the hosted pages name them.
 const (
-	methodCard   = "card"
-	methodBank   = "bank_redirect"
-	methodWallet = "ewallet"
+	methodCard   = string(paywire.MethodCard)
+	methodBank   = string(paywire.MethodBankRedirect)
+	methodWallet = string(paywire.MethodEWallet)
 )
 
 // hangFor is how long the timeout test card keeps the caller waiting when
