@@ -91,7 +91,6 @@ func asStrings(v ast.Value, what string) ([]string, error) {
 	return out, nil
 }
 
-
 func parseAvailability(t *ast.Term, amount Money) ([]MethodOption, error) {
 	o, err := asObject(t, "decision")
 	if err != nil {

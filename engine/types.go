@@ -250,7 +250,6 @@ type WorkflowDecision struct {
 	Meta
 }
 
-
 // Point names.
 const (
 	PointAvailability = "availability"
