@@ -69,12 +69,13 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var killed atomic.Int32
+	killRNG := rand.New(rand.NewPCG(seed, 2)) // the killer's own: rand.Rand is not safe for concurrent use
 	go func() { // the operator's bad day
 		for range kills {
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Duration(1500+rng.IntN(2500)) * time.Millisecond):
+			case <-time.After(time.Duration(1500+killRNG.IntN(2500)) * time.Millisecond):
 			}
 			srv.kill()
 			killed.Add(1)
