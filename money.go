@@ -32,10 +32,10 @@ const maxDecimalLen = 40
 
 // ParseMoney parses a decimal string in major units ("12.34") for the
 // currency with the given code. It accepts an optional leading '-', digits,
-// and at most one '.', followed by no more significant digits than the
-// currency's exponent: "12.345" EUR is refused, "12.340" EUR is 1234, and
-// JPY takes no fraction. Exponent notation, '+', spaces and group separators
-// are refused. Returns EINVALID for malformed input or an amount that does
+// and at most one '.', followed by no more digits than the currency's
+// exponent, zeros included: "12.3" EUR is 1230, "12.340" EUR is refused,
+// and JPY takes no fraction ("5.0" JPY is refused). Exponent notation,
+// '+', spaces and group separators are refused. Returns EINVALID for malformed input or an amount that does
 // not fit in int64.
 func ParseMoney(s, code string) (Money, error) {
 	c, err := LookupCurrency(code)
@@ -60,15 +60,13 @@ func ParseMoney(s, code string) (Money, error) {
 	if !allDigits(whole) || !allDigits(frac) {
 		return bad("not a decimal number")
 	}
-	// Zeros past the exponent do not change the value; other digits would.
+	// Even zeros past the exponent are refused: a client that sends them
+	// computes amounts at a precision the currency does not have.
 	if len(frac) > c.Exponent {
-		if strings.Trim(frac[c.Exponent:], "0") != "" {
-			if c.Exponent == 0 {
-				return bad(c.Code + " has no minor unit")
-			}
-			return bad(c.Code + " allows at most " + strconv.Itoa(c.Exponent) + " decimal places")
+		if c.Exponent == 0 {
+			return bad(c.Code + " has no minor unit")
 		}
-		frac = frac[:c.Exponent]
+		return bad(c.Code + " allows at most " + strconv.Itoa(c.Exponent) + " decimal places")
 	}
 	frac += strings.Repeat("0", c.Exponent-len(frac))
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
