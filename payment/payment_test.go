@@ -67,6 +67,26 @@ func TestCheckMerchantURL(t *testing.T) {
 		{m, "/pay/ok", false},
 		{m, "javascript:alert(1)", false},
 		{m, "https://shop.example/pay/" + strings.Repeat("a", 2100), false},
+		// Paths that resolve elsewhere are refused, however they are spelled.
+		{m, "https://shop.example/pay/../admin", false},
+		{m, "https://shop.example/pay/./ok", false},
+		{m, "https://shop.example/pay/..", false},
+		{m, "https://shop.example/pay/%2e%2e/admin", false},
+		{m, "https://shop.example/pay/%2E%2E/admin", false},
+		{m, "https://shop.example/pay/.%2e/admin", false},
+		{m, "https://shop.example/pay/%2E/ok", false},
+		{m, "https://shop.example/pay%2f..%2fadmin", false},
+		{m, "https://shop.example/pay/..%2Fadmin", false},
+		{m, "https://shop.example/pay/..%5cadmin", false},
+		{m, `https://shop.example/pay/..\admin`, false},
+		{m, "https://shop.example/pay//evil.example/x", false},
+		{m, "https://shop.example//pay/ok", false},
+		{m, "https://shop.example/pay/%00", false},
+		{&dev, "http://localhost:8080/shop/../admin", false},
+		// Dots inside a segment are ordinary names.
+		{m, "https://shop.example/pay/..ok/v1.2/...", true},
+		{m, "https://shop.example/pay/a%20b/ok", true},
+		{m, "https://shop.example/pay/ok?next=../admin#/../x", true},
 	}
 	for _, tt := range tests {
 		err := payment.CheckMerchantURL(tt.m, "url", tt.url)

@@ -12,7 +12,10 @@ import (
 // notifications against the merchant's allowlist: https (http only on
 // localhost, for merchants allowed it), no credentials, and the same
 // scheme, host and port as one of the merchant's prefixes, with the path
-// under the prefix's path. Returns EINVALID saying why not.
+// under the prefix's path. A path that browsers or servers could resolve
+// to another one (dot segments, plain or percent-encoded; encoded slashes;
+// backslashes; empty segments) is refused rather than resolved, so that
+// the path compared is the path visited. Returns EINVALID saying why not.
 func CheckMerchantURL(m *paywire.Merchant, what, raw string) error {
 	if len(raw) > 2048 {
 		return paywire.Errorf(paywire.EINVALID, "%s is longer than 2048 characters", what)
@@ -28,6 +31,9 @@ func CheckMerchantURL(m *paywire.Merchant, what, raw string) error {
 	case u.Scheme == "http" && m.AllowLocalhostHTTP && isLoopback(u.Hostname()):
 	default:
 		return paywire.Errorf(paywire.EINVALID, "%s must use https", what)
+	}
+	if why := oddPath(u); why != "" {
+		return paywire.Errorf(paywire.EINVALID, "%s must not contain %s in its path", what, why)
 	}
 	for _, p := range m.ReturnURLPrefixes {
 		pu, err := url.Parse(p)
@@ -73,4 +79,30 @@ func underPath(path, prefix string) bool {
 		return false
 	}
 	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
+}
+
+// oddPath says what in u's path could make it name another path than it
+// reads as, or "" if nothing does. u.Path is the decoded path, so "%2e%2e"
+// is caught as "..", and "%2f" and "%5c" are looked for in the escaped one.
+func oddPath(u *url.URL) string {
+	raw := strings.ToLower(u.EscapedPath())
+	switch {
+	case strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c"):
+		return "encoded slashes"
+	case strings.Contains(u.Path, `\`):
+		return "backslashes"
+	case strings.Contains(u.Path, "//"):
+		return "empty segments"
+	}
+	for _, c := range []byte(u.Path) {
+		if c < 0x20 || c == 0x7f {
+			return "control characters"
+		}
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return "dot segments"
+		}
+	}
+	return ""
 }
