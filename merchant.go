@@ -85,9 +85,17 @@ func (m *Merchant) AuthorizationExpiry() time.Duration {
 type MerchantCredential struct {
 	ID         string
 	MerchantID string
-	SecretHash string // PHC-formatted password hash; the secret itself is never stored
-	CreatedAt  time.Time
-	RevokedAt  time.Time // zero while valid
+	// SecretHash is a keyed hash ($hmac-sha256$...) or, for credentials
+	// issued before keyed hashes and not used since, an argon2id PHC
+	// string; the secret itself is never stored.
+	SecretHash string
+	// Label says what the credential is for ("demo", "rotated from
+	// cred_..."); never secret.
+	Label     string
+	CreatedAt time.Time
+	// RevokedAt is zero while valid; a time in the future when a rotation
+	// lets the credential overlap with its successor until then.
+	RevokedAt time.Time
 }
 
 // MerchantStore keeps merchants and their credentials.
@@ -105,8 +113,20 @@ type MerchantStore interface {
 	AddMerchantCredential(ctx context.Context, c *MerchantCredential) error
 
 	// MerchantCredentials returns the merchant's credentials that are not
-	// revoked, newest first.
+	// revoked yet (including those revoked at a future time), newest first.
 	MerchantCredentials(ctx context.Context, merchantID string) ([]MerchantCredential, error)
+	// RevokeMerchantCredential makes the merchant's credential id invalid
+	// from at on (at or before now: at once). A credential revoked earlier
+	// keeps its earlier time. Returns ENOTFOUND for an unknown or already
+	// revoked credential, or another merchant's.
+	RevokeMerchantCredential(ctx context.Context, merchantID, id string, at time.Time) error
+	// ReplaceCredentialHash replaces the hash of credential id if it is
+	// still old (compare-and-set), as when an argon2id hash is migrated to a
+	// keyed one on first use. Returns ECONFLICT if the hash changed
+	// meanwhile, ENOTFOUND for an unknown credential.
+	ReplaceCredentialHash(ctx context.Context, id, old, new string) error
+	// Merchants returns every merchant, by id.
+	Merchants(ctx context.Context) ([]*Merchant, error)
 }
 
 // AdminUser is a back-office user.

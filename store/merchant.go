@@ -37,6 +37,7 @@ type credentialRow struct {
 	ID         string    `bun:"id,pk"`
 	MerchantID string    `bun:"merchant_id"`
 	SecretHash string    `bun:"secret_hash"`
+	Label      string    `bun:"label"`
 	CreatedAt  time.Time `bun:"created_at"`
 	RevokedAt  time.Time `bun:"revoked_at,nullzero"`
 }
@@ -104,7 +105,7 @@ func (db *DB) AddMerchantCredential(ctx context.Context, c *paywire.MerchantCred
 		c.ID = paywire.NewID("cred_")
 	}
 	c.CreatedAt = db.now()
-	row := &credentialRow{ID: c.ID, MerchantID: c.MerchantID, SecretHash: c.SecretHash, CreatedAt: c.CreatedAt}
+	row := &credentialRow{ID: c.ID, MerchantID: c.MerchantID, SecretHash: c.SecretHash, Label: c.Label, CreatedAt: c.CreatedAt}
 	_, err := db.bun.NewInsert().Model(row).Exec(ctx)
 	if paywire.ErrorCode(classify(op, err, "")) == paywire.ENOTFOUND {
 		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "merchant not found", Err: err}
@@ -116,14 +117,91 @@ func (db *DB) AddMerchantCredential(ctx context.Context, c *paywire.MerchantCred
 func (db *DB) MerchantCredentials(ctx context.Context, merchantID string) ([]paywire.MerchantCredential, error) {
 	var rows []credentialRow
 	err := db.bun.NewSelect().Model(&rows).
-		Where("merchant_id = ? AND revoked_at IS NULL", merchantID).
+		Where("merchant_id = ? AND (revoked_at IS NULL OR revoked_at > ?)", merchantID, db.now()).
 		Order("created_at DESC", "id").Scan(ctx)
 	if err != nil {
 		return nil, classify("store/DB.MerchantCredentials", err, "")
 	}
 	out := make([]paywire.MerchantCredential, len(rows))
 	for i, r := range rows {
-		out[i] = paywire.MerchantCredential{ID: r.ID, MerchantID: r.MerchantID, SecretHash: r.SecretHash, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = paywire.MerchantCredential{ID: r.ID, MerchantID: r.MerchantID, SecretHash: r.SecretHash, Label: r.Label, CreatedAt: r.CreatedAt.UTC()}
+		if !r.RevokedAt.IsZero() {
+			out[i].RevokedAt = r.RevokedAt.UTC()
+		}
+	}
+	return out, nil
+}
+
+// RevokeMerchantCredential implements paywire.MerchantStore.
+func (db *DB) RevokeMerchantCredential(ctx context.Context, merchantID, id string, at time.Time) error {
+	const op = "store/DB.RevokeMerchantCredential"
+	now := db.now()
+	if at.Before(now) {
+		at = now
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	res, err := db.bun.NewUpdate().Model((*credentialRow)(nil)).Set("revoked_at = ?", at).
+		Where("id = ? AND merchant_id = ? AND (revoked_at IS NULL OR revoked_at > ?)", id, merchantID, at).Exec(ctx)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return classify(op, err, "")
+	} else if n == 1 {
+		return nil
+	}
+	// Revoked at an earlier time already: that time stands, unless it has
+	// passed, which makes the credential unknown to its merchant's callers.
+	n, err := db.bun.NewSelect().Model((*credentialRow)(nil)).
+		Where("id = ? AND merchant_id = ? AND revoked_at > ?", id, merchantID, now).Count(ctx)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	if n == 1 {
+		return nil
+	}
+	return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "no such credential, or revoked already"}
+}
+
+// ReplaceCredentialHash implements paywire.MerchantStore.
+func (db *DB) ReplaceCredentialHash(ctx context.Context, id, old, new string) error {
+	const op = "store/DB.ReplaceCredentialHash"
+	if new == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a credential needs a secret hash"}
+	}
+	res, err := db.bun.NewUpdate().Model((*credentialRow)(nil)).Set("secret_hash = ?", new).
+		Where("id = ? AND secret_hash = ?", id, old).Exec(ctx)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return classify(op, err, "")
+	} else if n == 1 {
+		return nil
+	}
+	n, err := db.bun.NewSelect().Model((*credentialRow)(nil)).Where("id = ?", id).Count(ctx)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	if n == 0 {
+		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "credential not found"}
+	}
+	return &paywire.Error{Op: op, Code: paywire.ECONFLICT, Message: "the credential's hash changed meanwhile"}
+}
+
+// Merchants implements paywire.MerchantStore.
+func (db *DB) Merchants(ctx context.Context) ([]*paywire.Merchant, error) {
+	var ids []string
+	if err := db.bun.NewSelect().Model((*merchantRow)(nil)).Column("id").Order("id").Scan(ctx, &ids); err != nil {
+		return nil, classify("store/DB.Merchants", err, "")
+	}
+	out := make([]*paywire.Merchant, 0, len(ids))
+	for _, id := range ids {
+		m, err := db.Merchant(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }

@@ -207,6 +207,41 @@ func testMerchants(t *testing.T, db *store.DB) {
 	}
 	wantCode(t, "credential of unknown merchant",
 		db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "nobody", SecretHash: "x"}), paywire.ENOTFOUND)
+
+	// A rotation's overlap: revoked at a future time, the credential is
+	// valid until then; revoked now, it is gone at once.
+	now := db.Now().UTC()
+	if err := db.RevokeMerchantCredential(ctx, "shop-a", c1.ID, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	creds, _ = db.MerchantCredentials(ctx, "shop-a")
+	if len(creds) != 2 || creds[len(creds)-1].RevokedAt.IsZero() && creds[0].RevokedAt.IsZero() {
+		t.Errorf("during the overlap: %+v", creds)
+	}
+	wantCode(t, "another merchant's credential", db.RevokeMerchantCredential(ctx, "m-other", c2.ID, now), paywire.ENOTFOUND)
+	if err := db.RevokeMerchantCredential(ctx, "shop-a", c1.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	creds, _ = db.MerchantCredentials(ctx, "shop-a")
+	if len(creds) != 1 || creds[0].ID != c2.ID {
+		t.Errorf("after revocation: %+v", creds)
+	}
+	wantCode(t, "revoked twice", db.RevokeMerchantCredential(ctx, "shop-a", c1.ID, now), paywire.ENOTFOUND)
+
+	// Migration on first use: compare-and-set on the hash.
+	if err := db.ReplaceCredentialHash(ctx, c2.ID, "$argon2id$two", "$hmac-sha256$ab"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "stale hash", db.ReplaceCredentialHash(ctx, c2.ID, "$argon2id$two", "$hmac-sha256$cd"), paywire.ECONFLICT)
+	wantCode(t, "unknown credential", db.ReplaceCredentialHash(ctx, "cred_none", "a", "b"), paywire.ENOTFOUND)
+	creds, _ = db.MerchantCredentials(ctx, "shop-a")
+	if len(creds) != 1 || creds[0].SecretHash != "$hmac-sha256$ab" {
+		t.Errorf("after the hash was replaced: %+v", creds)
+	}
+	ms, err := db.Merchants(ctx)
+	if err != nil || len(ms) == 0 || ms[0].ID == "" {
+		t.Errorf("Merchants: %v, %v", ms, err)
+	}
 }
 
 func testCreatePayment(t *testing.T, db *store.DB) {
