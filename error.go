@@ -22,6 +22,7 @@ const (
 	EEXPIRED      = "expired"            // a link, token or offer is past its time
 	EDECLINED     = "declined"           // a provider refused the operation; final for this request
 	EUNSUPPORTED  = "unsupported"        // the payment's provider cannot do this operation
+	ETOOMANY      = "too_many_requests"  // a rate or concurrency limit refused the request; retry later
 
 	// Idempotent requests (a conflict each, told apart so that clients can
 	// react: a mismatch is a bug of theirs, in-progress a reason to retry).
@@ -121,6 +122,7 @@ var errorClasses = map[string]ErrorClass{
 	EEXPIRED:      {http.StatusGone, "EXPIRED", true, "expired"},
 	EDECLINED:     {http.StatusPaymentRequired, "DECLINED", true, "badrequest"},
 	EUNSUPPORTED:  {http.StatusUnprocessableEntity, "NOT_SUPPORTED", true, "badrequest"},
+	ETOOMANY:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS", true, "unavailable"},
 	EUNAVAILABLE:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", false, "unavailable"},
 	EINTERNAL:     {http.StatusInternalServerError, "INTERNAL_ERROR", false, "internal"},
 }

@@ -24,13 +24,24 @@ type Handler struct {
 	MaxDepth int
 	// MaxBodyBytes bounds request bodies; 1 MiB when zero.
 	MaxBodyBytes int64
+	// SecretKey keys the hashes of API secrets (credential.Keyed); every
+	// node must use the same. Nil: credential.DevelopmentKey.
+	SecretKey []byte
+	// AuthLimits bound failed authentications and slow verifications.
+	AuthLimits AuthLimits
 
 	auth *authenticator
 }
 
 // Mount adds the API's routes to r.
 func (h *Handler) Mount(r chi.Router) {
-	h.auth = newAuthenticator(h.Merchants)
+	auth, err := newAuthenticator(h.Merchants, h.SecretKey, h.AuthLimits, func(ctx context.Context, msg string, args ...any) {
+		h.logger().WarnContext(ctx, msg, args...)
+	})
+	if err != nil {
+		panic("api: " + err.Error()) // a wiring mistake: cmd/paywire derives a 32-byte key
+	}
+	h.auth = auth
 	if h.MaxDepth <= 0 {
 		h.MaxDepth = 32
 	}

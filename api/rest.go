@@ -60,12 +60,13 @@ func (h *Handler) basicAuth(next http.Handler) http.Handler {
 			writeError(w, paywire.Errorf(paywire.EUNAUTHORIZED, "HTTP Basic authentication with the merchant id and API secret is required"))
 			return
 		}
-		m, err := h.auth.authenticate(r.Context(), id, secret)
+		m, err := h.auth.authenticate(r, id, secret)
 		if err != nil {
 			h.logFailure(r, err)
 			if paywire.ErrorCode(err) == paywire.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Basic realm="paywire", charset="UTF-8"`)
 			}
+			setRetryAfter(w, err)
 			writeError(w, err)
 			return
 		}
@@ -97,6 +98,8 @@ func writeError(w http.ResponseWriter, err error) {
 	code, class, msg := paywire.Classify(err)
 	var e message.ErrorJSON
 	e.Error.Code, e.Error.Message = code, msg
+	// The server's middleware has set the request's id on the response.
+	e.Error.RequestID = w.Header().Get("Request-Id")
 	writeJSON(w, class.HTTPStatus, e)
 }
 

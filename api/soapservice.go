@@ -104,20 +104,35 @@ func actionMatches(action, op string) bool {
 	return action == "" || action == message.PaymentActionPrefix+op || action == op
 }
 
-// soapMerchant authenticates by WS-Security UsernameToken (PasswordText)
-// or, without one, by HTTP Basic.
+// soapMerchant authenticates by WS-Security UsernameToken (PasswordText),
+// by HTTP Basic, or by both; given both, both must be right and name the
+// same merchant: neither wins over the other.
 func (h *Handler) soapMerchant(r *http.Request, req *soap.Request) (*paywire.Merchant, error) {
-	if t := req.UsernameToken; t != nil {
-		return h.auth.authenticate(r.Context(), t.Username, t.Password)
-	}
-	if id, secret, ok := r.BasicAuth(); ok {
-		return h.auth.authenticate(r.Context(), id, secret)
+	t := req.UsernameToken
+	id, secret, basic := r.BasicAuth()
+	switch {
+	case t != nil && basic:
+		if t.Username != id {
+			// Counted as a failure of the token's merchant id.
+			_, err := h.auth.authenticate(r, t.Username, "")
+			return nil, err
+		}
+		m, err := h.auth.authenticate(r, t.Username, t.Password)
+		if err != nil || secret == t.Password {
+			return m, err
+		}
+		return h.auth.authenticate(r, id, secret)
+	case t != nil:
+		return h.auth.authenticate(r, t.Username, t.Password)
+	case basic:
+		return h.auth.authenticate(r, id, secret)
 	}
 	return nil, paywire.Errorf(paywire.EUNAUTHORIZED, "authenticate with a WS-Security UsernameToken (PasswordText) or HTTP Basic: merchant id and API secret")
 }
 
 func (h *Handler) soapFault(w http.ResponseWriter, r *http.Request, ver soap.Version, err error) {
 	h.logFailure(r, err)
+	setRetryAfter(w, err)
 	_, class, msg := paywire.Classify(err)
 	_ = soap.WriteFault(w, ver, soap.Fault{Code: class.Fault, Message: msg, Client: class.Client})
 }

@@ -109,3 +109,7 @@ func (g *Gate) Verify(ctx context.Context, encoded, secret string) (bool, error)
 	defer func() { <-g.slots }()
 	return Verify(encoded, secret)
 }
+
+// DevelopmentKey keys API secrets when no key is configured. It is public,
+// so a deployment must configure its own (PAYWIRE_TOKEN_KEY).
+var DevelopmentKey = []byte("paywire development key: configure PAYWIRE_TOKEN_KEY")
