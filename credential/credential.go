@@ -1,7 +1,10 @@
-// Package credential hashes and verifies secrets — merchant API secrets and
-// back-office passwords — with argon2id, in the PHC string format
-// ($argon2id$v=19$m=...,t=...,p=...$salt$hash), and makes new random
-// secrets. Secrets themselves are never stored or logged.
+// Package credential makes, hashes and verifies secrets: merchant API
+// secrets (prefixed, high-entropy, under a keyed hash that every node
+// shares) and back-office passwords (argon2id, in the PHC string format
+// $argon2id$v=19$m=...,t=...,p=...$salt$hash, behind a gate that bounds
+// concurrent verifications). Its Manager creates merchants and runs the
+// life of their credentials, audited. Secrets themselves are never stored
+// or logged.
 package credential
 
 import (
