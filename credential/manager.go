@@ -3,6 +3,9 @@ package credential
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/paywire/paywire"
@@ -32,6 +35,9 @@ type Issued struct {
 // CreateMerchant stores m and issues its first API secret. Returns
 // ECONFLICT if the id is taken, EINVALID if m fails Validate.
 func (mg *Manager) CreateMerchant(ctx context.Context, actor string, m *paywire.Merchant) (Issued, error) {
+	if err := checkMerchantURLs(m); err != nil {
+		return Issued{}, err
+	}
 	if err := mg.Merchants.CreateMerchant(ctx, m); err != nil {
 		return Issued{}, err
 	}
@@ -148,4 +154,42 @@ func (mg *Manager) audit(ctx context.Context, actor, action, target string, deta
 		return err
 	}
 	return mg.Audit.Audit(ctx, &paywire.AuditEntry{Actor: actor, Action: action, Target: target, Details: b})
+}
+
+// checkMerchantURLs checks the URLs a new merchant names: absolute https
+// URLs (http only on a loopback host), without query or fragment; return
+// URL prefixes end with "/", so that a prefix cannot match a longer host or
+// path segment.
+func checkMerchantURLs(m *paywire.Merchant) error {
+	if len(m.ReturnURLPrefixes) > 20 {
+		return paywire.Errorf(paywire.EINVALID, "at most 20 return URL prefixes")
+	}
+	for _, p := range m.ReturnURLPrefixes {
+		if err := checkURL(p); err != nil || !strings.HasSuffix(p, "/") {
+			return paywire.Errorf(paywire.EINVALID, "return URL prefix %q is not an https URL ending with /", truncate(p))
+		}
+	}
+	if m.NotificationURL != "" && checkURL(m.NotificationURL) != nil {
+		return paywire.Errorf(paywire.EINVALID, "notification URL %q is not an https URL", truncate(m.NotificationURL))
+	}
+	return nil
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 512 || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(raw, "..") {
+		return paywire.Errorf(paywire.EINVALID, "bad URL")
+	}
+	loopback := u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return paywire.Errorf(paywire.EINVALID, "bad URL")
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

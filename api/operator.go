@@ -1,0 +1,222 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/credential"
+)
+
+// Operator serves the platform operator's JSON API under
+// /api/v1/operator: creating merchants and managing their API credentials.
+// It is authenticated apart from merchants, by a bearer token from
+// configuration, and is off without one.
+type Operator struct {
+	Credentials *credential.Manager
+	Merchants   paywire.MerchantStore
+	// Token is the operator's bearer token; empty turns the API off.
+	Token  string
+	Logger *slog.Logger
+
+	failures *failures
+}
+
+// Mount adds the operator API's routes to r, unless Token is empty.
+func (o *Operator) Mount(r chi.Router) {
+	if o.Token == "" {
+		return
+	}
+	o.failures = newFailures(10, time.Minute)
+	r.Route("/api/v1/operator", func(r chi.Router) {
+		r.Use(o.authenticate)
+		r.Get("/merchants", o.json(o.listMerchants))
+		r.Post("/merchants", o.json(o.createMerchant))
+		r.Get("/merchants/{id}/credentials", o.json(o.listCredentials))
+		r.Post("/merchants/{id}/credentials", o.json(o.issueCredential))
+		r.Post("/merchants/{id}/credentials/{cred}/rotate", o.json(o.rotateCredential))
+		r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
+	})
+}
+
+// authenticate compares the bearer token in constant time (of hashes, so
+// that not even its length leaks) and limits failures per client address.
+func (o *Operator) authenticate(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(o.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := clientAddress(r)
+		if wait := o.failures.blocked(addr); wait > 0 {
+			err := tooMany(wait, "too many failed authentications from this address; retry in %s", seconds(wait))
+			setRetryAfter(w, err)
+			writeError(w, err)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(token))
+		if !hmac.Equal(got[:], want[:]) || !ok {
+			o.failures.add(addr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="paywire operator"`)
+			writeError(w, paywire.Errorf(paywire.EUNAUTHORIZED, "the operator token is missing or wrong"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (o *Operator) json(fn func(r *http.Request) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		code, v, err := fn(r)
+		if err != nil {
+			switch paywire.ErrorCode(err) {
+			case paywire.EINTERNAL, paywire.EUNAVAILABLE:
+				o.logger().ErrorContext(r.Context(), "operator API request failed", "path", r.URL.Path, "error", err)
+			}
+			writeError(w, err)
+			return
+		}
+		if v == nil {
+			w.WriteHeader(code)
+			return
+		}
+		writeJSON(w, code, v)
+	}
+}
+
+func (o *Operator) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+// The actor of audit entries the operator API writes.
+const operatorActor = "operator:api"
+
+// OperatorMerchant is a merchant as the operator API shows it.
+type OperatorMerchant struct {
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	Disabled           bool     `json:"disabled"`
+	ReturnURLPrefixes  []string `json:"returnUrlPrefixes"`
+	NotificationURL    string   `json:"notificationUrl,omitempty"`
+	NotificationFormat string   `json:"notificationFormat"`
+}
+
+// OperatorCredential is a credential as the operator API shows it: never
+// its secret or hash.
+type OperatorCredential struct {
+	ID        string `json:"id"`
+	Label     string `json:"label,omitempty"`
+	CreatedAt string `json:"createdAt"`
+	RevokedAt string `json:"revokedAt,omitempty"` // a future time while a rotation's overlap runs
+}
+
+// OperatorIssued is a new credential with its secret, shown once.
+type OperatorIssued struct {
+	Credential OperatorCredential `json:"credential"`
+	Secret     string             `json:"secret"`
+}
+
+func toOperatorMerchant(m *paywire.Merchant) OperatorMerchant {
+	p := m.ReturnURLPrefixes
+	if p == nil {
+		p = []string{}
+	}
+	return OperatorMerchant{ID: m.ID, Name: m.Name, Disabled: m.Disabled, ReturnURLPrefixes: p,
+		NotificationURL: m.NotificationURL, NotificationFormat: m.NotificationFormat}
+}
+
+func toOperatorCredential(c paywire.MerchantCredential) OperatorCredential {
+	out := OperatorCredential{ID: c.ID, Label: c.Label, CreatedAt: timeText(c.CreatedAt)}
+	if !c.RevokedAt.IsZero() {
+		out.RevokedAt = timeText(c.RevokedAt)
+	}
+	return out
+}
+
+func (o *Operator) listMerchants(r *http.Request) (int, any, error) {
+	ms, err := o.Merchants.Merchants(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]OperatorMerchant, len(ms))
+	for i, m := range ms {
+		out[i] = toOperatorMerchant(m)
+	}
+	return http.StatusOK, map[string]any{"merchants": out}, nil
+}
+
+func (o *Operator) createMerchant(r *http.Request) (int, any, error) {
+	var in OperatorMerchant
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	m := &paywire.Merchant{ID: in.ID, Name: in.Name, ReturnURLPrefixes: in.ReturnURLPrefixes,
+		NotificationURL: in.NotificationURL, NotificationFormat: in.NotificationFormat}
+	issued, err := o.Credentials.CreateMerchant(r.Context(), operatorActor, m)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, map[string]any{
+		"merchant": toOperatorMerchant(m), "signingSecret": m.SigningSecret,
+		"credential": toOperatorCredential(issued.Credential), "secret": issued.Secret,
+	}, nil
+}
+
+func (o *Operator) listCredentials(r *http.Request) (int, any, error) {
+	cs, err := o.Credentials.List(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]OperatorCredential, len(cs))
+	for i, c := range cs {
+		out[i] = toOperatorCredential(c)
+	}
+	return http.StatusOK, map[string]any{"credentials": out}, nil
+}
+
+func (o *Operator) issueCredential(r *http.Request) (int, any, error) {
+	var in struct {
+		Label string `json:"label"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return 0, nil, err
+	}
+	issued, err := o.Credentials.Issue(r.Context(), operatorActor, chi.URLParam(r, "id"), in.Label)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, OperatorIssued{toOperatorCredential(issued.Credential), issued.Secret}, nil
+}
+
+func (o *Operator) rotateCredential(r *http.Request) (int, any, error) {
+	in := struct {
+		Overlap string `json:"overlap"`
+	}{Overlap: "24h"}
+	if err := decodeOptional(r, &in); err != nil {
+		return 0, nil, err
+	}
+	overlap, err := time.ParseDuration(in.Overlap)
+	if err != nil {
+		return 0, nil, paywire.Errorf(paywire.EINVALID, "overlap is not a duration such as 24h")
+	}
+	issued, err := o.Credentials.Rotate(r.Context(), operatorActor, chi.URLParam(r, "id"), chi.URLParam(r, "cred"), overlap)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, OperatorIssued{toOperatorCredential(issued.Credential), issued.Secret}, nil
+}
+
+func (o *Operator) revokeCredential(r *http.Request) (int, any, error) {
+	if err := o.Credentials.Revoke(r.Context(), operatorActor, chi.URLParam(r, "id"), chi.URLParam(r, "cred")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
