@@ -31,6 +31,7 @@ type Config struct {
 	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
 	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
 	AdminPassword   string // PAYWIRE_ADMIN_PASSWORD only
+	OperatorToken   string // PAYWIRE_OPERATOR_TOKEN only; empty: the operator API is off
 }
 
 // option is one setting. The table below is the single list of settings:
@@ -45,7 +46,7 @@ type option struct {
 
 var options = []option{
 	{"addr", "PAYWIRE_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", "serve"},
-	{"db", "PAYWIRE_DB", ".paywire/paywire.db", "database: a postgres:// URL, or the path of a SQLite file (created when missing)", "serve, migrate"},
+	{"db", "PAYWIRE_DB", ".paywire/paywire.db", "database: a postgres:// URL, or the path of a SQLite file (created when missing)", "serve, migrate, merchant"},
 	{"demo", "PAYWIRE_DEMO", "false", "seed the demo merchant `demo` and the admin user `admin` (idempotent)", "serve"},
 	{"sandbox", "PAYWIRE_SANDBOX", "false", "enable the built-in sandbox providers (acquirer-a, acquirer-b, sandbox-bank, sandbox-wallet) and their pages under /sandbox/; --demo enables them", "serve"},
 	{"migrate", "PAYWIRE_MIGRATE", "true", "apply missing migrations on start; when false, refuse to start on an outdated schema", "serve"},
@@ -61,6 +62,7 @@ var options = []option{
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
 	{"", "PAYWIRE_ADMIN_PASSWORD", "(random, printed once)", "password of the admin user `admin`, with --demo", "serve"},
+	{"", "PAYWIRE_OPERATOR_TOKEN", "(none: the operator API is off)", "bearer token of the operator API under /api/v1/operator (create merchants, manage their API credentials); at least 32 characters", "serve"},
 }
 
 // parseConfig reads the options of one subcommand from args and getenv.
@@ -159,12 +161,18 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		}
 		c.PublicURL = strings.TrimSuffix(u, "/")
 	}
-	if k := getenv("PAYWIRE_TOKEN_KEY"); name == "serve" && k != "" {
+	if k := getenv("PAYWIRE_TOKEN_KEY"); (name == "serve" || name == "merchant") && k != "" {
 		key, err := hex.DecodeString(k)
 		if err != nil || len(key) != 32 {
 			errs = append(errs, errors.New("PAYWIRE_TOKEN_KEY: not 64 hex characters (32 bytes)"))
 		}
 		c.TokenKey = key
+	}
+	if t := getenv("PAYWIRE_OPERATOR_TOKEN"); name == "serve" && t != "" {
+		if len(t) < 32 {
+			errs = append(errs, errors.New("PAYWIRE_OPERATOR_TOKEN: shorter than 32 characters"))
+		}
+		c.OperatorToken = t
 	}
 	if name == "serve" && c.Demo {
 		c.DemoSecret, c.AdminPassword = getenv("PAYWIRE_DEMO_SECRET"), getenv("PAYWIRE_ADMIN_PASSWORD")
