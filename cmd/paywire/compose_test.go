@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -150,21 +151,19 @@ func TestComposeFile(t *testing.T) {
 		if len(test) < 3 || test[0] != "CMD" || test[1] != "/paywire" || test[2] != "healthcheck" {
 			t.Fatalf("paywire healthcheck = %q, want [CMD /paywire healthcheck ...]", test)
 		}
-		checkURL := "http://127.0.0.1:8080/readyz" // paywire healthcheck's default --url
-		for i := 3; i < len(test); i++ {
-			flag, value, hasValue := strings.Cut(strings.TrimLeft(test[i], "-"), "=")
-			if flag == "url" && hasValue {
-				checkURL = value
-			} else if flag == "url" && i+1 < len(test) {
-				checkURL = test[i+1]
-			}
-		}
+		checkURL := healthcheckURL(test[3:])
 		u, err := url.Parse(checkURL)
 		if err != nil {
 			t.Fatalf("healthcheck URL: %v", err)
 		}
 		if u.Port() != port {
 			t.Errorf("healthcheck asks %s, PAYWIRE_ADDR listens on port %s", checkURL, port)
+		}
+		// The compose healthcheck replaces the image's: both run the same
+		// command, so the image checks the same thing without compose.
+		stages := readDockerfile(t)
+		if image := dockerfileHealthcheck(t, stages[len(stages)-1]); !slices.Equal(test[1:], image) {
+			t.Errorf("compose healthcheck runs %q, the Dockerfile's HEALTHCHECK %q", test[1:], image)
 		}
 	})
 }
@@ -264,4 +263,232 @@ func dockerfileStages(dockerfile string) [][]string {
 func keyword(ins string) string {
 	k, _, _ := strings.Cut(ins, " ")
 	return strings.ToUpper(k)
+}
+
+// nonrootUID is the uid of the user `nonroot` in the distroless images.
+const nonrootUID = "65532"
+
+// TestDockerfileRuntimeUser checks that the runtime image, run as its
+// non-root user with its defaults, can write its database: the SQLite file
+// PAYWIRE_DB names (or the binary's default, relative to WORKDIR) lies in a
+// directory copied into the image owned by that user, and on a volume.
+func TestDockerfileRuntimeUser(t *testing.T) {
+	stages := readDockerfile(t)
+	final := stages[len(stages)-1]
+
+	// USER: the last one wins; the distroless names map to their uids.
+	user := ""
+	for _, ins := range final {
+		if keyword(ins) == "USER" {
+			user = strings.TrimSpace(ins[len("USER"):])
+		}
+	}
+	if user == "" {
+		t.Fatal("the final stage sets no USER: say which user runs the binary")
+	}
+	uid, gid, _ := strings.Cut(user, ":")
+	if resolveDistrolessID(uid) != nonrootUID || (gid != "" && resolveDistrolessID(gid) != nonrootUID) {
+		t.Fatalf("USER %s, want nonroot (uid %s)", user, nonrootUID)
+	}
+
+	workdir := "/"
+	for _, ins := range final {
+		if keyword(ins) == "WORKDIR" {
+			workdir = path.Join(workdir, strings.TrimSpace(ins[len("WORKDIR"):]))
+		}
+	}
+	db, ok := dockerfileEnv(final)["PAYWIRE_DB"]
+	if !ok {
+		i := slices.IndexFunc(options, func(o option) bool { return o.Env == "PAYWIRE_DB" })
+		db = options[i].Default
+	}
+	if strings.Contains(db, "://") {
+		t.Fatalf("PAYWIRE_DB = %q: the image must run on its own, on SQLite", db)
+	}
+	if !path.IsAbs(db) {
+		db = path.Join(workdir, db)
+	}
+	dbDir := path.Dir(db)
+
+	// The store creates missing directories below one it can write to.
+	var owned string
+	for _, ins := range final {
+		if keyword(ins) != "COPY" {
+			continue
+		}
+		flags, args := instructionArgs(ins[len("COPY"):])
+		if len(args) < 2 || !within(dbDir, args[len(args)-1]) {
+			continue
+		}
+		owner, ok := flags["chown"]
+		ou, og, _ := strings.Cut(owner, ":")
+		if !ok || resolveDistrolessID(ou) != nonrootUID || (og != "" && resolveDistrolessID(og) != nonrootUID) {
+			t.Errorf("%s: the data directory is not copied with --chown=%s", ins, nonrootUID)
+			continue
+		}
+		from := flags["from"]
+		src := slices.IndexFunc(stages, func(s []string) bool { return strings.HasSuffix(strings.ToLower(s[0]), " as "+strings.ToLower(from)) })
+		if src < 0 {
+			t.Errorf("%s: no stage named %q makes the directory", ins, from)
+			continue
+		}
+		if !slices.ContainsFunc(stages[src], func(r string) bool {
+			return keyword(r) == "RUN" && strings.Contains(r, "mkdir") && strings.Contains(r, args[0])
+		}) {
+			t.Errorf("%s: stage %q does not mkdir %s", ins, from, args[0])
+			continue
+		}
+		owned = args[len(args)-1]
+	}
+	if owned == "" {
+		t.Errorf("the database %s (PAYWIRE_DB, WORKDIR %s) is in no directory the image gives uid %s: the store cannot create it", db, workdir, nonrootUID)
+	}
+
+	var volumes []string
+	for _, ins := range final {
+		if keyword(ins) == "VOLUME" {
+			_, v := instructionArgs(ins[len("VOLUME"):])
+			volumes = append(volumes, v...)
+		}
+	}
+	if !slices.ContainsFunc(volumes, func(v string) bool { return within(dbDir, v) }) {
+		t.Errorf("the database %s is on no VOLUME (%q): it would be lost with the container", db, volumes)
+	}
+}
+
+// TestDockerfileHealthcheck checks the image's own HEALTHCHECK: exec form
+// (there is no shell), running the binary at the port the image listens on.
+func TestDockerfileHealthcheck(t *testing.T) {
+	stages := readDockerfile(t)
+	final := stages[len(stages)-1]
+	test := dockerfileHealthcheck(t, final)
+	if len(test) < 2 || test[0] != "/paywire" || test[1] != "healthcheck" {
+		t.Fatalf("HEALTHCHECK runs %q, want [/paywire healthcheck ...]", test)
+	}
+	addr, ok := dockerfileEnv(final)["PAYWIRE_ADDR"]
+	if !ok {
+		t.Fatal("the image does not set PAYWIRE_ADDR")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("PAYWIRE_ADDR: %v", err)
+	}
+	u, err := url.Parse(healthcheckURL(test[2:]))
+	if err != nil {
+		t.Fatalf("healthcheck URL: %v", err)
+	}
+	if u.Port() != port {
+		t.Errorf("HEALTHCHECK asks %s, PAYWIRE_ADDR listens on port %s", u, port)
+	}
+}
+
+func readDockerfile(t *testing.T) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := dockerfileStages(string(b))
+	if len(stages) == 0 {
+		t.Fatal("Dockerfile has no FROM")
+	}
+	return stages
+}
+
+// dockerfileHealthcheck returns the command of a stage's HEALTHCHECK, which
+// must be in exec form.
+func dockerfileHealthcheck(t *testing.T, stage []string) []string {
+	t.Helper()
+	i := slices.IndexFunc(stage, func(ins string) bool { return keyword(ins) == "HEALTHCHECK" })
+	if i < 0 {
+		t.Fatal("the final stage has no HEALTHCHECK")
+	}
+	rest := strings.TrimSpace(stage[i][len("HEALTHCHECK"):])
+	for strings.HasPrefix(rest, "--") {
+		_, rest, _ = strings.Cut(rest, " ")
+		rest = strings.TrimSpace(rest)
+	}
+	cmd, rest, _ := strings.Cut(rest, " ")
+	if strings.ToUpper(cmd) != "CMD" {
+		t.Fatalf("%s: want HEALTHCHECK [options] CMD [...]", stage[i])
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(strings.TrimSpace(rest)), &args); err != nil {
+		t.Fatalf("%s is not in exec form (the image has no shell): %v", stage[i], err)
+	}
+	return args
+}
+
+// healthcheckURL is the URL `paywire healthcheck` asks, given its flags.
+func healthcheckURL(flags []string) string {
+	checkURL := "http://127.0.0.1:8080/readyz" // paywire healthcheck's default --url
+	for i := 0; i < len(flags); i++ {
+		flag, value, hasValue := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		if flag == "url" && hasValue {
+			checkURL = value
+		} else if flag == "url" && i+1 < len(flags) {
+			checkURL = flags[i+1]
+		}
+	}
+	return checkURL
+}
+
+// dockerfileEnv collects a stage's ENV instructions, in both the key=value
+// and the legacy "key value" form.
+func dockerfileEnv(stage []string) map[string]string {
+	env := map[string]string{}
+	for _, ins := range stage {
+		if keyword(ins) != "ENV" {
+			continue
+		}
+		rest := strings.TrimSpace(ins[len("ENV"):])
+		fields := strings.Fields(rest)
+		if len(fields) > 0 && !strings.Contains(fields[0], "=") {
+			k, v, _ := strings.Cut(rest, " ")
+			env[k] = strings.Trim(strings.TrimSpace(v), `"`)
+			continue
+		}
+		for _, f := range fields {
+			k, v, _ := strings.Cut(f, "=")
+			env[k] = strings.Trim(v, `"`)
+		}
+	}
+	return env
+}
+
+// instructionArgs splits the arguments of COPY or VOLUME into --flags and
+// the remaining words, in exec (JSON) or plain form.
+func instructionArgs(s string) (map[string]string, []string) {
+	flags := map[string]string{}
+	s = strings.TrimSpace(s)
+	for strings.HasPrefix(s, "--") {
+		var f string
+		f, s, _ = strings.Cut(s, " ")
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		flags[k] = v
+		s = strings.TrimSpace(s)
+	}
+	var args []string
+	if json.Unmarshal([]byte(s), &args) != nil {
+		args = strings.Fields(s)
+	}
+	return flags, args
+}
+
+// resolveDistrolessID maps the user and group names of the distroless
+// images to their ids.
+func resolveDistrolessID(name string) string {
+	switch name {
+	case "nonroot":
+		return nonrootUID
+	case "root":
+		return "0"
+	}
+	return name
+}
+
+// within reports whether dir is dir or below ancestor.
+func within(dir, ancestor string) bool {
+	dir, ancestor = path.Clean(dir), path.Clean(ancestor)
+	return dir == ancestor || strings.HasPrefix(dir, strings.TrimSuffix(ancestor, "/")+"/")
 }
