@@ -151,6 +151,6 @@ func (s *Service) storeAnswer(ctx context.Context, p *paywire.Payment, idem *ide
 		err = s.commit(context.WithoutCancel(ctx), paywire.StateChange{Idempotency: r})
 	}
 	if err != nil {
-		s.logger().Error("storing an idempotent outcome", "payment_id", p.ID, "error", err)
+		s.logger().ErrorContext(ctx, "storing an idempotent outcome", "payment_id", p.ID, "error", err)
 	}
 }

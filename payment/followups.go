@@ -90,16 +90,16 @@ func (w *FollowUpWorker) RunOnce(ctx context.Context, worker string) (int, error
 		}
 		failed := f.Attempts >= maxTries && !errors.Is(err, errStillOpen)
 		if !errors.Is(err, errStillOpen) {
-			s.logger().Warn("follow-up not done; it will be tried again", "payment_id", f.PaymentID, "kind", string(f.Kind),
+			s.logger().WarnContext(ctx, "follow-up not done; it will be tried again", "payment_id", f.PaymentID, "kind", string(f.Kind),
 				"try", f.Attempts, "error", err)
 		}
 		next := s.now().Add(backoff(f.Attempts))
 		if rerr := s.FollowUps.RetryFollowUp(context.WithoutCancel(ctx), f.ID, worker, next, paywire.ErrorMessage(err), failed); rerr != nil &&
 			paywire.ErrorCode(rerr) != paywire.ECONFLICT {
-			s.logger().Error("rescheduling a follow-up", "payment_id", f.PaymentID, "error", rerr)
+			s.logger().ErrorContext(ctx, "rescheduling a follow-up", "payment_id", f.PaymentID, "error", rerr)
 		}
 		if failed {
-			s.logger().Error("follow-up given up; a person must look at the payment", "payment_id", f.PaymentID, "kind", string(f.Kind))
+			s.logger().ErrorContext(ctx, "follow-up given up; a person must look at the payment", "payment_id", f.PaymentID, "kind", string(f.Kind))
 		}
 	}
 	return len(due), nil

@@ -160,7 +160,7 @@ func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire
 		return nil, err
 	}
 	if risk.FailedClosed {
-		s.logger().Error("risk decision failed closed", "payment_id", p.ID, "decision", risk.DecisionID, "error", risk.Error)
+		s.logger().ErrorContext(ctx, "risk decision failed closed", "payment_id", p.ID, "decision", risk.DecisionID, "error", risk.Error)
 	}
 	source := paywire.ActorEndUser
 	if p.ReturnURLs == (paywire.ReturnURLs{}) {
@@ -252,7 +252,7 @@ func (s *Service) ConfirmReturn(ctx context.Context, provider, attemptID string)
 			p = next
 		case err == errStillOpen:
 		default:
-			s.logger().Warn("provider status unavailable; the webhook or a follow-up will tell", "payment_id", p.ID, "error", err)
+			s.logger().WarnContext(ctx, "provider status unavailable; the webhook or a follow-up will tell", "payment_id", p.ID, "error", err)
 		}
 	}
 	// The end user has left our pages: whatever the state, they go back to
@@ -306,7 +306,7 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 	for _, we := range events {
 		if err := s.providerEvent(ctx, provider, we); err != nil {
 			if paywire.ErrorCode(err) == paywire.ENOTFOUND {
-				s.logger().Warn("webhook for an unknown reference", "provider", provider, "event", we.ID, "reference", we.Reference)
+				s.logger().WarnContext(ctx, "webhook for an unknown reference", "provider", provider, "event", we.ID, "reference", we.Reference)
 				continue
 			}
 			return err
@@ -355,7 +355,7 @@ func (s *Service) providerEvent(ctx context.Context, provider string, we adapter
 	}
 	_, err = s.transition(ctx, p, ev)
 	if isNotApplicable(err) {
-		s.logger().Info("late or duplicate provider event; nothing to change", "payment_id", p.ID, "provider", provider, "event", we.ID, "type", we.Type)
+		s.logger().InfoContext(ctx, "late or duplicate provider event; nothing to change", "payment_id", p.ID, "provider", provider, "event", we.ID, "type", we.Type)
 		return nil
 	}
 	return err

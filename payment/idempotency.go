@@ -102,7 +102,7 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 		// Nothing was changed: a retry runs again. A fresh context: the
 		// request's may be what failed.
 		if rerr := s.Idempotency.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key); rerr != nil {
-			s.logger().Error("releasing an idempotency key", "merchant_id", merchantID, "error", rerr)
+			s.logger().ErrorContext(ctx, "releasing an idempotency key", "merchant_id", merchantID, "error", rerr)
 		}
 		return zero, err
 	}
@@ -113,7 +113,7 @@ func idempotent[T any](ctx context.Context, s *Service, merchantID, key string, 
 		return zero, merr
 	}
 	if serr := s.Idempotency.SaveIdempotentResult(context.WithoutCancel(ctx), merchantID, key, text); serr != nil {
-		s.logger().Error("saving an idempotent result", "merchant_id", merchantID, "error", serr)
+		s.logger().ErrorContext(ctx, "saving an idempotent result", "merchant_id", merchantID, "error", serr)
 	}
 	return result, nil
 }

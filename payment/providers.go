@@ -56,7 +56,7 @@ func (s *Service) takePayment(ctx context.Context, p *paywire.Payment, route []s
 		}
 		prov, err := s.Providers.Provider(name)
 		if err != nil {
-			s.logger().Warn("routed provider is not configured", "payment_id", p.ID, "provider", name)
+			s.logger().WarnContext(ctx, "routed provider is not configured", "payment_id", p.ID, "provider", name)
 			continue
 		}
 		att, err := s.startAttempt(ctx, p, op, name, p.Amount.Amount, "", true)
@@ -65,30 +65,32 @@ func (s *Service) takePayment(ctx context.Context, p *paywire.Payment, route []s
 		}
 		tried++
 		cctx, cancel := context.WithTimeout(ctx, s.providerTimeout())
+		start := time.Now()
 		res, callErr, ok := call(cctx, prov, att)
 		cancel()
 		if !ok {
 			att.Status, att.Code = paywire.AttemptFailed, "unsupported"
 			s.recordAttempt(ctx, att)
-			s.logger().Warn("routed provider cannot take this payment", "payment_id", p.ID, "provider", name)
+			s.logger().WarnContext(ctx, "routed provider cannot take this payment", "payment_id", p.ID, "provider", name)
 			continue
 		}
 		resolveAttempt(att, res, callErr)
+		s.observeCall(att, op, start)
 		switch att.Status {
 		case paywire.AttemptDeclined:
 			if res.Soft {
 				softDeclined = true
 				s.recordAttempt(ctx, att)
-				s.logger().Info("soft decline; trying the next provider", "payment_id", p.ID, "provider", name, "code", res.Code)
+				s.logger().InfoContext(ctx, "soft decline; trying the next provider", "payment_id", p.ID, "provider", name, "code", res.Code)
 				continue
 			}
 		case paywire.AttemptFailed:
 			s.recordAttempt(ctx, att)
-			s.logger().Warn("provider did not take the payment; trying the next", "payment_id", p.ID, "provider", name, "code", att.Code, "error", callErr)
+			s.logger().WarnContext(ctx, "provider did not take the payment; trying the next", "payment_id", p.ID, "provider", name, "code", att.Code, "error", callErr)
 			continue
 		case paywire.AttemptUnknown:
 			s.recordAttempt(ctx, att)
-			s.logger().Warn("provider outcome unknown; its status will be asked", "payment_id", p.ID, "provider", name, "error", callErr)
+			s.logger().WarnContext(ctx, "provider outcome unknown; its status will be asked", "payment_id", p.ID, "provider", name, "error", callErr)
 			return &taken{Payment: p, Result: res}, nil
 		}
 		next, err := s.applyAnswer(ctx, p, att, res, 0)
@@ -219,6 +221,10 @@ func resolveAttempt(att *paywire.Attempt, res adapters.Result, err error) {
 	}
 }
 
+// opStatus names a status query in provider call metrics; it is not an
+// attempt's operation.
+const opStatus paywire.Operation = "status"
+
 // errStillOpen says a provider has not decided yet.
 var errStillOpen = paywire.Errorf(paywire.EUNAVAILABLE, "the provider has not decided yet")
 
@@ -235,6 +241,7 @@ func (s *Service) resolve(ctx context.Context, p *paywire.Payment, att *paywire.
 		return nil, paywire.Errorf(paywire.EUNSUPPORTED, "provider %s cannot be asked for a payment's status", att.Provider)
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.providerTimeout())
+	start := time.Now()
 	res, err := q.Status(cctx, adapters.StatusRequest{Reference: att.Reference, IdempotencyKey: att.IdempotencyKey, PaymentID: p.ID})
 	cancel()
 	a := *att
@@ -245,6 +252,7 @@ func (s *Service) resolve(ctx context.Context, p *paywire.Payment, att *paywire.
 	default:
 		resolveAttempt(&a, res, err)
 	}
+	s.observeCall(&a, opStatus, start)
 	if a.Status.Open() {
 		if a.Reference != att.Reference || a.Status != att.Status {
 			if err := s.writeSideRows(ctx, p, event{Provider: a.Provider, Reference: a.Reference, Attempt: &a}, nil); err != nil {

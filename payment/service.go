@@ -33,6 +33,14 @@ type Decider interface {
 
 var _ Decider = (*engine.Engine)(nil)
 
+// Metrics receives what operators count: every committed state change and
+// every provider call with its outcome (an attempt status, or "unsupported")
+// and duration. Implementations must be safe for concurrent use and fast.
+type Metrics interface {
+	Transition(from, to paywire.State, method paywire.Method, provider string)
+	ProviderCall(provider string, op paywire.Operation, outcome string, d time.Duration)
+}
+
 // Service runs the payment use cases. The fields are its dependencies,
 // set by cmd/paywire; Service is safe for concurrent use.
 type Service struct {
@@ -45,6 +53,9 @@ type Service struct {
 	Decider     Decider
 	Providers   *adapters.Registry
 	Logger      *slog.Logger
+	// Metrics is told of state changes and provider calls; nil: nothing
+	// is recorded.
+	Metrics Metrics
 	// ProviderTimeout bounds one provider call; 20 s when zero.
 	ProviderTimeout time.Duration
 	// RecoverAfter is when a submitted payment's process follow-up falls
@@ -279,7 +290,7 @@ func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID st
 		return nil, err
 	}
 	if d.FailedClosed {
-		s.logger().Error("availability decision failed closed", "decision", d.DecisionID, "error", d.Error)
+		s.logger().ErrorContext(ctx, "availability decision failed closed", "decision", d.DecisionID, "error", d.Error)
 	}
 	return d.Methods, nil
 }

@@ -102,14 +102,14 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		return nil, nil, err
 	}
 	if d.FailedClosed {
-		s.logger().Error("workflow decision failed closed", "payment_id", p.ID, "decision", d.DecisionID, "error", d.Error)
+		s.logger().ErrorContext(ctx, "workflow decision failed closed", "payment_id", p.ID, "decision", d.DecisionID, "error", d.Error)
 	}
 	actions := make([]paywire.Action, len(d.Actions))
 	for i, a := range d.Actions {
 		actions[i] = paywire.Action(a)
 	}
 	if err := checkDecision(p, d.NextState, ev.Type, actions); err != nil {
-		s.logger().Error("workflow decision refused", "payment_id", p.ID, "decision", d.DecisionID, "error", err)
+		s.logger().ErrorContext(ctx, "workflow decision refused", "payment_id", p.ID, "decision", d.DecisionID, "error", err)
 		return nil, nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "the payment cannot be processed now", Err: err}
 	}
 	if d.NextState == "" && len(actions) == 0 {
@@ -182,7 +182,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 	}
 	ev.Idem.committed()
 	if c.Event != nil {
-		s.logger().Info("payment moved", "payment_id", next.ID, "merchant_id", next.MerchantID, "from", string(p.State),
+		s.logger().InfoContext(ctx, "payment moved", "payment_id", next.ID, "merchant_id", next.MerchantID, "from", string(p.State),
 			"to", string(next.State), "event", string(ev.Type), "reason", d.Reason)
 	}
 	return next, c.FollowUps, nil
@@ -214,7 +214,7 @@ func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []pa
 			continue
 		}
 		if err := s.RunFollowUp(ctx, f); err != nil {
-			s.logger().Warn("auto-capture not done at once; the follow-up worker will", "payment_id", p.ID, "error", err)
+			s.logger().WarnContext(ctx, "auto-capture not done at once; the follow-up worker will", "payment_id", p.ID, "error", err)
 		}
 		ran = true
 	}
@@ -232,7 +232,21 @@ func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []pa
 // move nothing — an attempt before its call, an answer stored on its own —
 // by the helpers beside it) and written here.
 func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
-	return s.Payments.ApplyStateChange(ctx, c)
+	if err := s.Payments.ApplyStateChange(ctx, c); err != nil {
+		return err
+	}
+	if s.Metrics != nil && c.Event != nil && c.Payment != nil {
+		s.Metrics.Transition(c.Event.From, c.Event.To, c.Payment.Method, c.Payment.Provider)
+	}
+	return nil
+}
+
+// observeCall tells Metrics of a provider call started at start, whose
+// answer resolveAttempt has put in att.
+func (s *Service) observeCall(att *paywire.Attempt, op paywire.Operation, start time.Time) {
+	if s.Metrics != nil {
+		s.Metrics.ProviderCall(att.Provider, op, string(att.Status), time.Since(start))
+	}
 }
 
 // checkDecision refuses what no policy may decide: an unknown action, a
@@ -434,9 +448,11 @@ func (s *Service) moneyAction(ctx context.Context, p *paywire.Payment, ev event,
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.providerTimeout())
 	defer cancel()
+	start := time.Now()
 	res, err := call(cctx, adapters.Operation{PaymentID: p.ID, ProviderReference: p.ProviderReference,
 		Amount: paywire.Money{Amount: amount, Currency: p.Amount.Currency}, IdempotencyKey: att.IdempotencyKey})
 	resolveAttempt(att, res, err)
+	s.observeCall(att, op, start)
 	switch {
 	case att.Status == paywire.AttemptApproved:
 		done[a] = att
@@ -483,7 +499,7 @@ func (s *Service) answerDeclined(ctx context.Context, p *paywire.Payment, ev eve
 		}
 	}
 	if err != nil {
-		s.logger().Error("storing a declined operation", "payment_id", p.ID, "error", err)
+		s.logger().ErrorContext(ctx, "storing a declined operation", "payment_id", p.ID, "error", err)
 	}
 }
 
@@ -491,7 +507,7 @@ func (s *Service) answerDeclined(ctx context.Context, p *paywire.Payment, ev eve
 // attempt is open either way, and its follow-up resolves it.
 func (s *Service) recordAttempt(ctx context.Context, att *paywire.Attempt) {
 	if err := s.commit(context.WithoutCancel(ctx), paywire.StateChange{Attempts: []paywire.Attempt{*att}}); err != nil {
-		s.logger().Error("recording a provider attempt", "payment_id", att.PaymentID, "attempt", att.ID, "error", err)
+		s.logger().ErrorContext(ctx, "recording a provider attempt", "payment_id", att.PaymentID, "attempt", att.ID, "error", err)
 	}
 }
 
