@@ -73,15 +73,15 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	code, class, msg := paywire.Classify(err)
 	switch {
 	case code == paywire.EUNAUTHORIZED:
-		h.logger().Warn("webhook refused", "provider", name, "error", err)
+		h.logger().WarnContext(r.Context(), "webhook refused", "provider", name, "error", err)
 		plain(w, http.StatusUnauthorized, "signature not valid")
 	case class.Client:
-		h.logger().Warn("webhook refused", "provider", name, "error", err)
+		h.logger().WarnContext(r.Context(), "webhook refused", "provider", name, "error", err)
 		plain(w, class.HTTPStatus, msg)
 	default:
 		// Not applied: the provider delivers it again, and the event is
 		// applied then (it was not marked seen).
-		h.logger().Error("applying a webhook", "provider", name, "error", err)
+		h.logger().ErrorContext(r.Context(), "applying a webhook", "provider", name, "error", err)
 		plain(w, http.StatusServiceUnavailable, "not applied; deliver again")
 	}
 }
@@ -103,7 +103,7 @@ func (h *Handler) back(w http.ResponseWriter, r *http.Request) {
 			page(w, class.HTTPStatus, "This return link is not valid.")
 			return
 		}
-		h.logger().Error("confirming a return", "provider", name, "error", err)
+		h.logger().ErrorContext(r.Context(), "confirming a return", "provider", name, "error", err)
 		page(w, class.HTTPStatus, "Your payment could not be confirmed just now. Please try again in a moment.")
 		return
 	}

@@ -228,7 +228,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		n, err := w.Tick(ctx)
 		if err != nil && ctx.Err() == nil {
-			w.Logger.Error("notification round failed", "worker", w.ID, "err", err)
+			w.Logger.Error("notification round failed", "worker", w.ID, "error", err)
 		}
 		if n > 0 && err == nil {
 			continue
@@ -363,9 +363,9 @@ func (w *Worker) handle(ctx context.Context, r *round, m paywire.OutboxMessage) 
 			result := resultFailed
 			if dead {
 				result = resultDead
-				log.Error("notification dead-lettered: it failed for longer than the maximum age", "attempts", m.Attempts, "max_age", w.MaxAge, "err", f.Error())
+				log.Error("notification dead-lettered: it failed for longer than the maximum age", "attempts", m.Attempts, "max_age", w.MaxAge, "error", f.Error())
 			} else {
-				log.Warn("notification failed; retrying later", "attempts", m.Attempts, "next_attempt", next, "err", f.Error())
+				log.Warn("notification failed; retrying later", "attempts", m.Attempts, "next_attempt", next, "error", f.Error())
 			}
 			w.Metrics.attempt(result, f.reason)
 		}

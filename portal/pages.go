@@ -376,7 +376,7 @@ const fallbackPage = `<!DOCTYPE html>
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	var buf bytes.Buffer
 	if err := templates[p.name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		h.logger().Error("portal: cannot render page", "page", p.name, "error", err)
+		h.logger().ErrorContext(r.Context(), "portal: cannot render page", "page", p.name, "error", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(fallbackPage)

@@ -171,9 +171,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 	switch {
 	case class.Client:
 	case pr == problemUnavailable:
-		h.logger().Warn("portal: payment step unavailable", "path", r.URL.Path, "payment_id", pid, "error", err)
+		h.logger().WarnContext(r.Context(), "portal: payment step unavailable", "path", r.URL.Path, "payment_id", pid, "error", err)
 	default:
-		h.logger().Error("portal: payment step failed", "path", r.URL.Path, "payment_id", pid, "error", err)
+		h.logger().ErrorContext(r.Context(), "portal: payment step failed", "path", r.URL.Path, "payment_id", pid, "error", err)
 	}
 	h.problem(w, r, rq, pr)
 }

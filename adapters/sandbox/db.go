@@ -251,7 +251,7 @@ func (a *Acquirer) resolve(ctx context.Context, tx bun.Tx, r *record, fx *after)
 	}
 	fx.event(a.eventAt(typ, r, r.Amount, at))
 	fx.ended = append(fx.ended, r.Reference)
-	a.log.Info("outcome", "payment", r.PaymentID, "reference", r.Reference, "event", typ)
+	a.log.InfoContext(ctx, "outcome", "payment_id", r.PaymentID, "reference", r.Reference, "event", typ)
 	return nil
 }
 
@@ -391,7 +391,7 @@ func (a *Acquirer) unclaim(ctx context.Context, key, owner string) {
 		Where("provider = ? AND key = ? AND owner = ? AND result IS NULL", a.cfg.Name, key, owner).Exec(ctx)
 	if err != nil {
 		// The claim lapses on its own after claimLease.
-		a.log.Warn("freeing an idempotency key", "error", err)
+		a.log.WarnContext(ctx, "freeing an idempotency key", "error", err)
 	}
 }
 
@@ -403,7 +403,7 @@ func (a *Acquirer) finish(ctx context.Context, key, owner string) {
 		Where("provider = ? AND key = ? AND owner = ?", a.cfg.Name, key, owner).Exec(ctx)
 	if err != nil {
 		// The stored result answers the key once the claim lapses.
-		a.log.Warn("completing an idempotency key", "error", err)
+		a.log.WarnContext(ctx, "completing an idempotency key", "error", err)
 	}
 }
 

@@ -251,7 +251,7 @@ func (a *Acquirer) decide(w http.ResponseWriter, req *http.Request, kind, ref st
 		a.showRecord(w, r, http.StatusUnprocessableEntity, truncate(user, 64), "Enter your username and password.")
 	default:
 		for _, ev := range fx.events {
-			a.log.Info("end user decided", "page", kind, "payment", ev.PaymentID, "reference", ref, "event", ev.Type)
+			a.log.InfoContext(req.Context(), "end user decided", "page", kind, "payment_id", ev.PaymentID, "reference", ref, "event", ev.Type)
 		}
 		a.secure(w, returnOrigin(r.ReturnURL))
 		http.Redirect(w, req, r.ReturnURL, http.StatusSeeOther)

@@ -145,10 +145,10 @@ func (a *Acquirer) authorize(ctx context.Context, tx bun.Tx, fx *after, op strin
 	res := r.result(a.cfg.BaseURL, a.cfg.Name)
 	if r.Behaviour == behaveTimeout {
 		fx.hang = true
-		a.log.Warn("authorization done; its answer will not arrive", "payment", r.PaymentID, "reference", r.Reference,
+		a.log.WarnContext(ctx, "authorization done; its answer will not arrive", "payment_id", r.PaymentID, "reference", r.Reference,
 			"card", r.Brand+" "+r.Last4)
 	}
-	a.log.Info("authorization", "payment", r.PaymentID, "reference", r.Reference, "method", r.Method,
+	a.log.InfoContext(ctx, "authorization", "payment_id", r.PaymentID, "reference", r.Reference, "method", r.Method,
 		"card", strings.TrimSpace(r.Brand+" "+r.Last4), "amount", r.money().String(), "status", string(res.Status), "code", res.Code)
 	return res, nil
 }
@@ -331,7 +331,7 @@ func (a *Acquirer) operate(ctx context.Context, name string, o adapters.Operatio
 		if err := a.save(ctx, tx, r); err != nil {
 			return adapters.Result{}, err
 		}
-		a.log.Info(name, "payment", r.PaymentID, "reference", r.Reference, "status", string(res.Status),
+		a.log.InfoContext(ctx, name, "payment_id", r.PaymentID, "reference", r.Reference, "status", string(res.Status),
 			"code", res.Code, "message", res.Message)
 		return res, nil
 	})
@@ -398,7 +398,7 @@ func (a *Acquirer) Pay(ctx context.Context, p adapters.Payment) (adapters.Result
 			return adapters.Result{}, err
 		}
 		res := r.result(a.cfg.BaseURL, a.cfg.Name)
-		a.log.Info("backend payment", "payment", r.PaymentID, "reference", r.Reference, "kind", string(r.Kind),
+		a.log.InfoContext(ctx, "backend payment", "payment_id", r.PaymentID, "reference", r.Reference, "kind", string(r.Kind),
 			"amount", r.money().String(), "status", string(res.Status), "code", res.Code)
 		return res, nil
 	})
@@ -503,7 +503,7 @@ func (a *Acquirer) reverse(ctx context.Context, op, reference string, amount int
 			return err
 		}
 		fx.event(a.event(event, r, amount))
-		a.log.Info(typ, "payment", r.PaymentID, "reference", reference, "amount", money(amount, r.Currency))
+		a.log.InfoContext(ctx, typ, "payment_id", r.PaymentID, "reference", reference, "amount", money(amount, r.Currency))
 		return nil
 	})
 	if err != nil {
@@ -543,7 +543,7 @@ func (a *Acquirer) later(d dueOutcome) {
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("bringing in an outcome; the next read will", "reference", d.reference, "error", err)
+				a.log.WarnContext(ctx, "bringing in an outcome; the next read will", "reference", d.reference, "error", err)
 			}
 			return
 		}

@@ -436,7 +436,8 @@ type ResentJSON struct {
 // and a message for people.
 type ErrorJSON struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId,omitempty"` // the Request-Id response header
 	} `json:"error"`
 }

@@ -53,6 +53,9 @@ func WriteFault(w http.ResponseWriter, v Version, f Fault) error {
 	if v == V12 && f.kind() == kindClient {
 		status = http.StatusBadRequest
 	}
+	if f.RequestID == "" {
+		f.RequestID = w.Header().Get("Request-Id")
+	}
 	w.Header().Set("Content-Type", v.ContentType())
 	w.WriteHeader(status)
 	_, err := w.Write(encodeFault(v, f))
@@ -74,7 +77,13 @@ func encodeFault(v Version, f Fault) []byte {
 		esc(f.code())
 		b.WriteString(`</pw:code><pw:message>`)
 		esc(f.message())
-		b.WriteString(`</pw:message></pw:fault>`)
+		b.WriteString(`</pw:message>`)
+		if f.RequestID != "" {
+			b.WriteString(`<pw:requestId>`)
+			esc(f.RequestID)
+			b.WriteString(`</pw:requestId>`)
+		}
+		b.WriteString(`</pw:fault>`)
 	}
 	kind := f.kind()
 

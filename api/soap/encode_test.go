@@ -223,3 +223,21 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultRequestID: a fault's detail carries the response's Request-Id,
+// so that a merchant's complaint about a fault leads to its log lines.
+func TestFaultRequestID(t *testing.T) {
+	for _, v := range []Version{V11, V12} {
+		w := httptest.NewRecorder()
+		w.Header().Set("Request-Id", "req-0123456789")
+		f := Fault{Code: "UNAUTHORIZED", Message: "wrong secret", Client: true}
+		if err := WriteFault(w, v, f); err != nil {
+			t.Fatal(err)
+		}
+		body := w.Body.String()
+		if !strings.Contains(body, "<pw:requestId>req-0123456789</pw:requestId>") {
+			t.Errorf("SOAP %v fault without the request id:\n%s", v, body)
+		}
+		checkDetail(t, v, f, body)
+	}
+}

@@ -133,6 +133,9 @@ type Fault struct {
 	Code    string
 	Message string
 	Client  bool
+	// RequestID goes into the detail; WriteFault takes it from the
+	// response's Request-Id header when empty.
+	RequestID string
 
 	// NotUnderstood names the header blocks of a MustUnderstand fault. SOAP
 	// 1.2 reports each in a NotUnderstood header block; SOAP 1.1 has no
