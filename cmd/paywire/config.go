@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	RecoverAfter    time.Duration
 	PublicURL       string // empty: http://<the address listened on>
+	MetricsAddr     string // the metrics listener; empty: /metrics on the public listener
+	MetricsToken    string // bearer token /metrics (and pprof) require; empty: none
+	Pprof           bool   // /debug/pprof/ on the metrics listener
 	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
 	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
 	AdminPassword   string // PAYWIRE_ADMIN_PASSWORD only
@@ -59,6 +63,9 @@ var options = []option{
 	{"provider-timeout", "PAYWIRE_PROVIDER_TIMEOUT", "20s", "how long one provider call may take; without an answer its outcome is unknown and asked of the provider later", "serve"},
 	{"recover-after", "PAYWIRE_RECOVER_AFTER", "3m", "when a submitted payment's recovery follow-up falls due: it finishes what a process that died left (longer than a provider loop takes)", "serve"},
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
+	{"metrics-addr", "PAYWIRE_METRICS_ADDR", "127.0.0.1:9090", "address of the metrics listener, which serves /metrics (and /debug/pprof/ with --pprof); `public` serves /metrics on the main listener instead (protect it with PAYWIRE_METRICS_TOKEN)", "serve"},
+	{"pprof", "PAYWIRE_PPROF", "false", "serve Go's pprof profiles under /debug/pprof/ on the metrics listener (needs a metrics address other than `public`)", "serve"},
+	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
 	{"", "PAYWIRE_ADMIN_PASSWORD", "(random, printed once)", "password of the admin user `admin`, with --demo", "serve"},
@@ -160,6 +167,19 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 			errs = append(errs, fmt.Errorf("--public-url: %q is not a base URL such as https://pay.example.com", u))
 		}
 		c.PublicURL = strings.TrimSuffix(u, "/")
+	}
+	if values["metrics-addr"] != nil {
+		c.MetricsAddr = str("metrics-addr")
+		if c.MetricsAddr == "public" {
+			c.MetricsAddr = ""
+		} else if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr: %q is not host:port or public", c.MetricsAddr))
+		}
+		c.Pprof = boolean("pprof")
+		if c.Pprof && c.MetricsAddr == "" {
+			errs = append(errs, errors.New("--pprof: needs a metrics listener of its own (--metrics-addr host:port), never the public one"))
+		}
+		c.MetricsToken = getenv("PAYWIRE_METRICS_TOKEN")
 	}
 	if k := getenv("PAYWIRE_TOKEN_KEY"); (name == "serve" || name == "merchant") && k != "" {
 		key, err := hex.DecodeString(k)

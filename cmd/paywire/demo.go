@@ -41,7 +41,7 @@ func seedDemoMerchant(ctx context.Context, db *store.DB, cfg Config, out io.Writ
 	}
 	switch err := db.CreateMerchant(ctx, m); paywire.ErrorCode(err) {
 	case "":
-		log.Info("demo merchant created", "merchant", m.ID)
+		log.Info("demo merchant created", "merchant_id", m.ID)
 	case paywire.ECONFLICT: // seeded before, by us or by another node
 	default:
 		return err

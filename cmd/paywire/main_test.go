@@ -67,7 +67,7 @@ func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "data", "paywire.db")
 
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--demo", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "public", "--db", dbPath, "--demo", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "PAYWIRE_DEMO_SECRET=demo-secret-for-tests", "PAYWIRE_ADMIN_PASSWORD=admin-password-for-tests")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -69,6 +69,10 @@ type Main struct {
 
 	listener net.Listener
 	server   *http.Server
+	metrics  *metrics
+	// The metrics listener, when --metrics-addr names one.
+	metricsListener net.Listener
+	metricsServer   *http.Server
 }
 
 // NewMain returns a Main that logs to stderr in the configured format.
@@ -99,12 +103,22 @@ func (m *Main) Open(ctx context.Context) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	m.Router = newRouter(m.Logger, m.Registry, m.DB, m.Config.MaxBodyBytes)
+	m.metrics = newMetrics(m.Registry, m.DB.FollowUpBacklog)
+	rc := routerConfig{MaxBody: m.Config.MaxBodyBytes, HSTS: strings.HasPrefix(m.Config.PublicURL, "https://")}
+	if m.Config.MetricsAddr == "" {
+		rc.Metrics = metricsHandler(m.Registry, m.Config.MetricsToken)
+	}
+	m.Router = newRouter(m.Logger, m.Registry, m.DB, rc)
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %v", m.Config.Addr, err)
 	}
 	m.listener = ln
+	if m.Config.MetricsAddr != "" {
+		if m.metricsListener, err = net.Listen("tcp", m.Config.MetricsAddr); err != nil {
+			return fmt.Errorf("cannot listen on %s for metrics: %v", m.Config.MetricsAddr, err)
+		}
+	}
 	return m.mountAPI()
 }
 
@@ -140,11 +154,13 @@ func (m *Main) mountAPI() error {
 	registry := adapters.NewRegistry(providers...)
 	m.Payments = &payment.Service{
 		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
-		Decider: m.Engine, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
-		MaxBodyBytes: m.Config.MaxBodyBytes}).Mount(m.Router)
+		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey)}).Mount(m.Router)
+	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Logger: m.Logger,
+		Token: m.Config.OperatorToken}).Mount(m.Router)
 	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
 	if len(m.Sandbox) > 0 {
 		pages.ProviderOrigins = []string{public} // the sandbox's pages, under /sandbox/
@@ -177,6 +193,15 @@ func derive(key []byte, purpose string) []byte {
 // Addr returns the address the server listens on (useful with port 0).
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
+// MetricsAddr returns the address of the metrics listener; "" when
+// /metrics is served on the public listener.
+func (m *Main) MetricsAddr() string {
+	if m.metricsListener == nil {
+		return ""
+	}
+	return m.metricsListener.Addr().String()
+}
+
 // Run serves HTTP until ctx is cancelled, then stops accepting connections
 // and lets in-flight requests finish within the shutdown timeout.
 func (m *Main) Run(ctx context.Context) error {
@@ -189,8 +214,17 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- m.server.Serve(m.listener) }()
+	if m.metricsListener != nil {
+		m.metricsServer = &http.Server{
+			Handler:           metricsMux(m.Registry, m.Config.MetricsToken, m.Config.Pprof),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- m.metricsServer.Serve(m.metricsListener) }()
+		m.Logger.Info("metrics are served", "addr", "http://"+m.MetricsAddr()+"/metrics", "pprof", m.Config.Pprof)
+	}
 	// The notification worker: one per node (on SQLite, run one node).
 	// When ctx ends it stops claiming; messages in flight are due again
 	// when their lease runs out.
@@ -228,6 +262,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.server.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %v", err)
 	}
+	if m.metricsServer != nil {
+		_ = m.metricsServer.Shutdown(sctx)
+	}
 	m.Logger.Info("stopped")
 	return nil
 }
@@ -236,6 +273,9 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Close() {
 	if m.listener != nil && m.server == nil {
 		m.listener.Close()
+	}
+	if m.metricsListener != nil && m.metricsServer == nil {
+		m.metricsListener.Close()
 	}
 	for _, a := range m.Sandbox {
 		a.Close()
@@ -288,9 +328,9 @@ func newEngine(ctx context.Context, db *store.DB) (*engine.Engine, error) {
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in parseConfig; "" is info
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationText}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestHandler{slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestHandler{slog.NewTextHandler(w, opts)})
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func testConfig(t *testing.T) Config {
-	c, _, err := parseConfig("serve", []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "p.db")}, envOf(nil))
+	c, _, err := parseConfig("serve", []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "p.db")}, envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
