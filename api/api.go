@@ -64,7 +64,7 @@ func (h *Handler) logger() *slog.Logger {
 func (h *Handler) logFailure(r *http.Request, err error) {
 	switch paywire.ErrorCode(err) {
 	case paywire.EINTERNAL, paywire.EUNAVAILABLE:
-		h.logger().Error("merchant API request failed", "path", r.URL.Path, "error", err)
+		h.logger().ErrorContext(r.Context(), "merchant API request failed", "path", r.URL.Path, "error", err)
 	}
 }
 

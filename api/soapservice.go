@@ -94,7 +94,7 @@ func (h *Handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := soap.WriteResponse(w, ver, resp); err != nil {
-		h.logger().Error("encoding a SOAP response", "operation", req.Name.Local, "error", err)
+		h.logger().ErrorContext(r.Context(), "encoding a SOAP response", "operation", req.Name.Local, "error", err)
 	}
 }
 
