@@ -6,6 +6,7 @@
 //	paywire migrate up|status [--db ...]             manage the schema
 //	paywire healthcheck [--url ...]                  probe a running node
 //	paywire policy test|eval|build ...               work with policy bundles
+//	paywire merchant create|list|credentials|issue|rotate|revoke  manage merchants and API secrets
 package main
 
 import (
@@ -33,6 +34,7 @@ Usage:
   paywire migrate status [flags]  list migrations and whether they are applied
   paywire healthcheck [--url U]   exit 0 if U (default http://127.0.0.1:8080/readyz) answers 200
   paywire policy test|eval|build  test, evaluate or package a policy bundle
+  paywire merchant ...            create merchants; issue, rotate, revoke and list API secrets
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runHealthcheck(ctx, rest)
 	case "policy":
 		err = runPolicy(ctx, rest, stdout, os.Stdin)
+	case "merchant":
+		err = runMerchant(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
