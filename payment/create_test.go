@@ -57,6 +57,7 @@ var (
 // an unknown outcome (a timeout) does not fall back: the payment stays
 // pending, its attempt open for a status query.
 func TestCreateFollowsTheRoute(t *testing.T) {
+	t.Parallel()
 	route := routeOf(t)
 	tests := []struct {
 		note          string
@@ -75,6 +76,7 @@ func TestCreateFollowsTheRoute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.note, func(t *testing.T) {
+			t.Parallel()
 			first, second := newFake(route[0]), newFake(route[1])
 			first.setScript(answers(tt.first))
 			second.setScript(answers(tt.second))
@@ -112,6 +114,7 @@ func TestCreateFollowsTheRoute(t *testing.T) {
 }
 
 func TestCreateRefusesUnsuitableSources(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	src := paidCard(e)
 	unpaid := storetest.SeedPayment(t, e.db, "shop", "unpaid")
@@ -143,6 +146,7 @@ func TestCreateRefusesUnsuitableSources(t *testing.T) {
 // same payment, answered as the first request left it, and the provider
 // is asked once.
 func TestCreateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	route := routeOf(t)
 	first := newFake(route[0])
 	first.setScript(answers(sale))

@@ -73,6 +73,7 @@ func (h *hostedEnv) startFor(t *testing.T, merchant, ref string) string {
 }
 
 func TestHostedCardApproved(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-1")
 	c, err := e.s.OpenRedirect(ctx, tok)
@@ -116,6 +117,7 @@ func TestHostedCardApproved(t *testing.T) {
 // has an authorization captured at once (through its capture follow-up)
 // when the payment's score is within the limit.
 func TestHostedAutoCapture(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	e.merchant(paywire.Merchant{ID: "eager", AutoCapture: true, AutoCaptureMaxScore: 100})
 	e.merchant(paywire.Merchant{ID: "careful", AutoCapture: true, AutoCaptureMaxScore: 0})
@@ -144,6 +146,7 @@ func TestHostedAutoCapture(t *testing.T) {
 }
 
 func TestHostedDeclineAndFallback(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	o, err := e.s.Submit(ctx, e.startFor(t, "shop", "h-2"), card("4000000000000002"))
 	if err != nil || o.State != paywire.StateRefused || !strings.HasPrefix(o.RedirectURL, "https://shop.example/refused?") || len(e.second.callsOf("")) != 0 {
@@ -160,6 +163,7 @@ func TestHostedDeclineAndFallback(t *testing.T) {
 }
 
 func TestHostedSoftDeclineFallsBack(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	e.soft.Store(e.first.name)
 	o, err := e.s.Submit(ctx, e.startFor(t, "shop", "h-soft"), card("4000000000000366"))
@@ -178,6 +182,7 @@ func TestHostedSoftDeclineFallsBack(t *testing.T) {
 }
 
 func TestHostedChallengeAndReturn(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-4")
 	o, err := e.s.Submit(ctx, tok, card("4000000000003220"))
@@ -227,6 +232,7 @@ func TestHostedChallengeAndReturn(t *testing.T) {
 // acknowledged (logged and skipped) rather than refused with ENOTFOUND, so
 // that the provider stops redelivering it.
 func TestHostedWebhookDecides(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-5")
 	o, err := e.s.Submit(ctx, tok, bank())
@@ -260,6 +266,7 @@ func TestHostedWebhookDecides(t *testing.T) {
 }
 
 func TestHostedRefusedDetails(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-6")
 	bad := card("4242424242424241")
@@ -292,6 +299,7 @@ func TestHostedRefusedDetails(t *testing.T) {
 }
 
 func TestHostedConcurrentSubmissions(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-7")
 	var wg sync.WaitGroup
@@ -319,6 +327,7 @@ func TestHostedConcurrentSubmissions(t *testing.T) {
 }
 
 func TestHostedTokens(t *testing.T) {
+	t.Parallel()
 	e := newHosted(t)
 	tok := e.startFor(t, "shop", "h-8")
 	if _, err := e.s.OpenRedirect(ctx, tok[:len(tok)-1]+"x"); paywire.ErrorCode(err) != paywire.EUNAUTHORIZED {

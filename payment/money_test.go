@@ -30,6 +30,7 @@ func (e *env) footprint(p *paywire.Payment, f *fake) footprint {
 // actions through the provider's capabilities before the move, and refuses
 // what no policy may decide.
 func TestCapabilityEnforcement(t *testing.T) {
+	t.Parallel()
 	decide := func(to paywire.State, actions ...string) func(context.Context, engine.WorkflowInput) (engine.WorkflowDecision, error) {
 		return func(context.Context, engine.WorkflowInput) (engine.WorkflowDecision, error) {
 			return engine.WorkflowDecision{NextState: to, Actions: actions, Reason: "pinned"}, nil
@@ -45,6 +46,7 @@ func TestCapabilityEnforcement(t *testing.T) {
 		{"hold for review without the move", decide(paywire.StateCompleted, "capture", "hold_for_review")},
 	} {
 		t.Run(tc.note, func(t *testing.T) {
+			t.Parallel()
 			prov := newFake("acquirer-a")
 			e := newEnv(t, withProviders(prov))
 			p := e.seed("shop", "o-1", 2500, "acquirer-a", paywire.StateAuthorized)
@@ -64,6 +66,7 @@ func TestCapabilityEnforcement(t *testing.T) {
 	}
 
 	t.Run("refund_requested refunds at the provider before the move", func(t *testing.T) {
+		t.Parallel()
 		prov := newFake("acquirer-a")
 		e := newEnv(t, withProviders(prov))
 		p := e.seed("shop", "o-2", 2500, "acquirer-a", paywire.StateCompleted)
@@ -95,6 +98,7 @@ func TestCapabilityEnforcement(t *testing.T) {
 	})
 
 	t.Run("a provider that cannot capture", func(t *testing.T) {
+		t.Parallel()
 		f := newFake("acquirer-b")
 		e := newEnv(t, withProviders(lacking{f}))
 		p := e.seed("shop", "o-3", 2500, "acquirer-b", paywire.StateAuthorized)
@@ -118,6 +122,7 @@ func TestCapabilityEnforcement(t *testing.T) {
 // was captured, and the worker releases the rest of the authorization at
 // the provider, once.
 func TestPartialCapture(t *testing.T) {
+	t.Parallel()
 	prov := newFake("acquirer-a")
 	e := newEnv(t, withProviders(prov))
 	p := e.seed("shop", "o-1", 2500, "acquirer-a", paywire.StateAuthorized)
@@ -162,6 +167,7 @@ func TestPartialCapture(t *testing.T) {
 // of the provider with the same key when the first answer was lost, so
 // that the provider's own idempotency keeps it one.
 func TestIdempotentRefund(t *testing.T) {
+	t.Parallel()
 	prov := newFake("acquirer-a")
 	e := newEnv(t, withProviders(prov))
 	p := e.seed("shop", "o-1", 2500, "acquirer-a", paywire.StateCompleted)

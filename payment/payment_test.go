@@ -13,6 +13,7 @@ import (
 )
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	key := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	tok := payment.SignToken(key, "shop", "pay_abc", now.Add(15*time.Minute))
@@ -35,6 +36,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestCheckMerchantURL(t *testing.T) {
+	t.Parallel()
 	m := &paywire.Merchant{ReturnURLPrefixes: []string{"https://shop.example/pay/", "https://shop.example:8443/back", "http://localhost:8080/"}}
 	dev := *m
 	dev.AllowLocalhostHTTP = true
@@ -100,6 +102,7 @@ func TestCheckMerchantURL(t *testing.T) {
 }
 
 func TestStartReplaysTheFirstAnswer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	s := e.s
 	req := payment.StartRequest{MerchantReference: "o-1", Kind: paywire.KindDeposit, Amount: money(2500),
@@ -127,6 +130,7 @@ func TestStartReplaysTheFirstAnswer(t *testing.T) {
 // key; a provider's refusal is an outcome, stored and replayed (its code
 // is EDECLINED now, it was EFORBIDDEN).
 func TestIdempotentOutcomes(t *testing.T) {
+	t.Parallel()
 	prov := newFake("acquirer-a")
 	prov.setScript(func(_ context.Context, c call) reply {
 		if c.Op == "refund" {
@@ -173,6 +177,7 @@ func TestIdempotentOutcomes(t *testing.T) {
 // captured; a payment completed without a recorded capture has nothing to
 // refund, and the provider is not asked.
 func TestRefundNeedsRecordedCaptures(t *testing.T) {
+	t.Parallel()
 	prov := newFake("acquirer-a")
 	e := newEnv(t, withProviders(prov))
 	p := e.seed("shop", "o-1", 1000, "acquirer-a", paywire.StateAuthorized)

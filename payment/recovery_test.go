@@ -19,6 +19,7 @@ const statusQueryDue = 50 * time.Second
 // attempt open and the next provider is not asked; the status query, due
 // later, asks the same provider with the same key and applies what it did.
 func TestTimeoutAfterSuccess(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		hosted   bool
@@ -30,6 +31,7 @@ func TestTimeoutAfterSuccess(t *testing.T) {
 		{"backend sale", false, paywire.StateCompleted, 5000, paywire.EventProviderCaptured},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			route := routeOf(t)
 			first, second := newFake(route[0]), newFake(route[1])
 			first.setScript(func(_ context.Context, c call) reply {
@@ -104,9 +106,11 @@ func TestTimeoutAfterSuccess(t *testing.T) {
 // TestCrashRecovery: payments whose use case died on the way are taken to
 // where they belong by the follow-ups written before it died.
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	route := routeOf(t)
 
 	t.Run("a created backend payment is processed", func(t *testing.T) {
+		t.Parallel()
 		first := newFake(route[0])
 		first.setScript(answers(sale))
 		e := newEnv(t, withProviders(first, newFake(route[1])))
@@ -151,6 +155,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 
 	t.Run("a hosted payment pending without an attempt fails", func(t *testing.T) {
+		t.Parallel()
 		first := newFake(route[0])
 		e := newEnv(t, withProviders(first, newFake(route[1])))
 		tok, id := e.start("shop", "h-1", 5000)
@@ -189,6 +194,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 
 	t.Run("an authorization cut short is resolved by its status query", func(t *testing.T) {
+		t.Parallel()
 		first, second := newFake(route[0]), newFake(route[1])
 		first.setScript(func(ctx context.Context, c call) reply {
 			if c.Op == "authorize" {
@@ -217,6 +223,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 
 	t.Run("a created hosted payment expires", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t, withProviders(newFake(route[0])))
 		_, id := e.start("shop", "h-3", 5000)
 		p := e.get("shop", id)
@@ -248,6 +255,7 @@ func TestCrashRecovery(t *testing.T) {
 // for it), the payment stays authorized and the worker captures it, once,
 // with the payment's capture key.
 func TestAutoCaptureIsAFollowUp(t *testing.T) {
+	t.Parallel()
 	route := routeOf(t)
 	first := newFake(route[0])
 	e := newEnv(t, withProviders(first, newFake(route[1])))

@@ -40,7 +40,9 @@ func pendingBank() *fake {
 }
 
 func TestWebhooks(t *testing.T) {
+	t.Parallel()
 	t.Run("an event that failed to apply is applied on redelivery", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t, withProviders(pendingBank()))
 		p, ref := bankPayment(e, "w-1")
 		e.pin.workflow = e.failOnce(paywire.EventProviderCaptured)
@@ -67,6 +69,7 @@ func TestWebhooks(t *testing.T) {
 	})
 
 	t.Run("a duplicate changes nothing", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t, withProviders(pendingBank()))
 		p, ref := bankPayment(e, "w-2")
 		ev := adapters.WebhookEvent{ID: "evt-2", Type: adapters.EventCaptured, Reference: ref, Amount: 2500}
@@ -86,6 +89,7 @@ func TestWebhooks(t *testing.T) {
 	})
 
 	t.Run("amounts", func(t *testing.T) {
+		t.Parallel()
 		acq := newFake("acquirer-a")
 		e := newEnv(t, withProviders(pendingBank(), acq))
 		// A bank payment was never authorized apart: its capture is the
@@ -141,6 +145,7 @@ func TestWebhooks(t *testing.T) {
 	})
 
 	t.Run("a bad signature", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t, withProviders(pendingBank()))
 		err := e.s.HandleWebhook(ctx, "sandbox-bank", http.Header{}, []byte(`[]`))
 		wantCode(t, "unsigned webhook", err, paywire.EUNAUTHORIZED)
@@ -149,6 +154,7 @@ func TestWebhooks(t *testing.T) {
 	})
 
 	t.Run("a late decline of a superseded attempt", func(t *testing.T) {
+		t.Parallel()
 		route := routeOf(t)
 		first, second := newFake(route[0]), newFake(route[1])
 		first.setScript(answers(reply{Result: adapters.Result{Status: adapters.Declined, Code: "acquirer_declined", Soft: true}}))
@@ -187,6 +193,7 @@ func TestWebhooks(t *testing.T) {
 // a provider sees the payment, and a challenge asks the provider for 3-D
 // Secure.
 func TestRiskPaths(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		action  paywire.RiskAction
 		state   paywire.State
@@ -200,6 +207,7 @@ func TestRiskPaths(t *testing.T) {
 		{paywire.RiskAllow, paywire.StateAuthorized, "https://shop.example/ok?", 1, false},
 	} {
 		t.Run(string(tc.action), func(t *testing.T) {
+			t.Parallel()
 			route := routeOf(t)
 			first, second := newFake(route[0]), newFake(route[1])
 			e := newEnv(t, withProviders(first, second))
