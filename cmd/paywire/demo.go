@@ -50,24 +50,45 @@ func seedDemoMerchant(ctx context.Context, db *store.DB, cfg Config, out io.Writ
 	if err != nil {
 		return err
 	}
+	var own []paywire.MerchantCredential // all but the demo shop's
+	for _, c := range creds {
+		if c.Label != demoShopLabel {
+			own = append(own, c)
+		}
+	}
 	secret, made := cfg.DemoSecret, false
 	if secret == "" {
-		if len(creds) > 0 {
+		if len(own) > 0 {
 			return nil
 		}
-		secret, made = credential.NewSecret(), true
+		secret, made = credential.NewAPISecret(), true
 	}
-	for _, c := range creds {
-		if ok, _ := credential.Verify(c.SecretHash, secret); ok {
-			return nil
+	mg := credentialManager(db, cfg.TokenKey)
+	keep, issuedNew := "", false
+	for _, c := range own {
+		if secretMatches(mg, c, secret) {
+			keep = c.ID
+			break
 		}
 	}
-	hash, err := credential.Hash(secret, credential.Default)
-	if err != nil {
-		return fmt.Errorf("PAYWIRE_DEMO_SECRET: %v", err)
+	if keep == "" {
+		issued, err := mg.IssueSecret(ctx, "system", "demo", "demo", secret)
+		if err != nil {
+			return fmt.Errorf("PAYWIRE_DEMO_SECRET: %v", err)
+		}
+		keep, issuedNew = issued.Credential.ID, true
 	}
-	if err := db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "demo", SecretHash: hash}); err != nil {
-		return err
+	// The demo secret replaces every other: a new PAYWIRE_DEMO_SECRET
+	// revokes the old one instead of adding to it.
+	for _, c := range own {
+		if c.ID != keep {
+			if err := mg.Revoke(ctx, "system", "demo", c.ID); err != nil && paywire.ErrorCode(err) != paywire.ENOTFOUND {
+				return err
+			}
+		}
+	}
+	if !issuedNew {
+		return nil
 	}
 	if made {
 		fmt.Fprintf(out, "Demo merchant \"demo\": API secret (shown once, set PAYWIRE_DEMO_SECRET to choose it): %s\n", secret)
@@ -124,7 +145,7 @@ func seedAdmin(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log
 // makes sure the demo merchant holds it. It is derived from the merchant's
 // signing secret, so it is the same on every start and no credential
 // accumulates.
-func demoShopSecret(ctx context.Context, db *store.DB) (*paywire.Merchant, string, error) {
+func demoShopSecret(ctx context.Context, db *store.DB, tokenKey []byte) (*paywire.Merchant, string, error) {
 	m, err := db.Merchant(ctx, "demo")
 	if err != nil {
 		return nil, "", err
@@ -136,14 +157,26 @@ func demoShopSecret(ctx context.Context, db *store.DB) (*paywire.Merchant, strin
 	if err != nil {
 		return nil, "", err
 	}
+	mg := credentialManager(db, tokenKey)
 	for _, c := range creds {
-		if ok, _ := credential.Verify(c.SecretHash, secret); ok {
+		if c.Label == demoShopLabel && secretMatches(mg, c, secret) {
 			return m, secret, nil
 		}
 	}
-	hash, err := credential.Hash(secret, credential.Default)
-	if err != nil {
-		return nil, "", err
+	_, err = mg.IssueSecret(ctx, "system", "demo", demoShopLabel, secret)
+	return m, secret, err
+}
+
+// demoShopLabel labels the demo shop's own credential, which the demo
+// secret does not replace.
+const demoShopLabel = "demo shop"
+
+// secretMatches reports whether secret is credential c's, under a keyed
+// hash or (issued before keyed hashes) argon2id.
+func secretMatches(mg *credential.Manager, c paywire.MerchantCredential, secret string) bool {
+	if credential.IsKeyed(c.SecretHash) {
+		return mg.Keyed.Verify(c.SecretHash, secret)
 	}
-	return m, secret, db.AddMerchantCredential(ctx, &paywire.MerchantCredential{MerchantID: "demo", SecretHash: hash})
+	ok, _ := credential.Verify(c.SecretHash, secret)
+	return ok
 }

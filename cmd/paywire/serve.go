@@ -168,7 +168,7 @@ func (m *Main) mountAPI() error {
 	pages.Mount(m.Router)
 	(&listeners.Handler{Payments: m.Payments, Logger: m.Logger}).Mount(m.Router)
 	if m.Config.Demo {
-		dm, secret, err := demoShopSecret(context.Background(), m.DB)
+		dm, secret, err := demoShopSecret(context.Background(), m.DB, m.Config.TokenKey)
 		if err != nil {
 			return fmt.Errorf("demo shop: %w", err)
 		}
