@@ -131,7 +131,7 @@ func TestMoneyArithmetic(t *testing.T) {
 // FuzzParseMoney checks that whatever ParseMoney accepts formats back to a
 // string that parses to the same amount, and that it never panics.
 func FuzzParseMoney(f *testing.F) {
-	for _, s := range []string{"12.34", "0.001", "-5", "1e3", "92233720368547758.07", ".", "-"} {
+	for _, s := range []string{"12.34", "0.001", "-5", "1e3", "92233720368547758.07", ".", "-", "1.000", "5.0", "1.00000000000000000000"} {
 		f.Add(s, "EUR")
 		f.Add(s, "BHD")
 		f.Add(s, "JPY")
