@@ -231,7 +231,7 @@ func TestMigrateCommand(t *testing.T) {
 	if code := run(ctx, []string{"migrate", "status", "--db", dbPath}, &out, &errOut, env); code != 0 {
 		t.Fatalf("status: %d %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "init ") || !strings.Contains(out.String(), "7 pending") {
+	if !strings.Contains(out.String(), "init ") || !strings.Contains(out.String(), "8 pending") {
 		t.Errorf("status before:\n%s", out.String())
 	}
 	out.Reset()
