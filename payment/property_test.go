@@ -192,7 +192,7 @@ func (w *world) opContext(request string) context.Context {
 }
 
 func (w *world) run() {
-	for w.step = 1; len(w.payments) < w.budget || w.step < 6*w.budget; w.step++ {
+	for w.step = 1; len(w.payments) < w.budget || w.step < 5*w.budget; w.step++ {
 		before := w.e.clock.Now()
 		w.randomStep()
 		if w.t.Failed() {
@@ -235,29 +235,29 @@ func (w *world) run() {
 func (w *world) randomStep() {
 	r := w.rng.IntN(100)
 	switch {
-	case r < 12 && len(w.payments) < w.budget:
+	case r < 16 && len(w.payments) < w.budget:
 		if w.rng.IntN(100) < 80 {
 			w.start()
 		} else {
 			w.create()
 		}
-	case r < 30:
+	case r < 32:
 		w.submit()
-	case r < 40:
+	case r < 41:
 		w.capture()
 	case r < 50:
 		w.refund()
 	case r < 54:
 		w.cancel()
-	case r < 62:
+	case r < 61:
 		w.retry()
-	case r < 74:
+	case r < 72:
 		w.deliver(1 + w.rng.IntN(3))
-	case r < 80:
+	case r < 78:
 		w.providerDecides()
-	case r < 84:
+	case r < 82:
 		w.providerEvent()
-	case r < 92:
+	case r < 91:
 		w.runWorker(time.Duration(w.rng.IntN(120)) * time.Second)
 	case r < 96:
 		w.concurrently()
