@@ -70,7 +70,7 @@ func TestCrashRecovery(t *testing.T) {
 	stop := make(chan struct{})
 	var killed atomic.Int32
 	killRNG := rand.New(rand.NewPCG(seed, 2)) // the killer's own: rand.Rand is not safe for concurrent use
-	go func() { // the operator's bad day
+	go func() {                               // the operator's bad day
 		for range kills {
 			select {
 			case <-stop:
