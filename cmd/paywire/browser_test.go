@@ -297,7 +297,12 @@ func TestBrowserFlows(t *testing.T) {
 		e.run(t, "approve", chromedp.Click(chromedp.CSS(`button[value=approve]`)))
 		page, state, id := e.result(t)
 		want := e.paid(t, id)
-		if page != "success" || state != strings.ToUpper(string(want)) {
+		// The sandbox's webhook and the end user's return race: when the
+		// webhook authorized the payment first, its auto-capture may still
+		// be under way as the end user arrives, who then sees AUTHORIZED.
+		shown := paywire.State(strings.ToLower(state))
+		passed := shown == want || (want == paywire.StateCompleted && shown == paywire.StateAuthorized)
+		if page != "success" || !passed {
 			t.Fatalf("ended on %s with %s; want %s", page, state, want)
 		}
 		e.eventually(t, id, want)
