@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/paywire/paywire/api/soap"
@@ -15,7 +16,9 @@ import (
 // error.
 func FuzzJSONStart(f *testing.F) {
 	good, _ := json.Marshal(startBody("shop-a", "fuzz-1"))
-	for _, seed := range [][]byte{good, []byte(`{}`), []byte(`[]`), []byte(`{"amount": 1}`), []byte(`{"kind":"DEPOSIT","amount":"1e9999"}`), nil} {
+	nul := bytes.Replace(good, []byte(`"user-1"`), []byte(`"user\u0000"`), 1)
+	latin1 := bytes.Replace(good, []byte(`"user-1"`), []byte("\"caf\xe9\""), 1)
+	for _, seed := range [][]byte{good, nul, latin1, []byte(`{}`), []byte(`[]`), []byte(`{"amount": 1}`), []byte(`{"kind":"DEPOSIT","amount":"1e9999"}`), nil} {
 		f.Add(seed)
 	}
 	e := newEnv(f)
@@ -49,6 +52,8 @@ func FuzzSOAPService(f *testing.F) {
 		envelope(soap.V12, soapAuth{}, `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>x</paymentId></getPaymentDetails>`),
 		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>`,
 		`not xml`,
+		envelope(soap.V11, wsse("shop-a", secretA), strings.Replace(redirectBody("shop-a", "fuzz-n"), "user-1", "user&#0;", 1)),
+		envelope(soap.V11, wsse("shop-a", secretA), strings.Replace(redirectBody("shop-a", "fuzz-u"), "user-1", "caf\xe9", 1)),
 	} {
 		f.Add([]byte(seed))
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -121,6 +122,10 @@ func decodeBody(r *http.Request, v any, optional bool) error {
 	if optional && len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
+	// encoding/json would replace invalid UTF-8 with U+FFFD and store it.
+	if !utf8.Valid(body) {
+		return paywire.Errorf(paywire.EINVALID, "the request body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -129,7 +134,7 @@ func decodeBody(r *http.Request, v any, optional bool) error {
 	if dec.More() {
 		return paywire.Errorf(paywire.EINVALID, "the request body holds more than one JSON value")
 	}
-	return nil
+	return checkText(v)
 }
 
 // jsonProblem describes a decoding error without echoing the input.

@@ -149,7 +149,7 @@ func unmarshal(body []byte, v any, op string) error {
 	if err := xml.Unmarshal(body, v); err != nil {
 		return paywire.Errorf(paywire.EINVALID, "the %s element does not match the schema", op)
 	}
-	return nil
+	return checkText(v)
 }
 
 func toEndUser(u message.EndUser) paywire.EndUser {

@@ -131,6 +131,10 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*request, bool) 
 		}
 		return nil, false
 	}
+	if !validForm(r.Form) {
+		h.problem(w, r, rq, problemBadRequest)
+		return nil, false
+	}
 	rq.form = r.PostForm
 	rq.token = r.PostForm.Get("token")
 	if rq.token == "" || len(rq.token) > maxTokenLength {
@@ -417,4 +421,20 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// validForm reports whether every name and value of a form is text we may
+// store and show (paywire.ValidText).
+func validForm(form url.Values) bool {
+	for k, vs := range form {
+		if !paywire.ValidText(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !paywire.ValidText(v) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -1043,3 +1043,19 @@ func FuzzSubmitForm(f *testing.F) {
 		}
 	})
 }
+
+// TestSubmitBadTextIsRefused: a NUL byte or invalid UTF-8 in any form field
+// answers the bad-request page and never reaches Submit.
+func TestSubmitBadTextIsRefused(t *testing.T) {
+	e := newEnv(t, newCheckout())
+	for _, holder := range []string{"Erika\x00Mustermann", "Erika M\xfcller", "Erika\x1b[31m"} {
+		f := cardForm()
+		f.Set("card_holder", holder)
+		r := e.post(t, "/pay/submit", f)
+		checkStatus(t, r, http.StatusBadRequest)
+		checkEveryResponse(t, r)
+	}
+	if len(e.f.submitted) != 0 {
+		t.Error("a form with bad text reached Submit")
+	}
+}

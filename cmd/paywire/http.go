@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/store"
 )
 
@@ -48,6 +50,7 @@ func newRouter(log *slog.Logger, reg *prometheus.Registry, db *store.DB, cfg rou
 	r.Use(observe(log, requests, latency))
 	r.Use(recoverer(log))
 	r.Use(limitBody(cfg.MaxBody))
+	r.Use(strictURL)
 
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -94,6 +97,28 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// strictURL refuses a request whose path or query, once decoded, is not
+// text (paywire.ValidText): a %00 or invalid UTF-8 would otherwise reach a
+// store that cannot hold it, or a log line.
+func strictURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := paywire.ValidText(r.URL.Path)
+		if q, err := url.ParseQuery(r.URL.RawQuery); ok && err == nil {
+			for k, vs := range q {
+				ok = ok && paywire.ValidText(k)
+				for _, v := range vs {
+					ok = ok && paywire.ValidText(v)
+				}
+			}
+		}
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, errorBody("invalid", "the request URL contains a NUL byte, a control character or invalid UTF-8", requestIDOf(r)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // observe logs each request and records its metrics by route pattern, never
