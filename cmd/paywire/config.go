@@ -15,27 +15,30 @@ import (
 // Config is what `paywire serve` and `paywire migrate` are told, from flags
 // and, where a flag is not given, from the environment.
 type Config struct {
-	Addr            string
-	DB              string
-	Demo            bool
-	Sandbox         bool
-	Migrate         bool
-	LogLevel        string
-	LogFormat       string
-	ShutdownTimeout time.Duration
-	NotifyMaxAge    time.Duration
-	MaxBodyBytes    int64
-	RedirectTTL     time.Duration
-	ProviderTimeout time.Duration
-	RecoverAfter    time.Duration
-	PublicURL       string // empty: http://<the address listened on>
-	MetricsAddr     string // the metrics listener; empty: /metrics on the public listener
-	MetricsToken    string // bearer token /metrics (and pprof) require; empty: none
-	Pprof           bool   // /debug/pprof/ on the metrics listener
-	TokenKey        []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
-	DemoSecret      string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
-	AdminPassword   string // PAYWIRE_ADMIN_PASSWORD only
-	OperatorToken   string // PAYWIRE_OPERATOR_TOKEN only; empty: the operator API is off
+	Addr                string
+	DB                  string
+	Demo                bool
+	Sandbox             bool
+	Migrate             bool
+	LogLevel            string
+	LogFormat           string
+	ShutdownTimeout     time.Duration
+	NotifyMaxAge        time.Duration
+	MaxBodyBytes        int64
+	RedirectTTL         time.Duration
+	ProviderTimeout     time.Duration
+	RecoverAfter        time.Duration
+	AuthFailPerAddr     int    // failed merchant authentications per client address per minute
+	AuthFailPerMerchant int    // failed authentications naming one merchant id per minute
+	PasswordChecks      int    // argon2id verifications running at once
+	PublicURL           string // empty: http://<the address listened on>
+	MetricsAddr         string // the metrics listener; empty: /metrics on the public listener
+	MetricsToken        string // bearer token /metrics (and pprof) require; empty: none
+	Pprof               bool   // /debug/pprof/ on the metrics listener
+	TokenKey            []byte // PAYWIRE_TOKEN_KEY only; nil: random per start
+	DemoSecret          string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
+	AdminPassword       string // PAYWIRE_ADMIN_PASSWORD only
+	OperatorToken       string // PAYWIRE_OPERATOR_TOKEN only; empty: the operator API is off
 }
 
 // option is one setting. The table below is the single list of settings:
@@ -62,6 +65,9 @@ var options = []option{
 	{"redirect-ttl", "PAYWIRE_REDIRECT_TTL", "15m", "how long a payment's redirect link stays valid; an unpaid payment expires with it", "serve"},
 	{"provider-timeout", "PAYWIRE_PROVIDER_TIMEOUT", "20s", "how long one provider call may take; without an answer its outcome is unknown and asked of the provider later", "serve"},
 	{"recover-after", "PAYWIRE_RECOVER_AFTER", "3m", "when a submitted payment's recovery follow-up falls due: it finishes what a process that died left (longer than a provider loop takes)", "serve"},
+	{"auth-fail-per-address", "PAYWIRE_AUTH_FAIL_PER_ADDRESS", "20", "failed merchant authentications one client address may make per minute before it is answered 429", "serve"},
+	{"auth-fail-per-merchant", "PAYWIRE_AUTH_FAIL_PER_MERCHANT", "100", "failed authentications naming one merchant id per minute, from any address, before wrong secrets for it are answered 429 (right keyed secrets still pass)", "serve"},
+	{"password-checks", "PAYWIRE_PASSWORD_CHECKS", "4", "argon2id verifications (admin passwords, API credentials from before keyed hashes) running at once; more wait up to 2 s, then are answered 429", "serve"},
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
 	{"metrics-addr", "PAYWIRE_METRICS_ADDR", "127.0.0.1:9090", "address of the metrics listener, which serves /metrics (and /debug/pprof/ with --pprof); `public` serves /metrics on the main listener instead (protect it with PAYWIRE_METRICS_TOKEN)", "serve"},
 	{"pprof", "PAYWIRE_PPROF", "false", "serve Go's pprof profiles under /debug/pprof/ on the metrics listener (needs a metrics address other than `public`)", "serve"},
@@ -135,6 +141,21 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 			errs = append(errs, fmt.Errorf("--max-body-bytes: %q is not a number of bytes of at least 1024", str("max-body-bytes")))
 		}
 		c.MaxBodyBytes = n
+	}
+	counts := []struct {
+		flag string
+		min  int
+		to   *int
+	}{{"auth-fail-per-address", 1, &c.AuthFailPerAddr}, {"auth-fail-per-merchant", 1, &c.AuthFailPerMerchant}, {"password-checks", 1, &c.PasswordChecks}}
+	for _, n := range counts {
+		if values[n.flag] == nil {
+			continue
+		}
+		v, err := strconv.Atoi(str(n.flag))
+		if err != nil || v < n.min {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a whole number of at least %d", n.flag, str(n.flag), n.min))
+		}
+		*n.to = v
 	}
 	durations := []struct {
 		flag string

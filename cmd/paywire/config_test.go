@@ -28,6 +28,10 @@ func TestParseConfig(t *testing.T) {
 	if c.Addr != "127.0.0.1:9100" || c.DB != "postgres://x@h/db" || !c.Demo || c.DemoSecret != "s3cret" || c.AdminPassword != "pw" {
 		t.Errorf("flag over env: %+v", c)
 	}
+	c, _, err = parseConfig("serve", []string{"--auth-fail-per-address", "5"}, envOf(map[string]string{"PAYWIRE_AUTH_FAIL_PER_MERCHANT": "50", "PAYWIRE_PASSWORD_CHECKS": "2"}))
+	if err != nil || c.AuthFailPerAddr != 5 || c.AuthFailPerMerchant != 50 || c.PasswordChecks != 2 {
+		t.Errorf("limits: %+v, %v", c, err)
+	}
 	c, _, _ = parseConfig("serve", []string{"--demo", "--addr", "127.0.0.1:1"}, envOf(nil))
 	if !c.Demo || c.Addr != "127.0.0.1:1" {
 		t.Errorf("bare --demo: %+v", c)
@@ -44,6 +48,9 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"--max-body-bytes", "12"}, nil, "--max-body-bytes"},
 		{[]string{"--no-such-flag"}, nil, "no-such-flag"},
+		{[]string{"--auth-fail-per-address", "0"}, nil, "--auth-fail-per-address"},
+		{nil, map[string]string{"PAYWIRE_AUTH_FAIL_PER_MERCHANT": "many"}, "--auth-fail-per-merchant"},
+		{[]string{"--password-checks", "-1"}, nil, "--password-checks"},
 	} {
 		_, _, err := parseConfig("serve", bad.args, envOf(bad.env))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -36,3 +36,30 @@ func TestStrictURL(t *testing.T) {
 		t.Errorf("the handler ran %d times; want 3", reached)
 	}
 }
+
+// TestAuthLimitConfigured: --auth-fail-per-address reaches the merchant
+// API: with a limit of 2, the third wrong secret from one address is
+// answered 429 with Retry-After.
+func TestAuthLimitConfigured(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.AuthFailPerAddr = 2
+	base, stop := startMain(t, cfg, nil)
+	defer stop()
+	var codes []int
+	for range 3 {
+		req, _ := http.NewRequest("GET", base+"/api/v1/payment-methods?country=DE&currency=EUR&amount=1.00", nil)
+		req.SetBasicAuth("nobody", "pw_live_wrong")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+		if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[0] != 401 || codes[1] != 401 || codes[2] != 429 {
+		t.Errorf("statuses %v; want 401 401 429", codes)
+	}
+}

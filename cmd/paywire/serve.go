@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/paywire/paywire/credential"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
@@ -70,6 +71,9 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	metrics  *metrics
+	// passwords bounds the argon2id verifications of the whole node (merchant
+	// credentials from before keyed hashes, admin passwords).
+	passwords *credential.Gate
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -158,7 +162,9 @@ func (m *Main) mountAPI() error {
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
-		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey)}).Mount(m.Router)
+		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
+		AuthLimits: api.AuthLimits{PerAddress: m.Config.AuthFailPerAddr, PerMerchant: m.Config.AuthFailPerMerchant,
+			Passwords: m.passwordGate()}}).Mount(m.Router)
 	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Logger: m.Logger,
 		Token: m.Config.OperatorToken}).Mount(m.Router)
 	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
@@ -333,4 +339,16 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(requestHandler{slog.NewJSONHandler(w, opts)})
 	}
 	return slog.New(requestHandler{slog.NewTextHandler(w, opts)})
+}
+
+// passwordGate returns the node's one gate for argon2id verifications.
+func (m *Main) passwordGate() *credential.Gate {
+	if m.passwords == nil {
+		n := m.Config.PasswordChecks
+		if n <= 0 {
+			n = 4
+		}
+		m.passwords = credential.NewGate(n, 2*time.Second)
+	}
+	return m.passwords
 }
