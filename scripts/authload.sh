@@ -2,7 +2,11 @@
 # authload.sh: 40 parallel clients send wrong API secrets for 30 s to a
 # running `paywire serve --demo` while one legitimate client measures its
 # latency; prints the server's RSS before and after and the legitimate
-# latencies (p50/p99) with and without the attack.
+# latencies (p50/p99) with and without the attack. Each attacker sends
+# from an address of its own (127.0.0.10 and up), so that the per-address
+# limit alone does not stop them; the legitimate client sends from
+# LEGIT_FROM (127.0.0.2). TARGET=unknown makes the attackers name random
+# merchant ids instead of the demo merchant.
 # Usage: scripts/authload.sh PID URL SECRET
 set -eu
 pid=$1 url=$2 secret=$3 clients=${CLIENTS:-40} secs=${SECONDS_ATTACK:-30}
@@ -18,7 +22,10 @@ legit 200 > /tmp/authload.quiet
 echo "legit without attack: p50 $(pct 50 < /tmp/authload.quiet) p99 $(pct 99 < /tmp/authload.quiet)"
 end=$(( $(date +%s) + secs ))
 n=0; while [ $n -lt $clients ]; do
-	( while [ $(date +%s) -lt $end ]; do curl -s -o /dev/null -u "demo:wrong-$n" "$url/api/v1/notifications"; done ) &
+	( k=0; while [ $(date +%s) -lt $end ]; do
+		user=demo; [ "${TARGET:-demo}" = unknown ] && user="m-$n-$k"
+		curl -s -o /dev/null --interface "127.0.0.$((10+n))" -u "$user:wrong-$n" "$url/api/v1/notifications"; k=$((k+1))
+	done ) &
 	n=$((n+1))
 done
 sleep 3
