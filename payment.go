@@ -103,6 +103,10 @@ type EndUser struct {
 	Country  string // ISO 3166-1 alpha-2
 	IP       string
 	Language string // BCP 47, "en", "de-AT"
+	// Optional facts the merchant knows; empty (zero) when not given.
+	DeviceID       string    // the merchant's device id or fingerprint
+	BillingCountry string    // ISO 3166-1 alpha-2 of the billing address
+	RegisteredAt   time.Time // when the end user registered with the merchant
 }
 
 // Event is one state change in a payment's append-only history. Seq counts

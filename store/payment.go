@@ -37,6 +37,10 @@ type paymentRow struct {
 	EndUserCountry    string    `bun:"end_user_country"`
 	EndUserIP         string    `bun:"end_user_ip"`
 	EndUserLanguage   string    `bun:"end_user_language"`
+	EndUserDeviceID   string    `bun:"end_user_device_id"`
+	EndUserBilling    string    `bun:"end_user_billing_country"`
+	EndUserRegistered time.Time `bun:"end_user_registered_at,nullzero"`
+	EndUserEmailKey   string    `bun:"end_user_email_key"`
 	CreatedAt         time.Time `bun:"created_at"`
 	UpdatedAt         time.Time `bun:"updated_at"`
 	ExpiresAt         time.Time `bun:"expires_at,nullzero"`
@@ -63,7 +67,9 @@ func toPaymentRow(p *paywire.Payment) *paymentRow {
 		CardFingerprint: p.Card.Fingerprint,
 		EndUserID:       p.EndUser.ID, EndUserEmail: p.EndUser.Email, EndUserCountry: p.EndUser.Country,
 		EndUserIP: p.EndUser.IP, EndUserLanguage: p.EndUser.Language,
-		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt, Version: p.Version,
+		EndUserDeviceID: p.EndUser.DeviceID, EndUserBilling: p.EndUser.BillingCountry, EndUserRegistered: p.EndUser.RegisteredAt,
+		EndUserEmailKey: paywire.EmailKey(p.EndUser.Email),
+		CreatedAt:       p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt, Version: p.Version,
 	}
 }
 
@@ -94,6 +100,7 @@ func (r *paymentRow) payment() (*paywire.Payment, error) {
 		EndUser: paywire.EndUser{
 			ID: r.EndUserID, Email: r.EndUserEmail, Country: r.EndUserCountry,
 			IP: r.EndUserIP, Language: r.EndUserLanguage,
+			DeviceID: r.EndUserDeviceID, BillingCountry: r.EndUserBilling, RegisteredAt: utcOrZero(r.EndUserRegistered),
 		},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ExpiresAt: utcOrZero(r.ExpiresAt),
 		Version: r.Version,
