@@ -231,7 +231,12 @@ func TestMigrateCommand(t *testing.T) {
 	if code := run(ctx, []string{"migrate", "status", "--db", dbPath}, &out, &errOut, env); code != 0 {
 		t.Fatalf("status: %d %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "init ") || !strings.Contains(out.String(), "8 pending") {
+	files, _ := filepath.Glob("../../store/migrations/*.sql")
+	versions := map[string]bool{}
+	for _, f := range files {
+		versions[filepath.Base(f)[:4]] = true
+	}
+	if !strings.Contains(out.String(), "init ") || !strings.Contains(out.String(), fmt.Sprintf("%d pending", len(versions))) {
 		t.Errorf("status before:\n%s", out.String())
 	}
 	out.Reset()
