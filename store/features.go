@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paywire/paywire"
+)
+
+var _ paywire.FeatureStore = (*DB)(nil)
+
+// Features implements paywire.FeatureStore.
+//
+// All known keys are read in one statement, one round trip: per key, an
+// aggregate over its payments of the last 7 days with the shorter windows
+// as conditional sums, and its first payment as a subquery that reads one
+// entry of the key's index. Each part is a range scan of the key's index of
+// migration 0009. The customer's part reads the customer's whole history
+// instead, which the count of paid payments needs anyway.
+//
+// The statement is sent with the driver's placeholders, not formatted by
+// bun: its text then depends only on which keys are known (32 texts), so
+// that pgx keeps it prepared on each connection and PostgreSQL plans it
+// once. Times are bound as each database keeps them: timestamptz on
+// PostgreSQL, bun's UTC text on SQLite, where they compare as text.
+func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Features, error) {
+	const op = "store/DB.Features"
+	var f paywire.Features
+	at := utc(q.At)
+	s := featureStatement{dialect: db.dialect}
+	// The parameters every part shares come first.
+	pAt, p1h, p24h, p7d := s.time(at), s.time(at.Add(-time.Hour)), s.time(at.Add(-24*time.Hour)), s.time(at.Add(-7*24*time.Hour))
+	pPayment, pCurrency := s.arg(q.PaymentID), s.arg(q.Currency)
+	for _, k := range featureKeys {
+		value := k.value(q)
+		if value == "" {
+			continue
+		}
+		key := k.column + " = " + s.arg(value) + " AND " + k.column + " <> ''"
+		if k.merchant {
+			key = "merchant_id = " + s.arg(q.MerchantID) + " AND " + key
+		}
+		mine := " AND created_at <= " + pAt + " AND id <> " + pPayment
+		cards, paid := "0", "0"
+		if k.cards {
+			cards = "COUNT(DISTINCT CASE WHEN created_at > " + p24h + " AND card_fingerprint <> '' THEN card_fingerprint END)"
+		}
+		if k.merchant {
+			// The whole history: the paid count needs it, and it gives the
+			// first payment too.
+			paid = "COALESCE(SUM(CASE WHEN state IN " + paidStates + " THEN 1 ELSE 0 END), 0)"
+			s.part(k.name, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), "MIN(created_at)", cards, paid)
+			continue
+		}
+		firstSeen := "(SELECT MIN(created_at) FROM payments WHERE " + key + mine + ")"
+		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "1 = 1", pCurrency), firstSeen, cards, paid)
+	}
+	if len(s.parts) == 0 {
+		return f, nil
+	}
+	rows, err := db.bun.DB.QueryContext(ctx, strings.Join(s.parts, "\nUNION ALL\n"), s.args...)
+	if err != nil {
+		return f, classify(op, err, "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var kf paywire.KeyFeatures
+		var first any
+		var cards, paid int64
+		dest := []any{&name}
+		for _, w := range []*paywire.Window{&kf.H1, &kf.H24, &kf.D7} {
+			dest = append(dest, &w.Attempted, &w.Authorized, &w.Declined, &w.Blocked, &w.Amount)
+		}
+		dest = append(dest, &first, &cards, &paid)
+		if err := rows.Scan(dest...); err != nil {
+			return f, classify(op, err, "")
+		}
+		kf.Known = true
+		if kf.FirstSeen, err = scanTime(first); err != nil {
+			return f, classify(op, err, "")
+		}
+		switch name {
+		case "card":
+			f.Card = kf
+		case "email":
+			f.Email, f.EmailCards24h = kf, cards
+		case "ip":
+			f.IP, f.IPCards24h = kf, cards
+		case "customer":
+			f.Customer, f.CustomerSuccessful = kf, paid
+		case "device":
+			f.Device = kf
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return f, classify(op, err, "")
+	}
+	return f, nil
+}
+
+// featureKey is a key features are computed for.
+type featureKey struct {
+	name     string
+	column   string
+	value    func(paywire.FeatureQuery) string
+	merchant bool // counted over the query's merchant's payments only
+	cards    bool // with the distinct cards of the last 24 hours
+}
+
+var featureKeys = []featureKey{
+	{name: "card", column: "card_fingerprint", value: func(q paywire.FeatureQuery) string { return q.CardFingerprint }},
+	{name: "email", column: "end_user_email_key", value: func(q paywire.FeatureQuery) string { return paywire.EmailKey(q.Email) }, cards: true},
+	{name: "ip", column: "end_user_ip", value: func(q paywire.FeatureQuery) string { return q.IP }, cards: true},
+	{name: "customer", column: "end_user_id", value: func(q paywire.FeatureQuery) string { return q.CustomerID }, merchant: true},
+	{name: "device", column: "end_user_device_id", value: func(q paywire.FeatureQuery) string { return q.DeviceID }},
+}
+
+// paidStates is paywire.PaidStates as an SQL list.
+var paidStates = func() string {
+	quoted := make([]string, len(paywire.PaidStates))
+	for i, s := range paywire.PaidStates {
+		quoted[i] = "'" + string(s) + "'"
+	}
+	return "(" + strings.Join(quoted, ", ") + ")"
+}()
+
+// featureStatement builds the feature query: its parts and their
+// parameters, numbered ($1, $2, ...: PostgreSQL's syntax, which SQLite
+// reads too).
+type featureStatement struct {
+	dialect Dialect
+	parts   []string
+	args    []any
+}
+
+func (s *featureStatement) arg(v any) string {
+	s.args = append(s.args, v)
+	return fmt.Sprintf("$%d", len(s.args))
+}
+
+// time binds t as the database compares it with the stored times.
+func (s *featureStatement) time(t time.Time) string {
+	if s.dialect == SQLite {
+		return s.arg(t.Format(sqliteTime))
+	}
+	return s.arg(t)
+}
+
+// sqliteTime is how bun writes a UTC time to SQLite (and, with its offset,
+// what compares as text in the order of time).
+const sqliteTime = "2006-01-02 15:04:05.999999-07:00"
+
+func (s *featureStatement) part(name, where, windows, firstSeen, cards, paid string) {
+	s.parts = append(s.parts, "SELECT '"+name+"', "+windows+", "+firstSeen+", "+cards+", "+paid+
+		" FROM payments WHERE "+where)
+}
+
+// windowSums returns the conditional sums of the three windows, each with
+// the five counts of paywire.Window; d7 is the condition of the 7-day
+// window ("1 = 1" when only its rows are read). Aggregates of no rows are
+// NULL, and PostgreSQL sums BIGINTs into NUMERIC: hence COALESCE and CAST.
+func windowSums(p1h, p24h, d7, pCurrency string) string {
+	var sums []string
+	for _, window := range []string{"created_at > " + p1h, "created_at > " + p24h, d7} {
+		for _, counted := range []string{
+			"1 = 1",
+			"state IN " + paidStates,
+			"state IN ('" + string(paywire.StateRefused) + "', '" + string(paywire.StateFailed) + "') AND risk_action <> '" + string(paywire.RiskBlock) + "'",
+			"risk_action = '" + string(paywire.RiskBlock) + "'",
+		} {
+			sums = append(sums, "COALESCE(SUM(CASE WHEN "+window+" AND "+counted+" THEN 1 ELSE 0 END), 0)")
+		}
+		sums = append(sums, "CAST(COALESCE(SUM(CASE WHEN "+window+" AND currency = "+pCurrency+" THEN amount ELSE 0 END), 0) AS BIGINT)")
+	}
+	return strings.Join(sums, ", ")
+}
+
+// scanTime reads a time a driver returns for an expression: time.Time from
+// pgx, text in bun's format from SQLite, nil for none.
+func scanTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return t.UTC(), nil
+	case string:
+		return parseSQLiteTime(t)
+	case []byte:
+		return parseSQLiteTime(string(t))
+	}
+	return time.Time{}, fmt.Errorf("unexpected time %T", v)
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02 15:04:05.999999999-07:00", s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}

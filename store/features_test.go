@@ -1,0 +1,330 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/store"
+	"github.com/paywire/paywire/store/storetest"
+)
+
+// featuresAt is the decision time of the feature tests: not on a whole
+// second, so that the stored text of times keeps a fraction.
+var featuresAt = time.Date(2026, 3, 10, 12, 0, 0, 250_000_000, time.UTC)
+
+// featureHistory stores a random payment history of two merchants around
+// featuresAt through the store's write path: keys drawn from small pools
+// (some empty), every state, risk actions and currencies mixed, and
+// payments placed exactly on the windows' edges.
+func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n int) []*paywire.Payment {
+	t.Helper()
+	ctx := context.Background()
+	storetest.SeedMerchant(t, db, "m1")
+	storetest.SeedMerchant(t, db, "m2")
+	pick := func(pool ...string) string { return pool[rng.IntN(len(pool))] }
+	edges := []time.Duration{0, time.Microsecond, -time.Microsecond,
+		-time.Hour, -time.Hour + time.Microsecond, -24 * time.Hour, -24*time.Hour + time.Microsecond,
+		-7 * 24 * time.Hour, -7*24*time.Hour + time.Microsecond}
+	var out []*paywire.Payment
+	for i := range n {
+		var created time.Time
+		if i < 2*len(edges) {
+			created = featuresAt.Add(edges[i%len(edges)])
+		} else {
+			// 8 days before At to 2 days after, to the microsecond.
+			created = featuresAt.Add(-8*24*time.Hour + time.Duration(rng.Int64N(int64(10*24*time.Hour/time.Microsecond)))*time.Microsecond)
+		}
+		amt, err := paywire.NewMoney(2+rng.Int64N(10000), pick("EUR", "EUR", "USD", "GBP"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &paywire.Payment{
+			MerchantID: pick("m1", "m2"), MerchantReference: fmt.Sprint("order-", i), Kind: paywire.KindDeposit, Amount: amt,
+			Card: paywire.CardSummary{Fingerprint: pick("", "card-a", "card-b", "card-c", "card-d", "card-e")},
+			EndUser: paywire.EndUser{
+				ID:       pick("", "cust-1", "cust-2", "cust-3"),
+				Email:    pick("", "ann@example.com", "Ann@Example.com ", "bob@example.com", "BOB@example.com", "cy@example.com"),
+				IP:       pick("", "192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.7"),
+				DeviceID: pick("", "dev-1", "dev-2", "dev-3"),
+			},
+			RiskAction: paywire.RiskAction(pick("", "allow", "challenge", "review", "block", "block")),
+		}
+		c := paywire.Creation(p, paywire.ActorMerchant, created)
+		if err := db.CreatePayment(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		// Moves happen after creation; their time does not matter.
+		moves := map[paywire.State][]paywire.Move{
+			paywire.StateCreated:           nil,
+			paywire.StatePending:           {{To: paywire.StatePending}},
+			paywire.StateReview:            {{To: paywire.StateReview}},
+			paywire.StateAuthorized:        {{To: paywire.StateAuthorized}},
+			paywire.StateCompleted:         {{To: paywire.StateCompleted, Capture: amt.Amount}},
+			paywire.StatePartiallyRefunded: {{To: paywire.StateCompleted, Capture: amt.Amount}, {To: paywire.StatePartiallyRefunded, Refund: amt.Amount / 2}},
+			paywire.StateRefunded:          {{To: paywire.StateCompleted, Capture: amt.Amount}, {To: paywire.StateRefunded, Refund: amt.Amount}},
+			paywire.StateChargedBack:       {{To: paywire.StateCompleted, Capture: amt.Amount}, {To: paywire.StateChargedBack, Chargeback: amt.Amount}},
+			paywire.StateRefused:           {{To: paywire.StateRefused}},
+			paywire.StateCancelled:         {{To: paywire.StateCancelled}},
+			paywire.StateFailed:            {{To: paywire.StateFailed}},
+			paywire.StateExpired:           {{To: paywire.StateExpired}},
+		}
+		// Refused and failed are drawn more often: declines are counted
+		// apart from risk blocks, which need both.
+		states := append(slices.Clone(paywire.States), paywire.StateRefused, paywire.StateFailed, paywire.StateCompleted)
+		for _, m := range moves[states[rng.IntN(len(states))]] {
+			p = storetest.Move(t, db, p, m)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// wantFeatures computes the features of q from the history as the
+// contract of paywire.FeatureStore says, one payment at a time.
+func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery) paywire.Features {
+	var f paywire.Features
+	key := func(known bool, match func(p *paywire.Payment) bool) (paywire.KeyFeatures, []*paywire.Payment) {
+		var k paywire.KeyFeatures
+		if !known {
+			return k, nil
+		}
+		k.Known = true
+		var matched []*paywire.Payment
+		for _, p := range history {
+			if !match(p) || p.ID == q.PaymentID || p.CreatedAt.After(q.At) {
+				continue
+			}
+			matched = append(matched, p)
+			if k.FirstSeen.IsZero() || p.CreatedAt.Before(k.FirstSeen) {
+				k.FirstSeen = p.CreatedAt
+			}
+			for _, w := range []struct {
+				w   *paywire.Window
+				ago time.Duration
+			}{{&k.H1, time.Hour}, {&k.H24, 24 * time.Hour}, {&k.D7, 7 * 24 * time.Hour}} {
+				if !p.CreatedAt.After(q.At.Add(-w.ago)) {
+					continue
+				}
+				w.w.Attempted++
+				if p.State.Paid() {
+					w.w.Authorized++
+				}
+				if (p.State == paywire.StateRefused || p.State == paywire.StateFailed) && p.RiskAction != paywire.RiskBlock {
+					w.w.Declined++
+				}
+				if p.RiskAction == paywire.RiskBlock {
+					w.w.Blocked++
+				}
+				if p.Amount.Currency.Code == q.Currency {
+					w.w.Amount += p.Amount.Amount
+				}
+			}
+		}
+		return k, matched
+	}
+	cards24h := func(ps []*paywire.Payment) int64 {
+		seen := map[string]bool{}
+		for _, p := range ps {
+			if p.Card.Fingerprint != "" && p.CreatedAt.After(q.At.Add(-24*time.Hour)) {
+				seen[p.Card.Fingerprint] = true
+			}
+		}
+		return int64(len(seen))
+	}
+	f.Card, _ = key(q.CardFingerprint != "", func(p *paywire.Payment) bool { return p.Card.Fingerprint == q.CardFingerprint })
+	email := paywire.EmailKey(q.Email)
+	var ps []*paywire.Payment
+	f.Email, ps = key(email != "", func(p *paywire.Payment) bool { return paywire.EmailKey(p.EndUser.Email) == email })
+	f.EmailCards24h = cards24h(ps)
+	f.IP, ps = key(q.IP != "", func(p *paywire.Payment) bool { return p.EndUser.IP == q.IP })
+	f.IPCards24h = cards24h(ps)
+	f.Customer, ps = key(q.CustomerID != "", func(p *paywire.Payment) bool {
+		return p.MerchantID == q.MerchantID && p.EndUser.ID == q.CustomerID
+	})
+	for _, p := range ps {
+		if p.State.Paid() {
+			f.CustomerSuccessful++
+		}
+	}
+	f.Device, _ = key(q.DeviceID != "", func(p *paywire.Payment) bool { return p.EndUser.DeviceID == q.DeviceID })
+	return f
+}
+
+// TestFeaturesMatchHistory compares the store's features with the
+// contract computed payment by payment, for many queries over a random
+// history: decision times on the windows' edges, the decided payment
+// excluded or not, keys unknown, unseen, or an e-mail in other case.
+func TestFeaturesMatchHistory(t *testing.T) {
+	storetest.ForEachDatabase(t, func(t *testing.T, db *store.DB) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		history := featureHistory(t, db, rng, 400)
+		ctx := context.Background()
+		for i := range 400 {
+			base := history[rng.IntN(len(history))]
+			q := paywire.FeatureQuery{
+				MerchantID: []string{base.MerchantID, "m1", "m2"}[rng.IntN(3)],
+				At:         featuresAt,
+				Currency:   []string{"EUR", "USD", "GBP", "JPY"}[rng.IntN(4)],
+
+				CardFingerprint: base.Card.Fingerprint,
+				Email:           base.EndUser.Email,
+				IP:              base.EndUser.IP,
+				CustomerID:      base.EndUser.ID,
+				DeviceID:        base.EndUser.DeviceID,
+			}
+			switch rng.IntN(4) {
+			case 0:
+				q.PaymentID = base.ID
+			case 1:
+				q.PaymentID = history[rng.IntN(len(history))].ID
+			}
+			// A decision time that puts base (and, in the fixed history,
+			// others) on the edge of a window, or just inside it.
+			switch rng.IntN(8) {
+			case 0:
+				q.At = base.CreatedAt
+			case 1:
+				q.At = base.CreatedAt.Add(time.Hour)
+			case 2:
+				q.At = base.CreatedAt.Add(24 * time.Hour)
+			case 3:
+				q.At = base.CreatedAt.Add(7 * 24 * time.Hour)
+			case 4:
+				q.At = base.CreatedAt.Add(time.Hour - time.Microsecond)
+			case 5:
+				q.At = base.CreatedAt.Add(-time.Microsecond)
+			}
+			if rng.IntN(3) == 0 {
+				q.Email = " " + strings.ToUpper(q.Email)
+			}
+			if rng.IntN(5) == 0 {
+				q.CardFingerprint = "card-unseen"
+			}
+			for _, k := range []*string{&q.CardFingerprint, &q.Email, &q.IP, &q.CustomerID, &q.DeviceID} {
+				if rng.IntN(6) == 0 {
+					*k = ""
+				}
+			}
+			got, err := db.Features(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantFeatures(history, q); !sameFeatures(got, want) {
+				t.Fatalf("query %d %+v:\n got %+v\nwant %+v", i, q, got, want)
+			}
+		}
+	})
+}
+
+// TestFeaturesEdges checks the edges of the contract on a history small
+// enough to count by hand.
+func TestFeaturesEdges(t *testing.T) {
+	storetest.ForEachDatabase(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		storetest.SeedMerchant(t, db, "m1")
+		storetest.SeedMerchant(t, db, "m2")
+		at := featuresAt
+		create := func(merchant, card, email string, created time.Time, amount int64, currency string, risk paywire.RiskAction, moves ...paywire.Move) *paywire.Payment {
+			amt, err := paywire.NewMoney(amount, currency)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &paywire.Payment{
+				MerchantID: merchant, MerchantReference: paywire.NewID("ref_"), Kind: paywire.KindDeposit, Amount: amt,
+				Card: paywire.CardSummary{Fingerprint: card}, RiskAction: risk,
+				EndUser: paywire.EndUser{ID: "cust", Email: email, IP: "192.0.2.9"},
+			}
+			if err := db.CreatePayment(ctx, paywire.Creation(p, paywire.ActorMerchant, created)); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range moves {
+				p = storetest.Move(t, db, p, m)
+			}
+			return p
+		}
+		// On the hour's edge: in the day, not in the hour.
+		create("m1", "card-x", "Eve@Example.com", at.Add(-time.Hour), 100, "EUR", paywire.RiskAllow,
+			paywire.Move{To: paywire.StateCompleted, Capture: 100})
+		// Another merchant's customer "cust", blocked by risk.
+		create("m2", "card-x", "", at.Add(-30*time.Minute), 200, "EUR", paywire.RiskBlock, paywire.Move{To: paywire.StateRefused})
+		// After the decision time: never counted.
+		create("m1", "card-x", "eve@example.com", at.Add(time.Microsecond), 400, "EUR", paywire.RiskAllow)
+		// The payment being decided, declined by its provider.
+		decided := create("m1", "card-x", "", at.Add(-10*time.Minute), 300, "EUR", paywire.RiskAllow, paywire.Move{To: paywire.StateFailed})
+		// At the decision time exactly: counted, with another card.
+		create("m1", "card-y", "eve@example.com", at, 50, "USD", paywire.RiskReview)
+
+		q := paywire.FeatureQuery{MerchantID: "m1", PaymentID: decided.ID, At: at, Currency: "EUR",
+			CardFingerprint: "card-x", Email: " EVE@example.COM", CustomerID: "cust"}
+		f, err := db.Features(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := paywire.Features{
+			Card: paywire.KeyFeatures{Known: true,
+				H1:        paywire.Window{Attempted: 1, Blocked: 1, Amount: 200},
+				H24:       paywire.Window{Attempted: 2, Authorized: 1, Blocked: 1, Amount: 300},
+				D7:        paywire.Window{Attempted: 2, Authorized: 1, Blocked: 1, Amount: 300},
+				FirstSeen: at.Add(-time.Hour)},
+			Email: paywire.KeyFeatures{Known: true,
+				H1:        paywire.Window{Attempted: 1},
+				H24:       paywire.Window{Attempted: 2, Authorized: 1, Amount: 100},
+				D7:        paywire.Window{Attempted: 2, Authorized: 1, Amount: 100},
+				FirstSeen: at.Add(-time.Hour)},
+			EmailCards24h: 2,
+			// Only m1's payments of "cust"; the IP was not given.
+			Customer: paywire.KeyFeatures{Known: true,
+				H1:        paywire.Window{Attempted: 1},
+				H24:       paywire.Window{Attempted: 2, Authorized: 1, Amount: 100},
+				D7:        paywire.Window{Attempted: 2, Authorized: 1, Amount: 100},
+				FirstSeen: at.Add(-time.Hour)},
+			CustomerSuccessful: 1,
+		}
+		if !sameFeatures(f, want) {
+			t.Errorf("decided payment excluded:\n got %+v\nwant %+v", f, want)
+		}
+
+		// Before the payment exists, with nothing given but the card.
+		q = paywire.FeatureQuery{MerchantID: "m1", At: at, Currency: "EUR", CardFingerprint: "card-x"}
+		if f, err = db.Features(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		want = paywire.Features{Card: paywire.KeyFeatures{Known: true,
+			H1:        paywire.Window{Attempted: 2, Declined: 1, Blocked: 1, Amount: 500},
+			H24:       paywire.Window{Attempted: 3, Authorized: 1, Declined: 1, Blocked: 1, Amount: 600},
+			D7:        paywire.Window{Attempted: 3, Authorized: 1, Declined: 1, Blocked: 1, Amount: 600},
+			FirstSeen: at.Add(-time.Hour)}}
+		if !sameFeatures(f, want) {
+			t.Errorf("new checkout:\n got %+v\nwant %+v", f, want)
+		}
+
+		// A key never seen is known and new; nothing given is nothing known.
+		q = paywire.FeatureQuery{MerchantID: "m1", At: at, Currency: "EUR", IP: "203.0.113.1"}
+		if f, err = db.Features(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		if want := (paywire.Features{IP: paywire.KeyFeatures{Known: true}}); !sameFeatures(f, want) {
+			t.Errorf("unseen IP:\n got %+v\nwant %+v", f, want)
+		}
+		if f, err = db.Features(ctx, paywire.FeatureQuery{MerchantID: "m1", At: at, Currency: "EUR"}); err != nil {
+			t.Fatal(err)
+		}
+		if !sameFeatures(f, paywire.Features{}) {
+			t.Errorf("no keys: %+v", f)
+		}
+	})
+}
+
+// sameFeatures compares features with their times as instants.
+func sameFeatures(a, b paywire.Features) bool {
+	for _, k := range []*paywire.KeyFeatures{&a.Card, &a.Email, &a.IP, &a.Customer, &a.Device, &b.Card, &b.Email, &b.IP, &b.Customer, &b.Device} {
+		k.FirstSeen = k.FirstSeen.UTC()
+	}
+	return a == b
+}
