@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	_ "embed"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,20 +29,30 @@ type Operator struct {
 	failures *failures
 }
 
-// Mount adds the operator API's routes to r, unless Token is empty.
+//go:embed operator-openapi.json
+var operatorOpenAPI []byte
+
+// Mount adds the operator API's routes to r, unless Token is empty. Its
+// OpenAPI document needs no token.
 func (o *Operator) Mount(r chi.Router) {
 	if o.Token == "" {
 		return
 	}
 	o.failures = newFailures(10, time.Minute)
 	r.Route("/api/v1/operator", func(r chi.Router) {
-		r.Use(o.authenticate)
-		r.Get("/merchants", o.json(o.listMerchants))
-		r.Post("/merchants", o.json(o.createMerchant))
-		r.Get("/merchants/{id}/credentials", o.json(o.listCredentials))
-		r.Post("/merchants/{id}/credentials", o.json(o.issueCredential))
-		r.Post("/merchants/{id}/credentials/{cred}/rotate", o.json(o.rotateCredential))
-		r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
+		r.Get("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(operatorOpenAPI)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(o.authenticate)
+			r.Get("/merchants", o.json(o.listMerchants))
+			r.Post("/merchants", o.json(o.createMerchant))
+			r.Get("/merchants/{id}/credentials", o.json(o.listCredentials))
+			r.Post("/merchants/{id}/credentials", o.json(o.issueCredential))
+			r.Post("/merchants/{id}/credentials/{cred}/rotate", o.json(o.rotateCredential))
+			r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
+		})
 	})
 }
 
