@@ -53,8 +53,8 @@ func benchRisk() RiskInput {
 				IP: "192.0.2.10", IPCountry: "FR", Language: "de"},
 			BillingCountry: "DE", Time: benchTime,
 		},
-		Features: Features{CardCount1h: 2, CardCount24h: 4, CardAmount24h: 400000, EmailCount24h: 3, IPCount1h: 2,
-			CustomerCount7d: 5, CustomerAgeDays: 1, CardAgeDays: 0, EmailAgeDays: 1},
+		Features: Features{CardCount1h: Known(2), CardCount24h: Known(4), CardAmount24h: Known(400000), EmailCount24h: Known(3), IPCount1h: Known(2),
+			CustomerCount7d: Known(5), CustomerAgeDays: Known(1), CardAgeDays: Known(0), EmailAgeDays: Known(1)},
 	}
 }
 

@@ -44,6 +44,7 @@ type Bundle struct {
 type compiledPoint struct {
 	query     ast.Body // decisionVar = data.paywire.<point>.decision, compiled
 	rules     []compiledRule
+	reads     uint64     // the optional attributes any rule reads (optionalPaths bits)
 	plan      *inputPlan // what of the input the point's policies read
 	hitArrays hitArrays
 }
@@ -54,6 +55,7 @@ var decisionVar = ast.Var("__decision")
 type compiledRule struct {
 	id      string
 	program *vm.Program
+	reads   uint64          // the optional attributes the rule reads: unknown, it does not fire
 	hit     *ast.Term       // {"id": ..., "effect": ...}, built once
 	effect  json.RawMessage // the effect as JSON, for decision records
 }
@@ -175,7 +177,11 @@ func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle
 		}
 		rules, perr := compileRules(p, files[rulesFile(p)], lists)
 		problems = append(problems, perr...)
-		out.points[p] = &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
+		cp := &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
+		for _, r := range rules {
+			cp.reads |= r.reads
+		}
+		out.points[p] = cp
 	}
 	if len(problems) > 0 {
 		return nil, &LoadError{Problems: problems}
@@ -329,6 +335,11 @@ func compileRules(point string, src []byte, lists map[string]map[string]bool) ([
 			bad("when: %s", oneLine(err.Error()))
 			continue
 		}
+		reads, err := ruleReads(prog.Node(), optionalPaths[point])
+		if err != nil {
+			bad("when: %v", err)
+			continue
+		}
 		if err := checkEffect(point, s.Effect); err != nil {
 			bad("effect: %v", err)
 			continue
@@ -344,7 +355,7 @@ func compileRules(point string, src []byte, lists map[string]map[string]bool) ([
 			continue
 		}
 		hit := ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(s.ID)), ast.Item(ast.StringTerm("effect"), ast.NewTerm(ev)))
-		rules = append(rules, compiledRule{id: s.ID, program: prog, hit: hit, effect: effect})
+		rules = append(rules, compiledRule{id: s.ID, program: prog, reads: reads, hit: hit, effect: effect})
 	}
 	return rules, problems
 }

@@ -88,7 +88,7 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	var d AvailabilityDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointAvailability, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+	res, run := e.decide(ctx, PointAvailability, env, func(reads uint64) uint64 { return availabilityOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
 		return regoInput(plan, availabilityAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
@@ -109,7 +109,7 @@ func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (Availa
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	var d RiskDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRisk, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+	res, run := e.decide(ctx, PointRisk, env, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
 		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
@@ -130,7 +130,7 @@ func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
 	var d RouteDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRouting, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+	res, run := e.decide(ctx, PointRouting, env, func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
 		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
@@ -152,7 +152,7 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	var d WorkflowDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointWorkflow, env, func(plan *inputPlan, hits *ast.Array) ast.Value {
+	res, run := e.decide(ctx, PointWorkflow, env, func(reads uint64) uint64 { return workflowOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
 		return regoInput(plan, workflowAttrs, &in.Request, &in.Features, hits)
 	})
 	if run.err == nil {
@@ -189,10 +189,12 @@ func (r *run) meta() Meta {
 }
 
 // decide runs a point's expr rules on env (the input by value, boxed once:
-// expr reads the fields of a struct value fastest, as compiled), then its
+// expr reads the fields of a struct value fastest, as compiled), skipping
+// those that read an attribute unknown for the payment (unknown returns
+// which of the attributes read are), then its
 // Rego entry point on the input that build makes from the hits, and returns
 // the raw result.
-func (e *Engine) decide(ctx context.Context, point string, env any, build func(*inputPlan, *ast.Array) ast.Value) (*ast.Term, run) {
+func (e *Engine) decide(ctx context.Context, point string, env any, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array) ast.Value) (*ast.Term, run) {
 	r := run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
 	b := e.active.Load()
 	r.bundle = b
@@ -204,8 +206,15 @@ func (e *Engine) decide(ctx context.Context, point string, env any, build func(*
 	var fired hitSet
 	machine := vmPool.Get().(*vm.VM)
 	defer vmPool.Put(machine)
+	var missing uint64
+	if p.reads != 0 {
+		missing = unknown(p.reads)
+	}
 	for i := range p.rules {
 		rule := &p.rules[i]
+		if rule.reads&missing != 0 {
+			continue // it reads an attribute unknown for this payment
+		}
 		out, err := machine.Run(rule.program, env)
 		if err != nil {
 			r.err = fmt.Errorf("rule %s: %v", rule.id, oneLine(err.Error()))

@@ -40,7 +40,7 @@ func ExampleEngine_Risk() {
 			BillingCountry: "DE",
 			Time:           time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		},
-		Features: engine.Features{CustomerAgeDays: 400, CardAgeDays: 300, EmailAgeDays: 400, CustomerCount7d: 1},
+		Features: engine.Features{CustomerAgeDays: engine.Known(400), CardAgeDays: engine.Known(300), EmailAgeDays: engine.Known(400), CustomerCount7d: engine.Known(1)},
 	})
 	if err != nil {
 		panic(err) // only a failure to store the decision record

@@ -118,22 +118,46 @@ func (p *inputPlan) add(r ast.Ref) {
 // that gives its value.
 type attrs[T any] map[string]func(*T) any
 
-// object builds the attributes of v that sel reads.
+// object builds the attributes of v that sel reads; an attribute whose
+// value is nil (unknown) is absent.
 func (a attrs[T]) object(v *T, sel *partPlan) map[string]any {
 	if sel.all {
 		o := make(map[string]any, len(a))
 		for k, get := range a {
-			o[k] = get(v)
+			if x := get(v); x != nil {
+				o[k] = x
+			}
 		}
 		return o
 	}
 	o := make(map[string]any, len(sel.keys))
 	for _, k := range sel.keys {
 		if get, ok := a[k]; ok {
-			o[k] = get(v)
+			if x := get(v); x != nil {
+				o[k] = x
+			}
 		}
 	}
 	return o
+}
+
+// putKnown adds to o each key of kv (key, value, key, value ...) whose
+// value is known (not empty), and returns o.
+func putKnown(o map[string]any, kv ...string) map[string]any {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			o[kv[i]] = kv[i+1]
+		}
+	}
+	return o
+}
+
+// optionalText is s, or nil (absent) when s is empty (unknown).
+func optionalText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // input returns a decision's Rego input: the kept one when the policies
@@ -154,7 +178,7 @@ func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits
 		top["request"] = request.object(r, sel)
 	}
 	if sel := plan.part("features"); sel != nil {
-		top["features"] = featureAttrs.object(f, sel)
+		top["features"] = featureObject(f, sel)
 	}
 	if plan.part("hits") != nil {
 		top["hits"] = hits
@@ -173,19 +197,6 @@ func strs(ss []string) []string {
 		return []string{}
 	}
 	return ss
-}
-
-var featureAttrs = attrs[Features]{
-	"card_count_1h":     func(f *Features) any { return f.CardCount1h },
-	"card_count_24h":    func(f *Features) any { return f.CardCount24h },
-	"card_amount_24h":   func(f *Features) any { return f.CardAmount24h },
-	"card_declines_24h": func(f *Features) any { return f.CardDeclines24h },
-	"email_count_24h":   func(f *Features) any { return f.EmailCount24h },
-	"ip_count_1h":       func(f *Features) any { return f.IPCount1h },
-	"customer_count_7d": func(f *Features) any { return f.CustomerCount7d },
-	"customer_age_days": func(f *Features) any { return f.CustomerAgeDays },
-	"card_age_days":     func(f *Features) any { return f.CardAgeDays },
-	"email_age_days":    func(f *Features) any { return f.EmailAgeDays },
 }
 
 var availabilityAttrs = attrs[AvailabilityRequest]{
@@ -208,29 +219,28 @@ var riskAttrs = attrs[RiskRequest]{
 	"method":      func(r *RiskRequest) any { return r.Method },
 	"card": func(r *RiskRequest) any {
 		c := &r.Card
-		return map[string]any{
+		return putKnown(map[string]any{
 			"brand":        c.Brand,
 			"bin":          c.BIN,
 			"last4":        c.Last4,
-			"country":      c.Country,
 			"expiry_month": int64(c.ExpiryMonth),
 			"expiry_year":  int64(c.ExpiryYear),
 			"fingerprint":  c.Fingerprint,
-		}
+		}, "country", c.Country, "type", c.Type)
 	},
 	"customer": func(r *RiskRequest) any {
 		u := &r.Customer
-		return map[string]any{
-			"id":           u.ID,
-			"email":        u.Email,
-			"email_domain": u.EmailDomain,
-			"country":      u.Country,
-			"ip":           u.IP,
-			"ip_country":   u.IPCountry,
-			"language":     u.Language,
+		o := putKnown(map[string]any{
+			"id":       u.ID,
+			"country":  u.Country,
+			"language": u.Language,
+		}, "email", u.Email, "email_domain", u.EmailDomain, "ip", u.IP, "ip_country", u.IPCountry, "device_id", u.DeviceID)
+		if u.RegisteredDays != nil {
+			o["registered_days"] = *u.RegisteredDays
 		}
+		return o
 	},
-	"billing_country": func(r *RiskRequest) any { return r.BillingCountry },
+	"billing_country": func(r *RiskRequest) any { return optionalText(r.BillingCountry) },
 	"time":            func(r *RiskRequest) any { return timeText(r.Time) },
 }
 
@@ -240,7 +250,7 @@ var routeAttrs = attrs[RouteRequest]{
 	"amount":      func(r *RouteRequest) any { return r.Amount.fields() },
 	"method":      func(r *RouteRequest) any { return r.Method },
 	"card": func(r *RouteRequest) any {
-		return map[string]any{"brand": r.Card.Brand, "bin": r.Card.BIN, "country": r.Card.Country}
+		return putKnown(map[string]any{"brand": r.Card.Brand, "bin": r.Card.BIN}, "country", r.Card.Country, "type", r.Card.Type)
 	},
 	"customer": func(r *RouteRequest) any {
 		return map[string]any{"id": r.Customer.ID, "country": r.Customer.Country}
@@ -272,4 +282,19 @@ var workflowAttrs = attrs[WorkflowRequest]{
 	},
 	"authorized_age_seconds": func(r *WorkflowRequest) any { return r.AuthorizedAgeSeconds },
 	"time":                   func(r *WorkflowRequest) any { return timeText(r.Time) },
+}
+
+// featureObject builds the features sel reads; unknown ones are absent.
+func featureObject(f *Features, sel *partPlan) map[string]any {
+	o := make(map[string]any, len(featureAttrs))
+	for i := range featureAttrs {
+		a := &featureAttrs[i]
+		if !sel.all && !slices.Contains(sel.keys, a.name) {
+			continue
+		}
+		if v := a.get(f); v != nil {
+			o[a.name] = *v
+		}
+	}
+	return o
 }

@@ -23,21 +23,6 @@ func MoneyOf(m paywire.Money) Money {
 	return Money{Minor: m.Amount, Currency: m.Currency.Code, Exponent: m.Currency.Exponent}
 }
 
-// Features are the behavioural facts about a payment's card, e-mail, IP
-// and customer. Counts exclude the payment being decided.
-type Features struct {
-	CardCount1h     int64 `json:"card_count_1h" expr:"card_count_1h"`
-	CardCount24h    int64 `json:"card_count_24h" expr:"card_count_24h"`
-	CardAmount24h   int64 `json:"card_amount_24h" expr:"card_amount_24h"`
-	CardDeclines24h int64 `json:"card_declines_24h" expr:"card_declines_24h"`
-	EmailCount24h   int64 `json:"email_count_24h" expr:"email_count_24h"`
-	IPCount1h       int64 `json:"ip_count_1h" expr:"ip_count_1h"`
-	CustomerCount7d int64 `json:"customer_count_7d" expr:"customer_count_7d"`
-	CustomerAgeDays int64 `json:"customer_age_days" expr:"customer_age_days"`
-	CardAgeDays     int64 `json:"card_age_days" expr:"card_age_days"`
-	EmailAgeDays    int64 `json:"email_age_days" expr:"email_age_days"`
-}
-
 // AvailabilityRequest asks which methods an end user sees.
 type AvailabilityRequest struct {
 	MerchantID        string    `json:"merchant_id" expr:"merchant_id"`
@@ -64,7 +49,8 @@ type Card struct {
 	Brand       string `json:"brand" expr:"brand"`
 	BIN         string `json:"bin" expr:"bin"`
 	Last4       string `json:"last4" expr:"last4"`
-	Country     string `json:"country" expr:"country"`
+	Country     string `json:"country,omitempty" expr:"country"` // issuing country, from the BIN table
+	Type        string `json:"type,omitempty" expr:"type"`       // credit, debit or prepaid, from the BIN table
 	ExpiryMonth int    `json:"expiry_month" expr:"expiry_month"`
 	ExpiryYear  int    `json:"expiry_year" expr:"expiry_year"`
 	Fingerprint string `json:"fingerprint" expr:"fingerprint"`
@@ -73,12 +59,16 @@ type Card struct {
 // Customer is the end user as risk policies see them.
 type Customer struct {
 	ID          string `json:"id" expr:"id"`
-	Email       string `json:"email" expr:"email"`
-	EmailDomain string `json:"email_domain" expr:"email_domain"`
+	Email       string `json:"email,omitempty" expr:"email"`
+	EmailDomain string `json:"email_domain,omitempty" expr:"email_domain"`
 	Country     string `json:"country" expr:"country"`
-	IP          string `json:"ip" expr:"ip"`
-	IPCountry   string `json:"ip_country" expr:"ip_country"`
+	IP          string `json:"ip,omitempty" expr:"ip"`
+	IPCountry   string `json:"ip_country,omitempty" expr:"ip_country"` // from the IP database, when one is configured
 	Language    string `json:"language" expr:"language"`
+	DeviceID    string `json:"device_id,omitempty" expr:"device_id"`
+	// RegisteredDays is the whole days since the end user registered with
+	// the merchant, when the merchant said.
+	RegisteredDays *int64 `json:"registered_days,omitempty" expr:"registered_days"`
 }
 
 // RiskRequest asks how risky a payment is.
@@ -90,7 +80,7 @@ type RiskRequest struct {
 	Method         string    `json:"method" expr:"method"`
 	Card           Card      `json:"card" expr:"card"`
 	Customer       Customer  `json:"customer" expr:"customer"`
-	BillingCountry string    `json:"billing_country" expr:"billing_country"`
+	BillingCountry string    `json:"billing_country,omitempty" expr:"billing_country"`
 	Time           time.Time `json:"time" expr:"time"`
 }
 
@@ -104,7 +94,8 @@ type RiskInput struct {
 type RouteCard struct {
 	Brand   string `json:"brand" expr:"brand"`
 	BIN     string `json:"bin" expr:"bin"`
-	Country string `json:"country" expr:"country"`
+	Country string `json:"country,omitempty" expr:"country"`
+	Type    string `json:"type,omitempty" expr:"type"`
 }
 
 // RouteCustomer is the end user as routing policies see them.

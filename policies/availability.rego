@@ -16,11 +16,19 @@ package paywire.availability
 
 default decision := {"methods": []}
 
+# hidden are the methods a hiding rule ({hide: method}) takes off the list.
+hidden contains h.effect.hide if some h in input.hits
+
 decision := {"methods": [entry]} if {
 	input.hits[0].effect.preselected == true
 	some h in input.hits
 	h.effect.method == input.request.preselected_method
+	not hidden[h.effect.method]
 	entry := h.effect.limits[input.request.amount.currency]
-} else := {"methods": [entry | entry := input.hits[_].effect.limits[currency]]} if {
+} else := {"methods": [entry |
+	some h in input.hits
+	not hidden[h.effect.method]
+	entry := h.effect.limits[currency]
+]} if {
 	currency := input.request.amount.currency
 }

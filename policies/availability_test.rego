@@ -118,7 +118,18 @@ test_preselected_nothing_offered if {
 
 methods := {"card", "bank_redirect", "ewallet"}
 
-method_rules := [r | some r in rules; r.id != "preselected"]
+method_rules := [r | some r in rules; r.id != "preselected"; not startswith(r.id, "hidden_")]
+
+hiding_rules := [r | some r in rules; startswith(r.id, "hidden_")]
+
+test_hiding_rules_hide_a_method_and_read_features if {
+	count(hiding_rules) > 0
+	every r in hiding_rules {
+		object.keys(r.effect) == {"hide"}
+		r.effect.hide in methods
+		contains(r.when, "features.")
+	}
+}
 
 test_preselected_marker_is_the_first_rule if {
 	rules[0] == {

@@ -60,7 +60,7 @@ test_clean_payment_allowed if {
 
 test_blocked_bin_alone_decides if {
 	decide([hit("blocked_bin")]) == {"score": 100, "action": "block", "reasons": ["blocked_bin"]}
-	d := decide([hit("blocked_bin"), hit("high_amount"), hit("ip_country_mismatch")])
+	d := decide([hit("blocked_bin"), hit("high_amount"), hit("ip_card_country_mismatch")])
 	d == {"score": 100, "action": "block", "reasons": ["blocked_bin"]}
 }
 
@@ -81,7 +81,7 @@ test_blocked_bin_not_first_still_blocks if {
 # --- combining hits -------------------------------------------------------------
 
 test_hits_add_scores_and_list_each_reason if {
-	d := decide([hit("high_amount"), hit("ip_country_mismatch"), hit("disposable_email_domain")])
+	d := decide([hit("high_amount"), hit("ip_card_country_mismatch"), hit("disposable_email_domain")])
 	d == {"score": 60, "action": "review", "reasons": {"disposable_email", "high_amount", "ip_country_mismatch"}}
 }
 
@@ -98,7 +98,7 @@ test_same_effect_twice_counts_twice if {
 }
 
 test_blocked_country_blocks_whatever_else_hit if {
-	d := decide([hit("blocked_country"), hit("ip_country_mismatch")])
+	d := decide([hit("blocked_country"), hit("ip_card_country_mismatch")])
 	d == {"score": 100, "action": "block", "reasons": {"blocked_country", "ip_country_mismatch"}}
 	decide([hit("blocked_country")]).action == "block"
 }
