@@ -42,11 +42,13 @@ type Bundle struct {
 }
 
 type compiledPoint struct {
-	query     ast.Body // decisionVar = data.paywire.<point>.decision, compiled
-	rules     []compiledRule
-	reads     uint64     // the optional attributes any rule reads (optionalPaths bits)
-	plan      *inputPlan // what of the input the point's policies read
-	hitArrays hitArrays
+	query ast.Body // decisionVar = data.paywire.<point>.decision, compiled
+	rules []compiledRule
+	reads uint64 // the optional attributes any rule reads (optionalPaths bits)
+	// readsFeatures: a rule or a policy of the point reads features.
+	readsFeatures bool
+	plan          *inputPlan // what of the input the point's policies read
+	hitArrays     hitArrays
 }
 
 // decisionVar is the variable the compiled queries bind the decision to.
@@ -180,6 +182,12 @@ func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle
 		cp := &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
 		for _, r := range rules {
 			cp.reads |= r.reads
+		}
+		cp.readsFeatures = cp.plan.part("features") != nil
+		for i, path := range optionalPaths[p] {
+			if cp.reads&(1<<i) != 0 && strings.HasPrefix(path, "features.") {
+				cp.readsFeatures = true
+			}
 		}
 		out.points[p] = cp
 	}

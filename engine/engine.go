@@ -80,6 +80,17 @@ func (e *Engine) Activate(ctx context.Context, files Files) (*Bundle, error) {
 	return b, nil
 }
 
+// ReadsFeatures reports whether the active bundle's rules or policies of
+// point read features, so that a caller computes them only when they are
+// used. True before the first activation: a caller cannot know.
+func (e *Engine) ReadsFeatures(point string) bool {
+	b := e.active.Load()
+	if b == nil || b.points[point] == nil {
+		return true
+	}
+	return b.points[point].readsFeatures
+}
+
 // Active returns the active bundle, or nil before the first activation.
 func (e *Engine) Active() *Bundle { return e.active.Load() }
 

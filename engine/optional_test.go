@@ -132,3 +132,53 @@ func TestFeaturesOf(t *testing.T) {
 		t.Errorf("unknown keys must stay nil: %+v", f)
 	}
 }
+
+// TestReadsFeatures: a point reads features when a rule or a policy does.
+func TestReadsFeatures(t *testing.T) {
+	e := newEngine(t, minimalFiles())
+	for _, p := range Points {
+		if e.ReadsFeatures(p) {
+			t.Errorf("%s: the minimal bundle reads no features", p)
+		}
+	}
+	e = newEngine(t, with(with(minimalFiles(), "rules/risk/data.yaml", unknownRules), "workflow.rego", `package paywire.workflow
+decision := {"next_state": "pending", "actions": [], "reason": "x"} if input.features.card_count_1h > 1
+`))
+	if !e.ReadsFeatures(PointRisk) || !e.ReadsFeatures(PointWorkflow) || e.ReadsFeatures(PointRouting) {
+		t.Error("risk reads features in a rule, workflow in its policy, routing not at all")
+	}
+}
+
+// TestFeaturesOfEveryKey: each key's attributes come from the right window
+// and field.
+func TestFeaturesOfEveryKey(t *testing.T) {
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	k := paywire.KeyFeatures{Known: true, FirstSeen: at.Add(-8*24*time.Hour - time.Minute),
+		H1: paywire.Window{Attempted: 1}, D7: paywire.Window{Attempted: 3},
+		H24: paywire.Window{Attempted: 2, Authorized: 4, Declined: 5, Blocked: 6, Amount: 7}}
+	f := FeaturesOf(paywire.Features{Card: k, Email: k, IP: k, Customer: k, Device: k, EmailCards24h: 9, IPCards24h: 10, CustomerSuccessful: 11}, at)
+	want := map[string]int64{"count_1h": 1, "count_24h": 2, "count_7d": 3, "authorized_24h": 4, "declines_24h": 5, "blocked_24h": 6, "amount_24h": 7, "age_days": 8}
+	seen := 0
+	for _, a := range featureAttrs {
+		v := a.get(&f)
+		if v == nil {
+			t.Errorf("%s unknown", a.name)
+			continue
+		}
+		switch a.name {
+		case "email_cards_24h", "ip_cards_24h", "customer_successful":
+			if w := map[string]int64{"email_cards_24h": 9, "ip_cards_24h": 10, "customer_successful": 11}[a.name]; *v != w {
+				t.Errorf("%s = %d; want %d", a.name, *v, w)
+			}
+			continue
+		}
+		_, suffix, _ := strings.Cut(a.name, "_")
+		if *v != want[suffix] {
+			t.Errorf("%s = %d; want %d", a.name, *v, want[suffix])
+		}
+		seen++
+	}
+	if seen != 5*len(want) {
+		t.Errorf("%d per-key attributes; want %d", seen, 5*len(want))
+	}
+}

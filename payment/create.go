@@ -104,7 +104,11 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, idem *idemReq
 		return nil, err
 	}
 	now := s.now()
-	risk, err := s.Decider.Risk(ctx, riskInput(p, p.Method, &p.Card, p.EndUser, now))
+	fx, err := s.paymentFacts(ctx, engine.PointRisk, p, now)
+	if err != nil {
+		return nil, err
+	}
+	risk, err := s.Decider.Risk(ctx, riskInput(p, p.Method, &p.Card, p.EndUser, fx, now))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +122,12 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, idem *idemReq
 
 // payBackend sends a pending backend payment to its providers.
 func (s *Service) payBackend(ctx context.Context, p, src *paywire.Payment, idem *idemRequest) (*paywire.Payment, error) {
-	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, s.now()))
+	now := s.now()
+	fx, err := s.paymentFacts(ctx, engine.PointRouting, p, now)
+	if err != nil {
+		return nil, err
+	}
+	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, fx, now))
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,11 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if p.State != paywire.StatePending {
 		return s.outcome(ctx, m, p), nil // refused by risk, or held for review
 	}
-	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, now))
+	fx, err := s.paymentFacts(ctx, engine.PointRouting, p, now)
+	if err != nil {
+		return nil, err
+	}
+	route, err := s.Decider.Route(ctx, routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, fx, now))
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +159,15 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 // refused. It schedules the follow-up that finishes the payment if the
 // process dies before the providers answer.
 func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, now time.Time) (*paywire.Payment, error) {
-	risk, err := s.Decider.Risk(ctx, riskInput(p, method, card, eu, now))
+	fingerprint, bin := "", ""
+	if card != nil {
+		fingerprint, bin = card.Fingerprint, card.BIN
+	}
+	fx, err := s.facts(ctx, engine.PointRisk, featureQuery(p.MerchantID, p.ID, p.Amount.Currency, fingerprint, eu, now), bin)
+	if err != nil {
+		return nil, err
+	}
+	risk, err := s.Decider.Risk(ctx, riskInput(p, method, card, eu, fx, now))
 	if err != nil {
 		return nil, err
 	}

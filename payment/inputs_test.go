@@ -10,25 +10,12 @@ import (
 )
 
 // unknownAttributes are the decision inputs' attributes Paywire cannot
-// fill today, by path from the input: a policy reading one sees its zero
-// value. Every other attribute must be filled from the payment, the
-// merchant and the event; an attribute added to an input must be filled
-// by its builder in inputs.go or listed here, with the reason.
-var unknownAttributes = map[string]string{
-	// Behavioural features (counts and ages per card, e-mail, IP and
-	// customer) are computed by a later change; until then policies see 0.
-	"AvailabilityInput.Features": "features are not computed yet",
-	"RiskInput.Features":         "features are not computed yet",
-	"RouteInput.Features":        "features are not computed yet",
-	"WorkflowInput.Features":     "features are not computed yet",
-	// Countries nobody tells Paywire: no BIN table gives the card's
-	// country, no geolocation the IP's, and the hosted pages ask for no
-	// billing address.
-	"RiskInput.Request.Card.Country":       "no BIN country table",
-	"RiskInput.Request.Customer.IPCountry": "no IP geolocation",
-	"RiskInput.Request.BillingCountry":     "no billing address is asked",
-	"RouteInput.Request.Card.Country":      "no BIN country table",
-}
+// fill, by path from the input, with the reason. Every other attribute
+// must be filled from the payment, the merchant, the event and the facts
+// (features and enrichment); an attribute added to an input must be filled
+// by its builder in inputs.go or listed here. Today every attribute is
+// filled when its source knows it.
+var unknownAttributes = map[string]string{}
 
 // TestInputsAreFilled builds every decision point's input from a fully
 // populated payment, merchant and event and checks that every attribute
@@ -37,7 +24,14 @@ func TestInputsAreFilled(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	amount, _ := paywire.NewMoney(2500, "EUR")
 	card := paywire.CardSummary{Brand: "visa", BIN: "424242", Last4: "4242", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: "f1ngerpr1nt"}
-	eu := paywire.EndUser{ID: "u1", Email: "u1@Example.com", Country: "DE", IP: "192.0.2.1", Language: "de"}
+	eu := paywire.EndUser{ID: "u1", Email: "u1@Example.com", Country: "DE", IP: "192.0.2.1", Language: "de",
+		DeviceID: "dev-1", BillingCountry: "AT", RegisteredAt: now.AddDate(0, 0, -40)}
+	everything := paywire.KeyFeatures{Known: true, FirstSeen: now.AddDate(0, 0, -3),
+		H1: paywire.Window{Attempted: 1, Authorized: 1, Declined: 1, Blocked: 1, Amount: 1},
+		H24: paywire.Window{Attempted: 2, Authorized: 2, Declined: 2, Blocked: 2, Amount: 2},
+		D7:  paywire.Window{Attempted: 3, Authorized: 3, Declined: 3, Blocked: 3, Amount: 3}}
+	fx := facts{features: engine.FeaturesOf(paywire.Features{Card: everything, Email: everything, IP: everything, Customer: everything, Device: everything,
+		EmailCards24h: 1, IPCards24h: 1, CustomerSuccessful: 1}, now), cardCountry: "US", cardType: "credit", ipCountry: "FR"}
 	p := &paywire.Payment{
 		ID: "pay_1", MerchantID: "shop", MerchantReference: "order-1", Kind: paywire.KindDeposit, Amount: amount,
 		Captured: 2000, Refunded: 300, ChargedBack: 100, State: paywire.StateAuthorized, Method: paywire.MethodCard,
@@ -49,10 +43,10 @@ func TestInputsAreFilled(t *testing.T) {
 	ev := event{Type: paywire.EventCaptureRequested, Amount: 1000, Source: paywire.ActorMerchant}
 
 	inputs := map[string]any{
-		"AvailabilityInput": availabilityInput(p.MerchantID, p.ID, p.Kind, p.Amount, eu, []string{"card"}, p.PreselectedMethod, now),
-		"RiskInput":         riskInput(p, p.Method, &card, eu, now),
-		"RouteInput":        routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, now),
-		"WorkflowInput":     workflowInput(p, m, ev, now),
+		"AvailabilityInput": availabilityInput(p.MerchantID, p.ID, p.Kind, p.Amount, eu, []string{"card"}, p.PreselectedMethod, fx, now),
+		"RiskInput":         riskInput(p, p.Method, &card, eu, fx, now),
+		"RouteInput":        routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, fx, now),
+		"WorkflowInput":     workflowInput(p, m, ev, fx, now),
 	}
 	listed := map[string]bool{}
 	for name, in := range inputs {

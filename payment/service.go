@@ -29,6 +29,8 @@ type Decider interface {
 	Risk(ctx context.Context, in engine.RiskInput) (engine.RiskDecision, error)
 	Route(ctx context.Context, in engine.RouteInput) (engine.RouteDecision, error)
 	Workflow(ctx context.Context, in engine.WorkflowInput) (engine.WorkflowDecision, error)
+	// ReadsFeatures reports whether decisions at point read features.
+	ReadsFeatures(point string) bool
 }
 
 var _ Decider = (*engine.Engine)(nil)
@@ -51,8 +53,14 @@ type Service struct {
 	Outbox      paywire.OutboxStore
 	FollowUps   paywire.FollowUpStore
 	Decider     Decider
-	Providers   *adapters.Registry
-	Logger      *slog.Logger
+	// Features computes risk features from the payment history; nil:
+	// every feature is unknown.
+	Features paywire.FeatureStore
+	// Enrichment knows BINs and IP addresses; nil: their countries are
+	// unknown.
+	Enrichment Enrichment
+	Providers  *adapters.Registry
+	Logger     *slog.Logger
 	// Metrics is told of state changes and provider calls; nil: nothing
 	// is recorded.
 	Metrics Metrics
@@ -285,7 +293,11 @@ func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID st
 			return nil, err
 		}
 	}
-	d, err := s.Decider.Availability(ctx, availabilityInput(merchantID, paymentID, kind, amount, u, deposits, preselected, now))
+	fx, err := s.facts(ctx, engine.PointAvailability, featureQuery(merchantID, paymentID, amount.Currency, "", u, now), "")
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.Decider.Availability(ctx, availabilityInput(merchantID, paymentID, kind, amount, u, deposits, preselected, fx, now))
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,11 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		return nil, nil, err
 	}
 	now := s.now()
-	d, err := s.Decider.Workflow(ctx, workflowInput(p, m, ev, now))
+	fx, err := s.paymentFacts(ctx, engine.PointWorkflow, p, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.Decider.Workflow(ctx, workflowInput(p, m, ev, fx, now))
 	if err != nil {
 		return nil, nil, err
 	}
