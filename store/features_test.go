@@ -18,6 +18,14 @@ import (
 // second, so that the stored text of times keeps a fraction.
 var featuresAt = time.Date(2026, 3, 10, 12, 0, 0, 250_000_000, time.UTC)
 
+// featureEdges are the offsets from featuresAt of the first payments of a
+// feature history: on the windows' edges and just inside them.
+var featureEdges = []time.Duration{0, time.Microsecond, -time.Microsecond,
+	-time.Hour, -time.Hour + time.Microsecond, -24 * time.Hour, -24*time.Hour + time.Microsecond,
+	-7 * 24 * time.Hour, -7*24*time.Hour + time.Microsecond,
+	// On a whole second, whose stored text has no fraction.
+	-250 * time.Millisecond, -time.Hour - 250*time.Millisecond}
+
 // featureHistory stores a random payment history of two merchants around
 // featuresAt through the store's write path: keys drawn from small pools
 // (some empty), every state, risk actions and currencies mixed, and
@@ -28,14 +36,11 @@ func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n int) []*paywir
 	storetest.SeedMerchant(t, db, "m1")
 	storetest.SeedMerchant(t, db, "m2")
 	pick := func(pool ...string) string { return pool[rng.IntN(len(pool))] }
-	edges := []time.Duration{0, time.Microsecond, -time.Microsecond,
-		-time.Hour, -time.Hour + time.Microsecond, -24 * time.Hour, -24*time.Hour + time.Microsecond,
-		-7 * 24 * time.Hour, -7*24*time.Hour + time.Microsecond}
 	var out []*paywire.Payment
 	for i := range n {
 		var created time.Time
-		if i < 2*len(edges) {
-			created = featuresAt.Add(edges[i%len(edges)])
+		if i < len(featureEdges) {
+			created = featuresAt.Add(featureEdges[i])
 		} else {
 			// 8 days before At to 2 days after, to the microsecond.
 			created = featuresAt.Add(-8*24*time.Hour + time.Duration(rng.Int64N(int64(10*24*time.Hour/time.Microsecond)))*time.Microsecond)
@@ -165,7 +170,26 @@ func TestFeaturesMatchHistory(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		history := featureHistory(t, db, rng, 400)
 		ctx := context.Background()
-		for i := range 400 {
+		check := func(q paywire.FeatureQuery) {
+			t.Helper()
+			got, err := db.Features(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantFeatures(history, q); !sameFeatures(got, want) {
+				t.Fatalf("query %+v:\n got %+v\nwant %+v", q, got, want)
+			}
+		}
+		// Each payment on an edge, seen from the times that put it on the
+		// edge of each window, and at its creation.
+		for _, base := range history[:len(featureEdges)] {
+			for _, after := range []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
+				check(paywire.FeatureQuery{MerchantID: base.MerchantID, At: base.CreatedAt.Add(after), Currency: base.Amount.Currency.Code,
+					CardFingerprint: base.Card.Fingerprint, Email: base.EndUser.Email, IP: base.EndUser.IP,
+					CustomerID: base.EndUser.ID, DeviceID: base.EndUser.DeviceID})
+			}
+		}
+		for range 400 {
 			base := history[rng.IntN(len(history))]
 			q := paywire.FeatureQuery{
 				MerchantID: []string{base.MerchantID, "m1", "m2"}[rng.IntN(3)],
@@ -200,6 +224,10 @@ func TestFeaturesMatchHistory(t *testing.T) {
 			case 5:
 				q.At = base.CreatedAt.Add(-time.Microsecond)
 			}
+			if rng.IntN(4) == 0 {
+				// Another zone, and a time finer than the stored ones.
+				q.At = q.At.In(time.FixedZone("CET", 3600)).Add(500 * time.Nanosecond)
+			}
 			if rng.IntN(3) == 0 {
 				q.Email = " " + strings.ToUpper(q.Email)
 			}
@@ -211,13 +239,7 @@ func TestFeaturesMatchHistory(t *testing.T) {
 					*k = ""
 				}
 			}
-			got, err := db.Features(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := wantFeatures(history, q); !sameFeatures(got, want) {
-				t.Fatalf("query %d %+v:\n got %+v\nwant %+v", i, q, got, want)
-			}
+			check(q)
 		}
 	})
 }
