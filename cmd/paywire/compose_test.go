@@ -29,13 +29,16 @@ import (
 
 const repoRoot = "../.."
 
-func TestComposeFile(t *testing.T) {
-	// No OS environment and no .env file: interpolation sees an empty
-	// environment, so the result does not depend on the machine running it.
+// loadCompose loads docker-compose.yml as `docker compose` would with the
+// environment env (KEY=value) and no .env file, so that the result does not
+// depend on the machine running the test.
+func loadCompose(t *testing.T, env ...string) *types.Project {
+	t.Helper()
 	opts, err := cli.NewProjectOptions(
 		[]string{filepath.Join(repoRoot, "docker-compose.yml")},
 		cli.WithWorkingDirectory(repoRoot),
 		cli.WithName("paywire"),
+		cli.WithEnv(env),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +47,12 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker-compose.yml does not load: %v", err)
 	}
+	return project
+}
+
+func TestComposeFile(t *testing.T) {
+	// No OS environment: interpolation sees an empty environment.
+	project := loadCompose(t)
 	pg, err := project.GetService("postgres")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +142,56 @@ func TestComposeFile(t *testing.T) {
 		}
 		if target := strconv.FormatUint(uint64(app.Ports[i].Target), 10); target != port {
 			t.Errorf("published 8080 maps to container port %s, PAYWIRE_ADDR listens on %s", target, port)
+		}
+	})
+
+	t.Run("metrics listener with a token", func(t *testing.T) {
+		// The service's environment, read by the binary's own parser.
+		cfg, _, err := parseConfig("serve", nil, func(k string) string {
+			if v := app.Environment[k]; v != nil {
+				return *v
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatalf("paywire serve refuses the compose environment: %v", err)
+		}
+		if cfg.MetricsAddr == "" {
+			t.Fatal("PAYWIRE_METRICS_ADDR is public: /metrics would share the published port 8080")
+		}
+		if env(t, app, "PAYWIRE_METRICS_ADDR") != cfg.MetricsAddr {
+			t.Fatalf("PAYWIRE_METRICS_ADDR = %q, read as %q", env(t, app, "PAYWIRE_METRICS_ADDR"), cfg.MetricsAddr)
+		}
+		mhost, mport, _ := net.SplitHostPort(cfg.MetricsAddr)
+		if ip := net.ParseIP(mhost); mhost != "" && (ip == nil || !ip.IsUnspecified()) {
+			t.Errorf("PAYWIRE_METRICS_ADDR host = %q: nothing outside the container reaches it, listen on 0.0.0.0", mhost)
+		}
+		if mport == port {
+			t.Errorf("PAYWIRE_METRICS_ADDR and PAYWIRE_ADDR both use port %s", port)
+		}
+		if cfg.MetricsToken == "" {
+			t.Error("PAYWIRE_METRICS_TOKEN is not set: the metrics listener answers anyone who reaches it")
+		}
+		if cfg.Pprof {
+			t.Error("PAYWIRE_PPROF is on")
+		}
+		// A published metrics port is for this host only.
+		for _, p := range app.Ports {
+			if strconv.FormatUint(uint64(p.Target), 10) != mport {
+				continue
+			}
+			if ip := net.ParseIP(p.HostIP); ip == nil || !ip.IsLoopback() {
+				t.Errorf("the metrics port %s is published on %q, want 127.0.0.1 only", mport, p.HostIP)
+			}
+		}
+		// The token is the operator's, from the environment (or .env).
+		const token = "token-from-the-environment"
+		other, err := loadCompose(t, "PAYWIRE_METRICS_TOKEN="+token).GetService("paywire")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := env(t, other, "PAYWIRE_METRICS_TOKEN"); got != token {
+			t.Errorf("with PAYWIRE_METRICS_TOKEN=%s in the environment the service gets %q", token, got)
 		}
 	})
 
@@ -228,6 +287,20 @@ func TestComposeDockerfile(t *testing.T) {
 	}
 	if !slices.Equal(command, []string{"/paywire", "serve"}) {
 		t.Errorf("ENTRYPOINT and CMD run %q, want [/paywire serve]", command)
+	}
+
+	// Metrics settings are the deployment's: no token baked into the image
+	// (anyone who pulls it would read it), pprof off, /metrics not on the
+	// public port.
+	imageEnv := dockerfileEnv(final)
+	if _, ok := imageEnv["PAYWIRE_METRICS_TOKEN"]; ok {
+		t.Error("the image sets PAYWIRE_METRICS_TOKEN: a secret in an image is no secret")
+	}
+	if v := imageEnv["PAYWIRE_METRICS_ADDR"]; v == "public" {
+		t.Error("the image serves /metrics on the public listener")
+	}
+	if v, ok := imageEnv["PAYWIRE_PPROF"]; ok && v != "false" {
+		t.Errorf("the image sets PAYWIRE_PPROF=%s", v)
 	}
 }
 
