@@ -19,6 +19,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paywire/paywire/enrich"
 )
 
 // Bundle is a compiled policy bundle: every point's Rego query prepared and
@@ -39,6 +41,30 @@ type Bundle struct {
 	// spares every decision opening its own.
 	txn    storage.Transaction
 	points map[string]*compiledPoint
+	bins   *enrich.BINTable // data.paywire.bins; nil: no BIN is known
+}
+
+// BIN returns what the bundle's BIN table (data.paywire.bins) says about a
+// card's leading digits; false when no range holds them.
+func (b *Bundle) BIN(bin string) (enrich.BINInfo, bool) { return b.bins.Lookup(bin) }
+
+// readBINs parses the BIN table of data.paywire.bins.csv, when the bundle
+// has one.
+func readBINs(data map[string]any) (*enrich.BINTable, error) {
+	pw, _ := data["paywire"].(map[string]any)
+	bins, ok := pw["bins"].(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	text, ok := bins["csv"].(string)
+	if !ok {
+		return nil, refuse("paywire/bins/data.yaml", 0, "data.paywire.bins.csv must be the BIN table as CSV text")
+	}
+	t, err := enrich.ParseBINs([]byte(text))
+	if err != nil {
+		return nil, refuse("paywire/bins/data.yaml", 0, "data.paywire.bins.csv: %v", err)
+	}
+	return t, nil
 }
 
 type compiledPoint struct {
@@ -155,12 +181,17 @@ func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle
 	if err != nil {
 		return nil, err
 	}
+	bins, err := readBINs(b.Data)
+	if err != nil {
+		return nil, err
+	}
 	store := inmem.NewFromObjectWithOpts(b.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &Bundle{
+		bins:     bins,
 		txn:      txn,
 		Revision: b.Manifest.Revision,
 		Hash:     files.Hash(),

@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -11,14 +10,6 @@ import (
 	"strings"
 )
 
-// DefaultBINs is the BIN table shipped with the binary (bins.csv): the
-// ranges of the public test card numbers that sandboxes accept, and a few
-// made-up illustrative ranges. It is sample data for development and tests,
-// not a production BIN database; load a licensed table for that. Pass it to
-// ParseBINs.
-//
-//go:embed bins.csv
-var DefaultBINs []byte
 
 // BIN range lengths: a range is written with 6 to 11 digits.
 const (

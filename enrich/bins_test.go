@@ -2,9 +2,28 @@ package enrich
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
+
+// DefaultBINs is the default bundle's BIN table (the csv key of
+// policies/paywire/bins/data.yaml), which these tests check as well.
+var DefaultBINs = func() []byte {
+	raw, err := os.ReadFile("../policies/paywire/bins/data.yaml")
+	if err != nil {
+		panic(err)
+	}
+	var doc struct {
+		CSV string `yaml:"csv"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		panic(err)
+	}
+	return []byte(doc.CSV)
+}()
 
 const header = "start,end,country,brand,type\n"
 
@@ -202,7 +221,7 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 func TestDefaultBINs(t *testing.T) {
 	tab, err := ParseBINs(DefaultBINs)
 	if err != nil {
-		t.Fatalf("the embedded bins.csv does not parse: %v", err)
+		t.Fatalf("the default bundle's BIN table does not parse: %v", err)
 	}
 	if tab.Len() < 24 {
 		t.Errorf("default table has %d ranges, want a few dozen", tab.Len())

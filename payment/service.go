@@ -179,7 +179,7 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 				return nil, err
 			}
 		}
-		if err := s.Payments.CreatePayment(ctx, c); err != nil {
+		if err := s.create(ctx, c); err != nil {
 			if paywire.ErrorCode(err) == paywire.ECONFLICT {
 				return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
 			}

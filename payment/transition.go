@@ -245,6 +245,18 @@ func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
 	return nil
 }
 
+// create writes a new payment: the one place that hands creations to the
+// store, and tells Metrics of the payment's first state.
+func (s *Service) create(ctx context.Context, c paywire.StateChange) error {
+	if err := s.Payments.CreatePayment(ctx, c); err != nil {
+		return err
+	}
+	if s.Metrics != nil && c.Event != nil && c.Payment != nil {
+		s.Metrics.Transition(c.Event.From, c.Event.To, c.Payment.Method, c.Payment.Provider)
+	}
+	return nil
+}
+
 // observeCall tells Metrics of a provider call started at start, whose
 // answer resolveAttempt has put in att.
 func (s *Service) observeCall(att *paywire.Attempt, op paywire.Operation, start time.Time) {

@@ -101,6 +101,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 	samples := scrapeMetrics(t, "http://"+m.MetricsAddr()+"/metrics", "")
 	// The transition the provider's approval made, by method and provider
 	// (state labels are the states' lower-case names).
+	if n := promSum(samples, "paywire_payment_transitions_total", map[string]string{"from": "none", "to": "created"}); n != 1 {
+		t.Errorf("%v creations counted, want 1:\n%s", n, promGrep(samples, "paywire_payment_transitions_total"))
+	}
 	if n := promSum(samples, "paywire_payment_transitions_total", map[string]string{"from": "pending", "to": "authorized", "method": "card", "provider": paid.Provider}); n != 1 {
 		t.Errorf("%v transitions pending to authorized with method card and provider %s, want 1:\n%s", n, paid.Provider, promGrep(samples, "paywire_payment_transitions_total"))
 	}
