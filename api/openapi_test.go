@@ -472,6 +472,47 @@ func depositBody(reference, amount, currency, successURL string) string {
 	return string(b)
 }
 
+// withEndUser returns a JSON body with fields added to its endUser.
+func withEndUser(t *testing.T, body string, fields map[string]any) string {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		t.Fatal(err)
+	}
+	u := b["endUser"].(map[string]any)
+	for k, v := range fields {
+		u[k] = v
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestOpenAPIEndUserFacts: the document and the server agree on the end
+// user's optional facts.
+func TestOpenAPIEndUserFacts(t *testing.T) {
+	s := newSpecServer(t)
+	const success = "https://shop.example/checkout/success"
+	for i, c := range []struct {
+		fields     map[string]any
+		status     int
+		docRejects bool
+	}{
+		{map[string]any{"deviceId": "dev-7f3a9c21", "billingCountry": "AT", "registeredAt": "2024-07-15T11:30:00+02:00"}, 201, false},
+		{map[string]any{"registeredAt": "2024-07-15"}, 400, true},
+		{map[string]any{"registeredAt": "2024-07-15T09:30:00"}, 400, true},
+	} {
+		call := specCall{method: "POST", path: "/api/v1/payments", status: c.status, docRejects: c.docRejects,
+			body: withEndUser(t, depositBody("facts-"+strconv.Itoa(i), "50.00", "EUR", success), c.fields)}
+		if c.status != 201 {
+			call.code = paywire.EINVALID
+		}
+		s.call(t, call)
+	}
+}
+
 // TestOpenAPIResponses drives every operation through success and error
 // answers and checks requests and responses against the document.
 func TestOpenAPIResponses(t *testing.T) {

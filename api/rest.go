@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -149,7 +150,9 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.EOF):
 		return "empty body"
 	}
-	msg := err.Error()
+	// A message type's own error ("message: a time must be ...") reads
+	// without the package's name.
+	msg := strings.TrimPrefix(err.Error(), "message: ")
 	if len(msg) > 120 {
 		msg = msg[:120]
 	}

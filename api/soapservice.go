@@ -152,8 +152,15 @@ func unmarshal(body []byte, v any, op string) error {
 	return checkText(v)
 }
 
+// toEndUser is the end user of a request as the use cases take it, for
+// both transports. The payment use cases check the values.
 func toEndUser(u message.EndUser) paywire.EndUser {
-	return paywire.EndUser{ID: u.ID, Email: u.Email, Country: u.Country, Language: u.Language, IP: u.IP}
+	out := paywire.EndUser{ID: u.ID, Email: u.Email, Country: u.Country, Language: u.Language, IP: u.IP,
+		DeviceID: u.DeviceID, BillingCountry: u.BillingCountry}
+	if u.RegisteredAt != nil {
+		out.RegisteredAt = u.RegisteredAt.UTC()
+	}
+	return out
 }
 
 func toPaymentXML(p *paywire.Payment) message.Payment {

@@ -112,7 +112,10 @@ func (t *DateTime) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return errors.New("message: a time must be a JSON string")
 	}
-	return t.UnmarshalText([]byte(s))
+	if err := t.UnmarshalText([]byte(s)); err != nil {
+		return errors.New("message: a time must be an RFC 3339 date-time with a time zone")
+	}
+	return nil
 }
 
 // EndUser is the merchant's customer a payment is for.
@@ -122,6 +125,12 @@ type EndUser struct {
 	Country  string `xml:"country" json:"country"`                       // ISO 3166-1 alpha-2, upper case
 	Language string `xml:"language,omitempty" json:"language,omitempty"` // BCP 47, e.g. "de-AT"
 	IP       string `xml:"ip,omitempty" json:"ip,omitempty"`
+	// What else the merchant knows of the end user, for the risk checks;
+	// each is optional. They follow the fields above in the schema, so
+	// that requests without them stay valid.
+	DeviceID       string    `xml:"deviceId,omitempty" json:"deviceId,omitempty"`             // the merchant's device id or fingerprint, at most 128 characters
+	BillingCountry string    `xml:"billingCountry,omitempty" json:"billingCountry,omitempty"` // ISO 3166-1 alpha-2, upper case
+	RegisteredAt   *DateTime `xml:"registeredAt,omitempty" json:"registeredAt,omitempty"`     // when the end user registered with the merchant
 }
 
 // ReturnURLs are the merchant pages the end user goes back to, by outcome.

@@ -32,7 +32,9 @@ func messagePayment() message.Payment {
 }
 
 func messageEndUser() message.EndUser {
-	return message.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "2001:db8::7"}
+	registered := message.DateTime{Time: time.Date(2024, 7, 15, 9, 30, 0, 0, time.UTC)}
+	return message.EndUser{ID: "user-42", Email: "jane@example.com", Country: "DE", Language: "de-AT", IP: "2001:db8::7",
+		DeviceID: "dev-7f3a9c", BillingCountry: "AT", RegisteredAt: &registered}
 }
 
 // messagePopulated returns a value of every message type with every field
@@ -478,5 +480,48 @@ func TestMessageJSON(t *testing.T) {
 	}
 	if out, err := json.Marshal(req); err != nil || string(out) != start {
 		t.Errorf("start body written back as %s, %v", out, err)
+	}
+}
+
+// TestMessageEndUserOptional: the end user's optional fields are left out
+// when not set, in XML and JSON, and read back as set; a registration time
+// without a time zone is refused in both.
+func TestMessageEndUserOptional(t *testing.T) {
+	bare := message.EndUser{ID: "u1", Country: "DE"}
+	if b, err := xml.Marshal(struct {
+		XMLName xml.Name `xml:"urn:paywire:payment:1 endUser"`
+		message.EndUser
+	}{EndUser: bare}); err != nil || string(b) != `<endUser xmlns="urn:paywire:payment:1"><id>u1</id><country>DE</country></endUser>` {
+		t.Errorf("XML %s, %v", b, err)
+	}
+	if b, err := json.Marshal(bare); err != nil || string(b) != `{"id":"u1","country":"DE"}` {
+		t.Errorf("JSON %s, %v", b, err)
+	}
+
+	const full = `{"id":"u1","country":"DE","deviceId":"dev-1","billingCountry":"AT","registeredAt":"2024-07-15T11:30:00+02:00"}`
+	var u message.EndUser
+	dec := json.NewDecoder(strings.NewReader(full))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2024, 7, 15, 9, 30, 0, 0, time.UTC)
+	if u.DeviceID != "dev-1" || u.BillingCountry != "AT" || u.RegisteredAt == nil || !u.RegisteredAt.Equal(want) {
+		t.Errorf("read %+v", u)
+	}
+	var x message.EndUser
+	if err := xml.Unmarshal([]byte(`<endUser><id>u1</id><country>DE</country><deviceId>dev-1</deviceId>`+
+		`<billingCountry>AT</billingCountry><registeredAt>2024-07-15T09:30:00Z</registeredAt></endUser>`), &x); err != nil ||
+		x.DeviceID != "dev-1" || x.BillingCountry != "AT" || x.RegisteredAt == nil || !x.RegisteredAt.Equal(want) {
+		t.Errorf("read %+v, %v", x, err)
+	}
+
+	for _, bad := range []string{`{"id":"u1","country":"DE","registeredAt":"2024-07-15T09:30:00"}`, `{"id":"u1","country":"DE","registeredAt":"2024-07-15"}`} {
+		if err := json.Unmarshal([]byte(bad), &u); err == nil {
+			t.Errorf("read %s", bad)
+		}
+	}
+	if err := xml.Unmarshal([]byte(`<endUser><id>u1</id><country>DE</country><registeredAt>2024-07-15</registeredAt></endUser>`), &x); err == nil {
+		t.Error("read a registration date without a time")
 	}
 }

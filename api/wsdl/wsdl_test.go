@@ -193,6 +193,10 @@ func TestSchemaConstrains(t *testing.T) {
 	capture := func(amount string) string {
 		return `<capturePayment xmlns="urn:paywire:payment:1"><paymentId>pay_1</paymentId><amount>` + amount + `</amount></capturePayment>`
 	}
+	backend := func(endUser string) string {
+		return `<createPayment xmlns="urn:paywire:payment:1"><merchantReference>r</merchantReference><kind>DEPOSIT</kind><amount>1</amount>` +
+			`<currency>EUR</currency><endUser><id>u1</id><country>DE</country>` + endUser + `</endUser><paymentMethod>card</paymentMethod></createPayment>`
+	}
 	tests := []struct {
 		name  string
 		doc   string
@@ -217,6 +221,12 @@ func TestSchemaConstrains(t *testing.T) {
 		{"empty amount", capture(""), false},
 		{"details by both", `<getPaymentDetails xmlns="urn:paywire:payment:1"><paymentId>pay_1</paymentId><merchantReference>order-1</merchantReference></getPaymentDetails>`, false},
 		{"reference too long", `<getPaymentDetails xmlns="urn:paywire:payment:1"><merchantReference>` + strings.Repeat("r", 129) + `</merchantReference></getPaymentDetails>`, false},
+		{"end user's optional facts", backend(`<ip>192.0.2.7</ip><deviceId>dev-1</deviceId><billingCountry>AT</billingCountry><registeredAt>2024-07-15T09:30:00Z</registeredAt>`), true},
+		{"registration time alone", backend(`<registeredAt>2024-07-15T11:30:00+02:00</registeredAt>`), true},
+		{"lower-case billing country", backend(`<billingCountry>at</billingCountry>`), false},
+		{"device id too long", backend(`<deviceId>` + strings.Repeat("d", 129) + `</deviceId>`), false},
+		{"registration date without a time", backend(`<registeredAt>2024-07-15</registeredAt>`), false},
+		{"optional facts before ip", backend(`<deviceId>dev-1</deviceId><ip>192.0.2.7</ip>`), false},
 		{"missing endUser", `<createPayment xmlns="urn:paywire:payment:1"><merchantReference>r</merchantReference><kind>DEPOSIT</kind><amount>1</amount><currency>EUR</currency><paymentMethod>card</paymentMethod></createPayment>`, false},
 	}
 	for _, tt := range tests {
