@@ -31,6 +31,7 @@ type Config struct {
 	AuthFailPerAddr     int    // failed merchant authentications per client address per minute
 	AuthFailPerMerchant int    // failed authentications naming one merchant id per minute
 	PasswordChecks      int    // argon2id verifications running at once
+	GeoIPDB             string // MaxMind-format database for IP countries; empty: unknown
 	PublicURL           string // empty: http://<the address listened on>
 	MetricsAddr         string // the metrics listener; empty: /metrics on the public listener
 	MetricsToken        string // bearer token /metrics (and pprof) require; empty: none
@@ -68,6 +69,7 @@ var options = []option{
 	{"auth-fail-per-address", "PAYWIRE_AUTH_FAIL_PER_ADDRESS", "20", "failed merchant authentications one client address may make per minute before it is answered 429", "serve"},
 	{"auth-fail-per-merchant", "PAYWIRE_AUTH_FAIL_PER_MERCHANT", "100", "failed authentications naming one merchant id per minute, from any address, before wrong secrets for it are answered 429 (right keyed secrets still pass)", "serve"},
 	{"password-checks", "PAYWIRE_PASSWORD_CHECKS", "4", "argon2id verifications (admin passwords, API credentials from before keyed hashes) running at once; more wait up to 2 s, then are answered 429", "serve"},
+	{"geoip-db", "PAYWIRE_GEOIP_DB", "", "path of a MaxMind-format country database (GeoLite2-Country, GeoIP2-Country) that tells risk policies an IP address's country; without one IP countries are unknown", "serve"},
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
 	{"metrics-addr", "PAYWIRE_METRICS_ADDR", "127.0.0.1:9090", "address of the metrics listener, which serves /metrics (and /debug/pprof/ with --pprof); `public` serves /metrics on the main listener instead (protect it with PAYWIRE_METRICS_TOKEN)", "serve"},
 	{"pprof", "PAYWIRE_PPROF", "false", "serve Go's pprof profiles under /debug/pprof/ on the metrics listener (needs a metrics address other than `public`)", "serve"},
@@ -121,6 +123,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 	c.Addr, c.DB = str("addr"), str("db")
 	c.Demo, c.Migrate, c.Sandbox = boolean("demo"), boolean("migrate"), boolean("sandbox")
 	c.LogLevel, c.LogFormat = str("log-level"), str("log-format")
+	c.GeoIPDB = str("geoip-db")
 	if values["shutdown-timeout"] != nil {
 		d, err := time.ParseDuration(str("shutdown-timeout"))
 		if err != nil || d <= 0 {

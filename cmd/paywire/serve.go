@@ -30,6 +30,7 @@ import (
 
 	"github.com/paywire/paywire/credential"
 	"github.com/paywire/paywire/engine"
+	"github.com/paywire/paywire/enrich"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
 	"github.com/paywire/paywire/store"
@@ -74,6 +75,7 @@ type Main struct {
 	// passwords bounds the argon2id verifications of the whole node (merchant
 	// credentials from before keyed hashes, admin passwords).
 	passwords *credential.Gate
+	geo       *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -156,9 +158,17 @@ func (m *Main) mountAPI() error {
 		m.Logger.Info("sandbox providers enabled", "providers", len(m.Sandbox))
 	}
 	registry := adapters.NewRegistry(providers...)
+	if m.Config.GeoIPDB != "" {
+		geo, err := enrich.OpenGeoIP(m.Config.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("--geoip-db: %v", err)
+		}
+		m.geo = geo
+		m.Logger.Info("IP country database loaded", "path", m.Config.GeoIPDB)
+	}
 	m.Payments = &payment.Service{
 		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
-		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Features: m.DB, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
@@ -285,6 +295,9 @@ func (m *Main) Close() {
 	}
 	for _, a := range m.Sandbox {
 		a.Close()
+	}
+	if m.geo != nil {
+		m.geo.Close()
 	}
 	if m.DB != nil {
 		m.DB.Close()
