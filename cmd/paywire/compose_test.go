@@ -175,6 +175,14 @@ func TestComposeFile(t *testing.T) {
 		if cfg.Pprof {
 			t.Error("PAYWIRE_PPROF is on")
 		}
+		// Usable without --demo: links survive restarts, and the operator
+		// API can create the first merchant.
+		if len(cfg.TokenKey) != 32 {
+			t.Error("PAYWIRE_TOKEN_KEY is not set: links and API secrets would not survive a restart")
+		}
+		if cfg.OperatorToken == "" || cfg.Demo {
+			t.Errorf("operator token %q, demo %v: the deployment needs the operator API, not --demo", cfg.OperatorToken, cfg.Demo)
+		}
 		// A published metrics port is for this host only.
 		for _, p := range app.Ports {
 			if strconv.FormatUint(uint64(p.Target), 10) != mport {
