@@ -28,39 +28,11 @@ var _ paywire.FeatureStore = (*DB)(nil)
 func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Features, error) {
 	const op = "store/DB.Features"
 	var f paywire.Features
-	at := utc(q.At)
-	s := featureStatement{dialect: db.dialect}
-	// The parameters every part shares come first.
-	pAt, p1h, p24h, p7d := s.time(at), s.time(at.Add(-time.Hour)), s.time(at.Add(-24*time.Hour)), s.time(at.Add(-7*24*time.Hour))
-	pPayment, pCurrency := s.arg(q.PaymentID), s.arg(q.Currency)
-	for _, k := range featureKeys {
-		value := k.value(q)
-		if value == "" {
-			continue
-		}
-		key := k.column + " = " + s.arg(value) + " AND " + k.column + " <> ''"
-		if k.merchant {
-			key = "merchant_id = " + s.arg(q.MerchantID) + " AND " + key
-		}
-		mine := " AND created_at <= " + pAt + " AND id <> " + pPayment
-		cards, paid := "0", "0"
-		if k.cards {
-			cards = "COUNT(DISTINCT CASE WHEN created_at > " + p24h + " AND card_fingerprint <> '' THEN card_fingerprint END)"
-		}
-		if k.merchant {
-			// The whole history: the paid count needs it, and it gives the
-			// first payment too.
-			paid = "COALESCE(SUM(CASE WHEN state IN " + paidStates + " THEN 1 ELSE 0 END), 0)"
-			s.part(k.name, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), "MIN(created_at)", cards, paid)
-			continue
-		}
-		firstSeen := "(SELECT MIN(created_at) FROM payments WHERE " + key + mine + ")"
-		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "1 = 1", pCurrency), firstSeen, cards, paid)
-	}
-	if len(s.parts) == 0 {
+	query, args := featureQuery(db.dialect, q)
+	if query == "" {
 		return f, nil
 	}
-	rows, err := db.bun.DB.QueryContext(ctx, strings.Join(s.parts, "\nUNION ALL\n"), s.args...)
+	rows, err := db.bun.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return f, classify(op, err, "")
 	}
@@ -99,6 +71,44 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 		return f, classify(op, err, "")
 	}
 	return f, nil
+}
+
+// featureQuery returns the statement of q's features, with its arguments:
+// one part per known key; "" when no key is known.
+func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
+	at := utc(q.At)
+	s := featureStatement{dialect: d}
+	// The parameters every part shares come first.
+	pAt, p1h, p24h, p7d := s.time(at), s.time(at.Add(-time.Hour)), s.time(at.Add(-24*time.Hour)), s.time(at.Add(-7*24*time.Hour))
+	pPayment, pCurrency := s.arg(q.PaymentID), s.arg(q.Currency)
+	for _, k := range featureKeys {
+		value := k.value(q)
+		if value == "" {
+			continue
+		}
+		key := k.column + " = " + s.arg(value) + " AND " + k.column + " <> ''"
+		if k.merchant {
+			key = "merchant_id = " + s.arg(q.MerchantID) + " AND " + key
+		}
+		mine := " AND created_at <= " + pAt + " AND id <> " + pPayment
+		cards, paid := "0", "0"
+		if k.cards {
+			cards = "COUNT(DISTINCT CASE WHEN created_at > " + p24h + " AND card_fingerprint <> '' THEN card_fingerprint END)"
+		}
+		if k.merchant {
+			// The whole history: the paid count needs it, and it gives the
+			// first payment too.
+			paid = "COALESCE(SUM(CASE WHEN state IN " + paidStates + " THEN 1 ELSE 0 END), 0)"
+			s.part(k.name, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), "MIN(created_at)", cards, paid)
+			continue
+		}
+		firstSeen := "(SELECT MIN(created_at) FROM payments WHERE " + key + mine + ")"
+		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "1 = 1", pCurrency), firstSeen, cards, paid)
+	}
+	if len(s.parts) == 0 {
+		return "", nil
+	}
+	return strings.Join(s.parts, "\nUNION ALL\n"), s.args
 }
 
 // featureKey is a key features are computed for.
