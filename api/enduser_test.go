@@ -177,13 +177,22 @@ func TestEndUserFactsRefused(t *testing.T) {
 		t.Run(ch.name, func(t *testing.T) {
 			e := newEnv(t)
 			for i, c := range []struct {
-				note string
-				f    facts
+				note  string
+				f     facts
+				ahead time.Duration // registeredAt this far ahead of the server's clock
 			}{
-				{"a malformed registration date", facts{registeredAt: "15.07.2024"}},
-				{"a registration date without a time", facts{registeredAt: "2024-07-15"}},
-				{"a registration time without a time zone", facts{registeredAt: "2024-07-15T09:30:00"}},
+				{note: "a malformed registration date", f: facts{registeredAt: "15.07.2024"}},
+				{note: "a registration date without a time", f: facts{registeredAt: "2024-07-15"}},
+				{note: "a registration time without a time zone", f: facts{registeredAt: "2024-07-15T09:30:00"}},
+				{note: "a lower-case billing country", f: facts{billingCountry: "at"}},
+				{note: "a billing country by name", f: facts{billingCountry: "Austria"}},
+				{note: "a device id of 129 characters", f: facts{deviceID: strings.Repeat("d", 129)}},
+				{note: "a registration 2 minutes in the future", ahead: 2 * time.Minute},
+				{note: "a registration next year", ahead: 365 * 24 * time.Hour},
 			} {
+				if c.ahead != 0 {
+					c.f.registeredAt = e.core.Clock.Now().Add(c.ahead).Format(time.RFC3339)
+				}
 				reference := "refused-" + string(rune('a'+i))
 				if got := ch.send(t, e, reference, c.f); got != refused {
 					t.Errorf("%s: %s; want it refused as invalid", c.note, got)

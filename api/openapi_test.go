@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -503,6 +504,10 @@ func TestOpenAPIEndUserFacts(t *testing.T) {
 		{map[string]any{"deviceId": "dev-7f3a9c21", "billingCountry": "AT", "registeredAt": "2024-07-15T11:30:00+02:00"}, 201, false},
 		{map[string]any{"registeredAt": "2024-07-15"}, 400, true},
 		{map[string]any{"registeredAt": "2024-07-15T09:30:00"}, 400, true},
+		{map[string]any{"billingCountry": "at"}, 400, true},
+		{map[string]any{"deviceId": strings.Repeat("d", 129)}, 400, true},
+		// The future is the server's to know, not the document's.
+		{map[string]any{"registeredAt": time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)}, 400, false},
 	} {
 		call := specCall{method: "POST", path: "/api/v1/payments", status: c.status, docRejects: c.docRejects,
 			body: withEndUser(t, depositBody("facts-"+strconv.Itoa(i), "50.00", "EUR", success), c.fields)}

@@ -36,7 +36,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 	if err != nil {
 		return nil, err
 	}
-	if err := validateOrder(req.MerchantReference, req.Kind, req.Amount, &req.EndUser); err != nil {
+	if err := validateOrder(req.MerchantReference, req.Kind, req.Amount, &req.EndUser, s.now()); err != nil {
 		return nil, err
 	}
 	if err := validateMethod(req.PaymentMethod, true); err != nil {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
@@ -139,7 +140,7 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 	if err != nil {
 		return nil, err
 	}
-	if err := validateStart(m, &req); err != nil {
+	if err := validateStart(m, &req, s.now()); err != nil {
 		return nil, err
 	}
 	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
@@ -197,8 +198,12 @@ var (
 	emailAddress   = regexp.MustCompile(`^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$`)
 )
 
-// validateOrder checks what every new payment carries.
-func validateOrder(reference string, kind paywire.Kind, amount paywire.Money, u *paywire.EndUser) error {
+// clockSkew is how far ahead of ours a merchant's clock may be: a time
+// the merchant gives is in the future only beyond it.
+const clockSkew = time.Minute
+
+// validateOrder checks what every new payment carries, at now.
+func validateOrder(reference string, kind paywire.Kind, amount paywire.Money, u *paywire.EndUser, now time.Time) error {
 	switch {
 	case reference == "" || len(reference) > 128 || !referenceChars.MatchString(reference):
 		return paywire.Errorf(paywire.EINVALID, "merchantReference must be 1 to 128 printable ASCII characters")
@@ -218,6 +223,12 @@ func validateOrder(reference string, kind paywire.Kind, amount paywire.Money, u 
 		return paywire.Errorf(paywire.EINVALID, "endUser.language must be a language tag such as en or de-AT")
 	case u.IP != "" && net.ParseIP(u.IP) == nil:
 		return paywire.Errorf(paywire.EINVALID, "endUser.ip is not an IP address")
+	case utf8.RuneCountInString(u.DeviceID) > 128:
+		return paywire.Errorf(paywire.EINVALID, "endUser.deviceId is longer than 128 characters")
+	case u.BillingCountry != "" && !countryCode.MatchString(u.BillingCountry):
+		return paywire.Errorf(paywire.EINVALID, "endUser.billingCountry must be an ISO 3166-1 alpha-2 code in capitals")
+	case u.RegisteredAt.After(now.Add(clockSkew)):
+		return paywire.Errorf(paywire.EINVALID, "endUser.registeredAt is in the future")
 	}
 	return nil
 }
@@ -232,8 +243,8 @@ func validateMethod(method paywire.Method, required bool) error {
 	return nil
 }
 
-func validateStart(m *paywire.Merchant, req *StartRequest) error {
-	if err := validateOrder(req.MerchantReference, req.Kind, req.Amount, &req.EndUser); err != nil {
+func validateStart(m *paywire.Merchant, req *StartRequest, now time.Time) error {
+	if err := validateOrder(req.MerchantReference, req.Kind, req.Amount, &req.EndUser, now); err != nil {
 		return err
 	}
 	if err := validateMethod(req.PaymentMethod, false); err != nil {
