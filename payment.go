@@ -194,6 +194,9 @@ type StateChange struct {
 	// Idempotency stores the outcome of the merchant's idempotent request
 	// with the change, so that a retry after a crash gets it.
 	Idempotency *IdempotentResult
+	// Audit records who made the change and why (a person's decision),
+	// in its transaction.
+	Audit *AuditEntry
 }
 
 // ProviderEvent identifies a provider's webhook event.
@@ -248,6 +251,10 @@ type PaymentStore interface {
 	// payment use cases call it.
 	ApplyStateChange(ctx context.Context, c StateChange) error
 
+	// PaymentsInState returns up to limit payments in state, oldest first,
+	// of one merchant (merchantID "": of every merchant).
+	PaymentsInState(ctx context.Context, merchantID string, state State, limit int) ([]*Payment, error)
+
 	// Events returns the history of the merchant's payment in Seq order.
 	// Returns ENOTFOUND as Payment does.
 	Events(ctx context.Context, merchantID, paymentID string) ([]Event, error)
@@ -268,6 +275,7 @@ const (
 	FollowUpAuthorizationExpiry FollowUpKind = "authorization_expiry" // let an uncaptured authorization lapse
 	FollowUpCapture             FollowUpKind = "capture"              // auto-capture an authorization
 	FollowUpRemainderRelease    FollowUpKind = "remainder_release"    // release what a partial capture left reserved
+	FollowUpReviewExpiry        FollowUpKind = "review_expiry"        // end a review nobody decided
 )
 
 // Follow-up statuses.

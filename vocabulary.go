@@ -59,6 +59,7 @@ const (
 	EventRefundRequested  EventType = "refund_requested"
 	EventReviewApproved   EventType = "review_approved"
 	EventReviewRejected   EventType = "review_rejected"
+	EventReviewExpired    EventType = "review_expired"
 
 	// A follow-up fell due.
 	EventCaptureDue           EventType = "capture_due"
@@ -72,7 +73,7 @@ var EventTypes = []EventType{
 	EventSubmitted,
 	EventProviderPending, EventProviderAuthorized, EventProviderCaptured, EventProviderDeclined,
 	EventProviderCancelled, EventProviderError, EventProviderRefunded, EventChargeback,
-	EventCaptureRequested, EventCancelRequested, EventRefundRequested, EventReviewApproved, EventReviewRejected,
+	EventCaptureRequested, EventCancelRequested, EventRefundRequested, EventReviewApproved, EventReviewRejected, EventReviewExpired,
 	EventCaptureDue, EventPaymentExpired, EventAuthorizationExpired, EventRemainderRelease,
 }
 
@@ -136,6 +137,10 @@ const (
 
 // ProviderActor is the actor for a provider's answer or webhook.
 func ProviderActor(name string) Actor { return Actor("provider:" + name) }
+
+// OperatorActor is the actor for the platform operator, by the channel
+// used: "cli" or "api".
+func OperatorActor(channel string) Actor { return Actor("operator:" + channel) }
 
 // AdminActor is the actor for a back-office user.
 func AdminActor(user string) Actor { return Actor("admin:" + user) }

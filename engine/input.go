@@ -263,7 +263,7 @@ var routeAttrs = attrs[RouteRequest]{
 var workflowAttrs = attrs[WorkflowRequest]{
 	"state": func(r *WorkflowRequest) any { return r.State },
 	"event": func(r *WorkflowRequest) any {
-		return map[string]any{"type": r.Event.Type, "amount": r.Event.Amount}
+		return map[string]any{"type": r.Event.Type, "amount": r.Event.Amount, "source": r.Event.Source}
 	},
 	"kind":     func(r *WorkflowRequest) any { return r.Kind },
 	"amount":   func(r *WorkflowRequest) any { return r.Amount.fields() },

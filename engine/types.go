@@ -128,6 +128,9 @@ type RouteInput struct {
 type WorkflowEvent struct {
 	Type   string `json:"type" expr:"type"`
 	Amount int64  `json:"amount" expr:"amount"`
+	// Source is who caused it: merchant, end_user, system,
+	// provider:<name>, admin:<user> or operator:<channel>.
+	Source string `json:"source" expr:"source"`
 }
 
 // RiskSummary is the latest risk decision, as workflow policies see it.

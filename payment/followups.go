@@ -140,6 +140,8 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 		return on(paywire.EventAuthorizationExpired)
 	case paywire.FollowUpRemainderRelease:
 		return on(paywire.EventRemainderRelease)
+	case paywire.FollowUpReviewExpiry:
+		return on(paywire.EventReviewExpired)
 	case paywire.FollowUpStatusQuery:
 		att, err := s.Attempts.Attempt(ctx, f.AttemptID)
 		if err != nil {

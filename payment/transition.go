@@ -44,6 +44,7 @@ type event struct {
 	FollowUp  int64                  // the follow-up the change carries out
 	FollowUps []paywire.FollowUp     // scheduled with the change
 	Idem      *idemRequest           // the merchant's idempotent request, answered by the change
+	Audit     *paywire.AuditEntry    // a person's decision: who and why, written with the change
 	// OpKey names the logical operation for the provider's idempotency
 	// keys of the money actions the event leads to; the same for every
 	// retry of the same request.
@@ -165,6 +166,10 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 			}
 		case paywire.ActionScheduleExpiry:
 			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpAuthorizationExpiry, now.Add(m.AuthorizationExpiry())))
+		case paywire.ActionHoldForReview:
+			// A review nobody decides ends when an authorization would
+			// lapse: funds are not held longer for it.
+			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpReviewExpiry, now.Add(m.AuthorizationExpiry())))
 		case paywire.ActionCapture:
 			if d.NextState == paywire.StateAuthorized {
 				c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpCapture, now))
@@ -307,9 +312,10 @@ func checkDecision(p *paywire.Payment, to paywire.State, ev paywire.EventType, a
 			switch {
 			case p.State == paywire.StateAuthorized && (to == paywire.StateCancelled || to == paywire.StateExpired):
 			case p.State == paywire.StatePending && (to == paywire.StateCancelled || to == paywire.StateExpired):
+			case p.State == paywire.StateReview && p.Provider != "" && (to == paywire.StateRefused || to == paywire.StateCancelled || to == paywire.StateExpired):
 			case to == "" && ev == paywire.EventRemainderRelease:
 			default:
-				return fmt.Errorf("void goes with cancelling or expiring a payment not captured, or releasing a remainder")
+				return fmt.Errorf("void goes with cancelling or expiring a payment not captured, ending a review of an authorization, or releasing a remainder")
 			}
 		case paywire.ActionNotifyMerchant:
 			if to == "" {
@@ -383,6 +389,10 @@ func (s *Service) withSideRows(c *paywire.StateChange, ev event) {
 	}
 	c.ProviderEvent = ev.Seen
 	c.DoneFollowUp = ev.FollowUp
+	if ev.Audit != nil {
+		a := *ev.Audit // each try of the change writes its own
+		c.Audit = &a
+	}
 	c.FollowUps = append(c.FollowUps, ev.FollowUps...)
 }
 

@@ -191,7 +191,8 @@ func TestWebhooks(t *testing.T) {
 
 // TestRiskPaths: the risk decision at submission, pinned, decides whether
 // a provider sees the payment, and a challenge asks the provider for 3-D
-// Secure.
+// Secure. A review is authorized first (the card details are not kept)
+// and then held in review.
 func TestRiskPaths(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -202,7 +203,7 @@ func TestRiskPaths(t *testing.T) {
 		threeDS bool
 	}{
 		{paywire.RiskBlock, paywire.StateRefused, "https://shop.example/refused?", 0, false},
-		{paywire.RiskReview, paywire.StateReview, "https://shop.example/pending?", 0, false},
+		{paywire.RiskReview, paywire.StateReview, "https://shop.example/pending?", 1, false},
 		{paywire.RiskChallenge, paywire.StateAuthorized, "https://shop.example/ok?", 1, true},
 		{paywire.RiskAllow, paywire.StateAuthorized, "https://shop.example/ok?", 1, false},
 	} {

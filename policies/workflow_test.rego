@@ -96,7 +96,7 @@ events := {
 	"submitted",
 	"provider_pending", "provider_authorized", "provider_captured", "provider_declined",
 	"provider_cancelled", "provider_error", "provider_refunded", "chargeback",
-	"capture_requested", "cancel_requested", "refund_requested", "review_approved", "review_rejected",
+	"capture_requested", "cancel_requested", "refund_requested", "review_approved", "review_rejected", "review_expired",
 	"capture_due", "payment_expired", "authorization_expired", "remainder_release",
 }
 
@@ -219,6 +219,9 @@ admits(from, to, _, "void") if {
 	to in {"cancelled", "expired"}
 }
 
+# Ending the review of an authorization releases it.
+admits("review", to, _, "void") if to in {"refused", "cancelled", "expired"}
+
 admits(_, "", "remainder_release", "void")
 
 admits(_, "review", _, "hold_for_review")
@@ -337,6 +340,7 @@ applies := {
 	["chargeback", "completed"], ["chargeback", "partially_refunded"],
 	["review_approved", "review"],
 	["review_rejected", "review"],
+	["review_expired", "review"],
 	["cancel_requested", "created"], ["cancel_requested", "pending"], ["cancel_requested", "review"],
 	["cancel_requested", "authorized"],
 	["capture_requested", "authorized"],

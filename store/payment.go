@@ -204,6 +204,18 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return err
 		}
 	}
+	if a := c.Audit; a != nil {
+		details := string(a.Details)
+		if details == "" {
+			details = "{}"
+		}
+		a.At = now
+		row := &auditRow{At: now, Actor: a.Actor, Action: a.Action, Target: a.Target, Details: details}
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		a.ID = row.ID
+	}
 	if n := c.Notification; n != nil {
 		if _, err := tx.NewInsert().Model(&outboxRow{
 			EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
@@ -370,6 +382,28 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error
 		return classify(op, err, "payment changed meanwhile; read it again")
 	}
 	return nil
+}
+
+// PaymentsInState implements paywire.PaymentStore.
+func (db *DB) PaymentsInState(ctx context.Context, merchantID string, state paywire.State, limit int) ([]*paywire.Payment, error) {
+	const op = "store/DB.PaymentsInState"
+	var rows []paymentRow
+	q := db.bun.NewSelect().Model(&rows).Where("state = ?", string(state)).OrderExpr("created_at, id").Limit(int64(max(1, min(limit, 1000))))
+	if merchantID != "" {
+		q = q.Where("merchant_id = ?", merchantID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, classify(op, err, "")
+	}
+	out := make([]*paywire.Payment, 0, len(rows))
+	for i := range rows {
+		p, err := rows[i].payment()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // Events implements paywire.PaymentStore.
