@@ -10,7 +10,6 @@ import (
 	"strings"
 )
 
-
 // BIN range lengths: a range is written with 6 to 11 digits.
 const (
 	minRangeDigits = 6

@@ -27,7 +27,7 @@ func TestInputsAreFilled(t *testing.T) {
 	eu := paywire.EndUser{ID: "u1", Email: "u1@Example.com", Country: "DE", IP: "192.0.2.1", Language: "de",
 		DeviceID: "dev-1", BillingCountry: "AT", RegisteredAt: now.AddDate(0, 0, -40)}
 	everything := paywire.KeyFeatures{Known: true, FirstSeen: now.AddDate(0, 0, -3),
-		H1: paywire.Window{Attempted: 1, Authorized: 1, Declined: 1, Blocked: 1, Amount: 1},
+		H1:  paywire.Window{Attempted: 1, Authorized: 1, Declined: 1, Blocked: 1, Amount: 1},
 		H24: paywire.Window{Attempted: 2, Authorized: 2, Declined: 2, Blocked: 2, Amount: 2},
 		D7:  paywire.Window{Attempted: 3, Authorized: 3, Declined: 3, Blocked: 3, Amount: 3}}
 	fx := facts{features: engine.FeaturesOf(paywire.Features{Card: everything, Email: everything, IP: everything, Customer: everything, Device: everything,
