@@ -22,6 +22,8 @@ import (
 type Operator struct {
 	Credentials *credential.Manager
 	Merchants   paywire.MerchantStore
+	// Reviews decides payments held for review; nil: no review routes.
+	Reviews Reviewer
 	// Token is the operator's bearer token; empty turns the API off.
 	Token  string
 	Logger *slog.Logger
@@ -52,6 +54,7 @@ func (o *Operator) Mount(r chi.Router) {
 			r.Post("/merchants/{id}/credentials", o.json(o.issueCredential))
 			r.Post("/merchants/{id}/credentials/{cred}/rotate", o.json(o.rotateCredential))
 			r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
+			o.mountReviews(r)
 		})
 	})
 }
