@@ -2,10 +2,10 @@ package api_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-	"net/http/httptest"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/api"
