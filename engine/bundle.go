@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing/fstest"
 
 	"github.com/expr-lang/expr"
@@ -42,6 +43,7 @@ type Bundle struct {
 	txn    storage.Transaction
 	points map[string]*compiledPoint
 	bins   *enrich.BINTable // data.paywire.bins; nil: no BIN is known
+	lists  listLookup       // in_list: data.paywire.lists, then the live lists
 }
 
 // BIN returns what the bundle's BIN table (data.paywire.bins) says about a
@@ -144,6 +146,12 @@ func Compile(ctx context.Context, files Files) (*Bundle, error) {
 // as OPA signs bundles: a missing, foreign or broken signature, or a file
 // changed, added or removed after signing, refuses the bundle.
 func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle, error) {
+	return compile(ctx, files, v, new(atomic.Pointer[ListSet]))
+}
+
+// compile is CompileVerified for a bundle whose in_list also reads the
+// live lists in live (an engine's).
+func compile(ctx context.Context, files Files, v *Verification, live *atomic.Pointer[ListSet]) (*Bundle, error) {
 	if _, ok := files[".manifest"]; !ok {
 		return nil, refuse(".manifest", 0, "missing: a bundle needs a manifest with its revision and roots")
 	}
@@ -192,6 +200,7 @@ func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle
 	}
 	out := &Bundle{
 		bins:     bins,
+		lists:    listLookup{bundle: lists, live: live},
 		txn:      txn,
 		Revision: b.Manifest.Revision,
 		Hash:     files.Hash(),
@@ -208,7 +217,7 @@ func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle
 		if err != nil {
 			return nil, refuse("", 0, "preparing %s: %v", entryPoint(p), err)
 		}
-		rules, perr := compileRules(p, files[rulesFile(p)], lists)
+		rules, perr := compileRulesWith(p, files[rulesFile(p)], out.lists.has)
 		problems = append(problems, perr...)
 		cp := &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
 		for _, r := range rules {
@@ -330,7 +339,13 @@ var envs = map[string]any{
 	PointWorkflow:     WorkflowInput{},
 }
 
+// compileRules compiles a point's rules with in_list reading lists alone.
 func compileRules(point string, src []byte, lists map[string]map[string]bool) ([]compiledRule, []Problem) {
+	return compileRulesWith(point, src, func(name, value string) bool { return lists[name][value] })
+}
+
+// compileRulesWith compiles a point's rules with inList as in_list.
+func compileRulesWith(point string, src []byte, inList func(name, value string) bool) ([]compiledRule, []Problem) {
 	file := rulesFile(point)
 	if src == nil {
 		return nil, []Problem{{File: file, Reason: "missing: every point needs a rules file (it may hold `rules: []`)"}}
@@ -344,7 +359,7 @@ func compileRules(point string, src []byte, lists map[string]map[string]bool) ([
 		expr.AsBool(),
 		expr.DisableBuiltin("now"),
 		expr.Function("in_list", func(params ...any) (any, error) {
-			return lists[params[0].(string)][params[1].(string)], nil
+			return inList(params[0].(string), params[1].(string)), nil
 		}, new(func(string, string) bool)),
 		expr.Function("bucket", func(params ...any) (any, error) {
 			return Bucket(params[0].(string), params[1].(string)), nil

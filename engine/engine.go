@@ -23,7 +23,8 @@ import (
 type Engine struct {
 	active atomic.Pointer[Bundle]
 	cache  *lru.Cache[string, *Bundle]
-	mu     sync.Mutex // serialises compilation and activation
+	mu     sync.Mutex              // serialises compilation and activation
+	lists  atomic.Pointer[ListSet] // the live lists (SetLists)
 
 	// Recorder stores a record of every decision; nil records nothing.
 	Recorder Recorder
@@ -61,7 +62,7 @@ func (e *Engine) Load(ctx context.Context, files Files) (*Bundle, error) {
 	if b, ok := e.cache.Get(key); ok {
 		return b, nil
 	}
-	b, err := CompileVerified(ctx, files, e.Verification)
+	b, err := compile(ctx, files, e.Verification, &e.lists)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +240,8 @@ func (e *Engine) decide(ctx context.Context, point string, env any, unknown func
 	fired.each(func(i int) {
 		r.hits = append(r.hits, RuleHit{ID: p.rules[i].id, Effect: p.rules[i].effect})
 	})
-	t, err := b.eval(ctx, point, p.input(&fired, build), inputTime(env))
+	// Rego's paywire.in_list reads one live list set for the whole evaluation.
+	t, err := b.eval(withLists(ctx, b.lists.bundle, b.lists.live.Load()), point, p.input(&fired, build), inputTime(env))
 	if err != nil {
 		r.err = err
 	}
