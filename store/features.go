@@ -14,11 +14,12 @@ var _ paywire.FeatureStore = (*DB)(nil)
 // Features implements paywire.FeatureStore.
 //
 // All known keys are read in one statement, one round trip: per key, an
-// aggregate over its payments of the last 7 days with the shorter windows
-// as conditional sums, and its first payment as a subquery that reads one
-// entry of the key's index. Each part is a range scan of the key's index of
-// migration 0009. The customer's part reads the customer's whole history
-// instead, which the count of paid payments needs anyway.
+// aggregate over its payments of the last 7 days, each count with a
+// FILTER, and its first payment as a subquery that reads one entry of the
+// key's index. Each part is a range scan of the key's index of migration
+// 0009, which holds every column read (an index-only scan). The customer's
+// part reads the customer's whole history instead, which the count of paid
+// payments needs anyway.
 //
 // The statement is sent with the driver's placeholders, not formatted by
 // bun: its text then depends only on which keys are known (32 texts), so
@@ -93,17 +94,17 @@ func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
 		mine := " AND created_at <= " + pAt + " AND id <> " + pPayment
 		cards, paid := "0", "0"
 		if k.cards {
-			cards = "COUNT(DISTINCT CASE WHEN created_at > " + p24h + " AND card_fingerprint <> '' THEN card_fingerprint END)"
+			cards = "COUNT(DISTINCT card_fingerprint)" + filter("created_at > "+p24h, "card_fingerprint <> ''")
 		}
 		if k.merchant {
 			// The whole history: the paid count needs it, and it gives the
 			// first payment too.
-			paid = "COALESCE(SUM(CASE WHEN state IN " + paidStates + " THEN 1 ELSE 0 END), 0)"
+			paid = "COUNT(*)" + filter("state IN "+paidStates)
 			s.part(k.name, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), "MIN(created_at)", cards, paid)
 			continue
 		}
 		firstSeen := "(SELECT MIN(created_at) FROM payments WHERE " + key + mine + ")"
-		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "1 = 1", pCurrency), firstSeen, cards, paid)
+		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "", pCurrency), firstSeen, cards, paid)
 	}
 	if len(s.parts) == 0 {
 		return "", nil
@@ -168,24 +169,38 @@ func (s *featureStatement) part(name, where, windows, firstSeen, cards, paid str
 		" FROM payments WHERE "+where)
 }
 
-// windowSums returns the conditional sums of the three windows, each with
-// the five counts of paywire.Window; d7 is the condition of the 7-day
-// window ("1 = 1" when only its rows are read). Aggregates of no rows are
-// NULL, and PostgreSQL sums BIGINTs into NUMERIC: hence COALESCE and CAST.
+// windowSums returns the counts of the three windows, each with the five
+// of paywire.Window; d7 is the condition of the 7-day window ("" when only
+// its rows are read). PostgreSQL sums BIGINTs into NUMERIC: hence the CAST.
 func windowSums(p1h, p24h, d7, pCurrency string) string {
 	var sums []string
 	for _, window := range []string{"created_at > " + p1h, "created_at > " + p24h, d7} {
 		for _, counted := range []string{
-			"1 = 1",
+			"",
 			"state IN " + paidStates,
 			"state IN ('" + string(paywire.StateRefused) + "', '" + string(paywire.StateFailed) + "') AND risk_action <> '" + string(paywire.RiskBlock) + "'",
 			"risk_action = '" + string(paywire.RiskBlock) + "'",
 		} {
-			sums = append(sums, "COALESCE(SUM(CASE WHEN "+window+" AND "+counted+" THEN 1 ELSE 0 END), 0)")
+			sums = append(sums, "COUNT(*)"+filter(window, counted))
 		}
-		sums = append(sums, "CAST(COALESCE(SUM(CASE WHEN "+window+" AND currency = "+pCurrency+" THEN amount ELSE 0 END), 0) AS BIGINT)")
+		sums = append(sums, "CAST(COALESCE(SUM(amount)"+filter(window, "currency = "+pCurrency)+", 0) AS BIGINT)")
 	}
 	return strings.Join(sums, ", ")
+}
+
+// filter returns the FILTER clause of an aggregate over the rows meeting
+// every condition given.
+func filter(conditions ...string) string {
+	var and []string
+	for _, c := range conditions {
+		if c != "" {
+			and = append(and, c)
+		}
+	}
+	if len(and) == 0 {
+		return ""
+	}
+	return " FILTER (WHERE " + strings.Join(and, " AND ") + ")"
 }
 
 // scanTime reads a time a driver returns for an expression: time.Time from
