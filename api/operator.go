@@ -24,6 +24,8 @@ type Operator struct {
 	Merchants   paywire.MerchantStore
 	// Reviews decides payments held for review; nil: no review routes.
 	Reviews Reviewer
+	// Lists keeps the block and allow lists; nil: the list routes answer 503.
+	Lists paywire.ListStore
 	// Token is the operator's bearer token; empty turns the API off.
 	Token  string
 	Logger *slog.Logger
@@ -55,6 +57,7 @@ func (o *Operator) Mount(r chi.Router) {
 			r.Post("/merchants/{id}/credentials/{cred}/rotate", o.json(o.rotateCredential))
 			r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
 			o.mountReviews(r)
+			o.mountLists(r)
 		})
 	})
 }
