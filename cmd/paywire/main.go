@@ -35,6 +35,7 @@ Usage:
   paywire healthcheck [--url U]   exit 0 if U (default http://127.0.0.1:8080/readyz) answers 200
   paywire policy test|eval|build  test, evaluate or package a policy bundle
   paywire merchant ...            create merchants; issue, rotate, revoke and list API secrets
+  paywire list add|remove|show    block and allow lists that policies read (in effect within seconds)
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runPolicy(ctx, rest, stdout, os.Stdin)
 	case "merchant":
 		err = runMerchant(ctx, rest, stdout, stderr, getenv)
+	case "list":
+		err = runList(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -76,6 +76,7 @@ type Main struct {
 	// credentials from before keyed hashes, admin passwords).
 	passwords *credential.Gate
 	geo       *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
+	lists     *listRefresher
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -104,6 +105,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Logger.Info("policy bundle active", "revision", m.Engine.Active().Revision, "hash", m.Engine.Active().Hash)
+	m.lists = &listRefresher{Store: m.DB, Engine: m.Engine, Logger: m.Logger, Every: 2 * time.Second, Now: m.DB.Now}
+	if err := m.lists.refresh(ctx); err != nil {
+		return fmt.Errorf("loading the lists: %w", err)
+	}
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -175,7 +180,7 @@ func (m *Main) mountAPI() error {
 		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
 		AuthLimits: api.AuthLimits{PerAddress: m.Config.AuthFailPerAddr, PerMerchant: m.Config.AuthFailPerMerchant,
 			Passwords: m.passwordGate()}}).Mount(m.Router)
-	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Reviews: m.Payments, Logger: m.Logger,
+	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Reviews: m.Payments, Lists: m.DB, Logger: m.Logger,
 		Token: m.Config.OperatorToken}).Mount(m.Router)
 	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
 	if len(m.Sandbox) > 0 {
@@ -265,6 +270,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { <-followUpsDone }()
+	// The lists refresher: changes reach this node's decisions within
+	// its period.
+	listsDone := make(chan struct{})
+	go func() { defer close(listsDone); m.lists.run(ctx) }()
+	defer func() { <-listsDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
