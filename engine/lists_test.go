@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/rules"
 )
 
 // listFiles is minimalFiles with risk rules on live lists and a risk
@@ -81,6 +83,46 @@ func TestLiveLists(t *testing.T) {
 	e.SetLists(nil)
 	if d, _ := e.Risk(ctx, riskInput(100, "666666")); d.Action != RiskBlock {
 		t.Fatalf("a BIN on the bundle's list: %+v", d)
+	}
+}
+
+// TestDefaultRulesBlockOnLiveLists: each blocked_* rule of the default
+// bundle blocks, with its reason, once the live list holds the value.
+func TestDefaultRulesBlockOnLiveLists(t *testing.T) {
+	files, err := BundleFiles(policies.FS, rules.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, files)
+	in := riskInput(1000, "411111")
+	in.Request.Card.Fingerprint = "fp_1"
+	in.Request.Card.ExpiryMonth, in.Request.Card.ExpiryYear = 12, 2030
+	in.Request.Customer = Customer{ID: "c1", Email: "Someone@Example.com", EmailDomain: "example.com", IP: "203.0.113.9",
+		DeviceID: "dev-1", Country: "DE", Language: "en"}
+	if d, _ := e.Risk(ctx, in); d.Action == RiskBlock || d.FailedClosed {
+		t.Fatalf("on no list: %+v", d)
+	}
+	for _, c := range []struct {
+		entry  paywire.ListEntry
+		reason string
+	}{
+		{entry("blocked_emails", paywire.ListEmail, "someone@example.com", time.Time{}), "blocked_email"},
+		{entry("blocked_email_domains", paywire.ListEmailDomain, "example.com", time.Time{}), "blocked_email_domain"},
+		{entry("blocked_cards", paywire.ListCardFingerprint, "fp_1", time.Time{}), "blocked_card"},
+		{entry("blocked_ips", paywire.ListIP, "203.0.113.0/28", time.Time{}), "blocked_ip"},
+		{entry("blocked_devices", paywire.ListDeviceID, "dev-1", time.Time{}), "blocked_device"},
+		{entry("blocked_customers", paywire.ListCustomerID, "demo/c1", time.Time{}), "blocked_customer"},
+	} {
+		e.SetLists(NewListSet([]paywire.ListEntry{c.entry}, 1, now))
+		d, _ := e.Risk(ctx, in)
+		if d.Action != RiskBlock || !slices.Contains(d.Reasons, c.reason) {
+			t.Errorf("%s on %s: %+v", c.entry.Value, c.entry.List, d)
+		}
+	}
+	// Another merchant's customer with the same id is not blocked.
+	e.SetLists(NewListSet([]paywire.ListEntry{entry("blocked_customers", paywire.ListCustomerID, "other/c1", time.Time{})}, 1, now))
+	if d, _ := e.Risk(ctx, in); d.Action == RiskBlock {
+		t.Errorf("another merchant's customer: %+v", d)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/engine"
+	"github.com/paywire/paywire/store/storetest"
 )
 
 // TestListCommand: paywire list adds (normalised), shows and removes
@@ -132,5 +135,47 @@ func TestListsReachDecisions(t *testing.T) {
 			t.Fatalf("5 s after removing the entry: %+v", d)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// failingLists is a list store whose version cannot be read.
+type failingLists struct{ paywire.ListStore }
+
+func (failingLists) ListsVersion(context.Context) (int64, error) {
+	return 0, paywire.Errorf(paywire.EUNAVAILABLE, "the database is unavailable")
+}
+
+// TestListRefresher: the refresher loads the lists when their version
+// moves or a loaded entry expires, not otherwise, and keeps the last lists
+// when the database fails.
+func TestListRefresher(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewSQLite(t)
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	e := engine.New(1)
+	r := &listRefresher{Store: db, Engine: e, Logger: slog.New(slog.DiscardHandler), Every: time.Second, Now: db.Now}
+	if err := r.refresh(ctx); err != nil || e.Lists() == nil || e.Lists().Len() != 0 {
+		t.Fatalf("first load: %v, %v", e.Lists(), err)
+	}
+	add := &paywire.ListEntry{List: "blocked_ips", Type: paywire.ListIP, Value: "10.0.0.0/8", Reason: "r", CreatedBy: "t", ExpiresAt: now.Add(time.Minute)}
+	if err := db.AddListEntry(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.refresh(ctx); err != nil || !e.Lists().Has("blocked_ips", "10.1.2.3") {
+		t.Fatalf("after an add: %v", err)
+	}
+	loaded := e.Lists()
+	if err := r.refresh(ctx); err != nil || e.Lists() != loaded {
+		t.Errorf("reloaded without a change: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if err := r.refresh(ctx); err != nil || e.Lists().Has("blocked_ips", "10.1.2.3") || e.Lists().Len() != 0 {
+		t.Errorf("after the entry expired: %d entries, %v", e.Lists().Len(), err)
+	}
+	kept := e.Lists()
+	r.Store = failingLists{db}
+	if err := r.refresh(ctx); err == nil || e.Lists() != kept {
+		t.Errorf("a failing database: %v; the lists changed: %v", err, e.Lists() != kept)
 	}
 }
