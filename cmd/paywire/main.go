@@ -36,6 +36,8 @@ Usage:
   paywire policy test|eval|build  test, evaluate or package a policy bundle
   paywire merchant ...            create merchants; issue, rotate, revoke and list API secrets
   paywire list add|remove|show    block and allow lists that policies read (in effect within seconds)
+  paywire review list|approve|decline
+                                  the review queue of a running node, and decisions on it
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runMerchant(ctx, rest, stdout, stderr, getenv)
 	case "list":
 		err = runList(ctx, rest, stdout, getenv)
+	case "review":
+		err = runReview(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
