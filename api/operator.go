@@ -13,6 +13,7 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/credential"
+	"github.com/paywire/paywire/engine"
 )
 
 // Operator serves the platform operator's JSON API under
@@ -22,8 +23,12 @@ import (
 type Operator struct {
 	Credentials *credential.Manager
 	Merchants   paywire.MerchantStore
-	// Reviews decides payments held for review; nil: no review routes.
+	// Reviews decides payments held for review; nil: review routes answer
+	// 503.
 	Reviews Reviewer
+	// Decisions and ActiveBundle explain recorded risk decisions.
+	Decisions    paywire.DecisionStore
+	ActiveBundle func() *engine.Bundle
 	// Lists keeps the block and allow lists; nil: the list routes answer 503.
 	Lists paywire.ListStore
 	// Token is the operator's bearer token; empty turns the API off.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/api/message"
+	"github.com/paywire/paywire/engine"
 )
 
 // Reviewer decides payments held for review (payment.Service).
@@ -34,6 +35,7 @@ type OperatorReviewDecision struct {
 func (o *Operator) mountReviews(r chi.Router) {
 	r.Get("/reviews", o.json(o.withReviews(o.listReviews)))
 	r.Post("/merchants/{id}/payments/{payment}/review", o.json(o.withReviews(o.decideReview)))
+	r.Get("/merchants/{id}/payments/{payment}/risk", o.json(o.explainRisk))
 }
 
 // withReviews answers 503 on a node built without the payment use cases.
@@ -84,4 +86,32 @@ func (o *Operator) decideReview(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, OperatorReview{MerchantID: p.MerchantID, RiskScore: p.RiskScore, RiskAction: string(p.RiskAction), Payment: toPaymentJSON(p, nil)}, nil
+}
+
+// explainRisk answers the payment's latest risk decision broken down: each
+// rule's score and what it read, the features the decision knew.
+func (o *Operator) explainRisk(r *http.Request) (int, any, error) {
+	if o.Decisions == nil {
+		return 0, nil, paywire.Errorf(paywire.EUNAVAILABLE, "this node does not serve decisions")
+	}
+	merchantID, paymentID := chi.URLParam(r, "id"), chi.URLParam(r, "payment")
+	recs, err := o.Decisions.Decisions(r.Context(), merchantID, paymentID)
+	if err != nil {
+		return 0, nil, err
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Point != engine.PointRisk {
+			continue
+		}
+		var b *engine.Bundle
+		if o.ActiveBundle != nil {
+			b = o.ActiveBundle()
+		}
+		x, err := engine.ExplainRisk(recs[i], b)
+		if err != nil {
+			return 0, nil, &paywire.Error{Code: paywire.EINTERNAL, Message: "internal error", Err: err}
+		}
+		return http.StatusOK, x, nil
+	}
+	return 0, nil, paywire.Errorf(paywire.ENOTFOUND, "payment %s has no risk decision", paymentID)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/api"
 	"github.com/paywire/paywire/credential"
+	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/store/storetest"
 )
@@ -22,7 +23,7 @@ func TestOperatorReviews(t *testing.T) {
 	k, _ := credential.NewKeyed(credential.DevelopmentKey)
 	r := chi.NewRouter()
 	(&api.Operator{Credentials: &credential.Manager{Merchants: core.DB, Audit: core.DB, Keyed: k, Now: core.Clock.Now},
-		Merchants: core.DB, Reviews: core.Payments, Token: operatorToken}).Mount(r)
+		Merchants: core.DB, Reviews: core.Payments, Decisions: core.DB, ActiveBundle: core.Engine.Active, Token: operatorToken}).Mount(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	core.Merchant("shop", "")
@@ -58,5 +59,38 @@ func TestOperatorReviews(t *testing.T) {
 	entries, err := core.DB.AuditEntries(context.Background(), 0, 5)
 	if err != nil || len(entries) == 0 || entries[0].Action != "payment.review.decline" || entries[0].Actor != "operator:api" || entries[0].Target != p.ID {
 		t.Errorf("audit: %+v, %v", entries, err)
+	}
+}
+
+// TestOperatorExplainRisk: a payment's recorded risk decision, broken down
+// by rule with what each read and the features known.
+func TestOperatorExplainRisk(t *testing.T) {
+	core := paywiretest.New(t)
+	r := chi.NewRouter()
+	(&api.Operator{Merchants: core.DB, Decisions: core.DB, ActiveBundle: core.Engine.Active, Token: operatorToken}).Mount(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	core.Merchant("shop", "")
+	p := storetest.SeedPayment(t, core.DB, "shop", "explain-1")
+	path := "/api/v1/operator/merchants/shop/payments/" + p.ID + "/risk"
+	if st, _ := operatorCall(t, srv, operatorToken, "GET", path, ""); st != 404 {
+		t.Errorf("no decision yet: %d; want 404", st)
+	}
+	in := engine.RiskInput{Request: engine.RiskRequest{PaymentID: p.ID, MerchantID: "shop", Kind: "deposit",
+		Amount: engine.Money{Minor: 4999, Currency: "EUR", Exponent: 2}, Method: "card",
+		Card:     engine.Card{Brand: "visa", BIN: "401288", Last4: "1881", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: "fp"},
+		Customer: engine.Customer{ID: "u1", Country: "DE", Language: "de"}, Time: core.Clock.Now()},
+		Features: engine.Features{CardCount1h: engine.Known(1)}}
+	if _, err := core.Engine.Risk(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	st, out := operatorCall(t, srv, operatorToken, "GET", path, "")
+	rules, _ := out["rules"].([]any)
+	features, _ := out["features"].(map[string]any)
+	if st != 200 || out["score"] != 15.0 || len(rules) != 1 || rules[0].(map[string]any)["id"] != "watched_bin" || features["card_count_1h"] != 1.0 || len(features) != 1 {
+		t.Errorf("explanation: %d %v", st, out)
+	}
+	if st, _ := operatorCall(t, srv, operatorToken, "GET", "/api/v1/operator/merchants/other/payments/"+p.ID+"/risk", ""); st != 404 {
+		t.Errorf("another merchant's payment: %d; want 404", st)
 	}
 }

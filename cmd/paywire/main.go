@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "healthcheck":
 		err = runHealthcheck(ctx, rest)
 	case "policy":
-		err = runPolicy(ctx, rest, stdout, os.Stdin)
+		err = runPolicy(ctx, rest, stdout, os.Stdin, getenv)
 	case "merchant":
 		err = runMerchant(ctx, rest, stdout, stderr, getenv)
 	case "list":

@@ -10,15 +10,21 @@ import (
 	"io"
 	"os"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
+	"github.com/paywire/paywire/store"
 )
 
 const policyUsage = `Usage:
   paywire policy test [--verification-key K] [bundle]         run the bundle's Rego unit tests
   paywire policy eval --point P --input F [--bundle B] [--verification-key K]
                                                               evaluate one decision and print it as JSON
+  paywire policy eval --payment ID --merchant M [--db D] [--bundle B]
+                                                              explain a stored payment's risk decision (each
+                                                              rule's score, the features it knew) and decide
+                                                              it again, on the same input, with the bundle
   paywire policy build --out F [--bundle B] [--signing-key K] write the bundle as a .tar.gz, signed with K
 
 A bundle B is a directory or a .tar.gz; without one, the default bundle built
@@ -34,7 +40,7 @@ signature is OPA's .signatures.json over every file of the bundle.
 test and eval refuse a bundle not signed with it.
 `
 
-func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader) error {
+func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader, getenv func(string) string) error {
 	if len(args) == 0 {
 		return usageError{errors.New("say test, eval or build\n\n" + policyUsage)}
 	}
@@ -42,7 +48,7 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 	case "test":
 		return policyTest(ctx, args[1:], stdout)
 	case "eval":
-		return policyEval(ctx, args[1:], stdout, stdin)
+		return policyEval(ctx, args[1:], stdout, stdin, getenv)
 	case "build":
 		return policyBuild(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
@@ -146,17 +152,26 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 // maxEvalInput bounds the input file of policy eval.
 const maxEvalInput = 1 << 20
 
-func policyEval(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader) error {
+func policyEval(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader, getenv func(string) string) error {
 	fs := flag.NewFlagSet("paywire policy eval", flag.ContinueOnError)
 	point := fs.String("point", "", "availability, risk, routing or workflow")
 	inputPath := fs.String("input", "", "JSON input file, or - for standard input")
 	bundlePath := fs.String("bundle", "", "bundle directory or .tar.gz (default: the built-in bundle)")
 	keys := addKeyFlags(fs, "verification-key", "refuse a bundle not signed with this key (PEM public key or shared secret file)")
+	paymentID := fs.String("payment", "", "explain a stored payment's risk decision and decide it again with the bundle (instead of --input)")
+	merchantID := fs.String("merchant", "", "the payment's merchant (with --payment)")
+	db := fs.String("db", envOr(getenv, "PAYWIRE_DB", ".paywire/paywire.db"), "database with --payment: a postgres:// URL or a SQLite file ($PAYWIRE_DB)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
+	if *paymentID != "" {
+		if *merchantID == "" || *inputPath != "" {
+			return usageError{errors.New("--payment needs --merchant, and no --input")}
+		}
+		return explainPayment(ctx, stdout, *db, *merchantID, *paymentID, *bundlePath, keys)
+	}
 	if *inputPath == "" || *point == "" {
-		return usageError{errors.New("--point and --input are required")}
+		return usageError{errors.New("--point and --input are required (or --payment and --merchant)")}
 	}
 	var raw []byte
 	var err error
@@ -268,4 +283,58 @@ func policyBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: revision %s, hash %s, %d files%s\n", *out, b.Revision, files.Hash(), len(files), signed)
 	return nil
+}
+
+// explainPayment prints the latest recorded risk decision of a payment,
+// broken down, and the decision the bundle (the built-in one by default)
+// makes on the same recorded input: what a candidate bundle would change.
+func explainPayment(ctx context.Context, stdout io.Writer, dsn, merchantID, paymentID, bundlePath string, keys keyFlags) error {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CheckMigrations(ctx); err != nil {
+		return fmt.Errorf("%v (run `paywire migrate up`)", err)
+	}
+	recs, err := st.Decisions(ctx, merchantID, paymentID)
+	if err != nil {
+		return errorText(err)
+	}
+	var rec *paywire.DecisionRecord
+	for i := range recs {
+		if recs[i].Point == engine.PointRisk {
+			rec = &recs[i]
+		}
+	}
+	if rec == nil {
+		return fmt.Errorf("payment %s of %s has no recorded risk decision", paymentID, merchantID)
+	}
+	files, err := bundleFiles(bundlePath)
+	if err != nil {
+		return err
+	}
+	e := engine.New(1)
+	if e.Verification, err = keys.verification(); err != nil {
+		return err
+	}
+	b, err := e.Activate(ctx, files)
+	if err != nil {
+		return err
+	}
+	recorded, err := engine.ExplainRisk(*rec, b)
+	if err != nil {
+		return err
+	}
+	var in engine.RiskInput
+	if err := json.Unmarshal(rec.Input, &in); err != nil {
+		return fmt.Errorf("decision %s: input: %v", rec.ID, err)
+	}
+	again, err := e.Risk(ctx, in)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"paymentId": paymentID, "recorded": recorded, "now": again})
 }
