@@ -74,6 +74,10 @@ func planInput(c *ast.Compiler, entry ast.Ref) *inputPlan {
 				todo = append(todo, d)
 			}
 		}
+		// The graph keys an else branch's dependencies by the branch.
+		if r.Else != nil {
+			todo = append(todo, r.Else)
+		}
 	}
 	plan.hitsOnly = !plan.all
 	for name, p := range plan.parts {

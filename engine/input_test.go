@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -211,4 +212,30 @@ func TestInputPlanDecidesAlike(t *testing.T) {
 func comparable(m Meta) Meta {
 	m.DecisionID, m.Duration = "", 0
 	return m
+}
+
+// TestPlanFollowsElseBranches: a rule an else branch depends on reads the
+// input too, and the plan must keep what it reads.
+func TestPlanFollowsElseBranches(t *testing.T) {
+	b, err := Compile(ctx, with(minimalFiles(), "risk.rego", `package paywire.risk
+decision := {"score": 100, "action": "block", "reasons": ["first"]} if {
+	input.hits[0].effect.reason == "first"
+} else := {"score": 0, "action": act, "reasons": []}
+
+act := "review" if input.request.merchant_id == "careful"
+else := "allow"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.points[PointRisk].plan
+	if p.hitsOnly || p.part("request") == nil || !slices.Contains(p.part("request").keys, "merchant_id") {
+		t.Fatalf("plan %+v misses request.merchant_id read through an else branch", p)
+	}
+	e := newEngine(t, b.Files)
+	in := riskInput(100, "424242")
+	in.Request.MerchantID = "careful"
+	if d, _ := e.Risk(ctx, in); d.Action != RiskReview {
+		t.Errorf("decision %+v; want review for the careful merchant", d)
+	}
 }
