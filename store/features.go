@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ var _ paywire.FeatureStore = (*DB)(nil)
 // The statement is sent with the driver's placeholders, not formatted by
 // bun: its text then depends only on which keys are known (32 texts), so
 // that pgx keeps it prepared on each connection and PostgreSQL plans it
-// once. Times are bound as each database keeps them: timestamptz on
+// once; on SQLite, which keeps no statements, the DB keeps it prepared.
+// Times are bound as each database keeps them: timestamptz on
 // PostgreSQL, bun's UTC text on SQLite, where they compare as text.
 func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Features, error) {
 	const op = "store/DB.Features"
@@ -33,7 +35,16 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 	if query == "" {
 		return f, nil
 	}
-	rows, err := db.bun.DB.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if db.dialect == SQLite {
+		var stmt *sql.Stmt
+		if stmt, err = db.prepare(ctx, query); err == nil {
+			rows, err = stmt.QueryContext(ctx, args...)
+		}
+	} else {
+		rows, err = db.bun.DB.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return f, classify(op, err, "")
 	}
@@ -147,8 +158,16 @@ type featureStatement struct {
 	args    []any
 }
 
+// arg binds v. On SQLite the parameter is written +$n, the same value:
+// SQLite (built with STAT4) re-prepares a statement for every new binding
+// of a bare parameter its planner compared with the statistics of an
+// index, once ANALYZE has gathered them, which would undo keeping the
+// statement prepared.
 func (s *featureStatement) arg(v any) string {
 	s.args = append(s.args, v)
+	if s.dialect == SQLite {
+		return fmt.Sprintf("+$%d", len(s.args))
+	}
 	return fmt.Sprintf("$%d", len(s.args))
 }
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +47,8 @@ type DB struct {
 	// Now returns the current time; tests replace it. Every transaction
 	// reads it once.
 	Now func() time.Time
+	// stmts holds the statements prepare keeps, by text.
+	stmts sync.Map
 }
 
 // Interfaces the DB implements.
@@ -157,8 +160,34 @@ func (db *DB) Bun() *bun.DB { return db.bun }
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 
-// Close closes the connection pool.
-func (db *DB) Close() error { return db.bun.Close() }
+// Close closes the kept statements and the connection pool.
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
+	return db.bun.Close()
+}
+
+// prepare returns query prepared, kept for the DB's life: database/sql then
+// prepares it once on each connection that runs it. For the few statements
+// whose text is one of a small set and whose preparing costs more than
+// their execution (on SQLite, which keeps no statements of its own; pgx
+// keeps them on PostgreSQL).
+func (db *DB) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.bun.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if kept, loaded := db.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return kept.(*sql.Stmt), nil
+	}
+	return s, nil
+}
 
 // now returns the time a transaction records: UTC, to the microsecond, which
 // both databases keep exactly.
