@@ -30,13 +30,26 @@ func defaultEngine(t testing.TB) *engine.Engine {
 	return e
 }
 
-// decisionCase is one entry of testdata/cases/<point>.yaml: an input
-// (request and features; the engine runs the expr rules itself) and the
-// part of the decision it must give.
+// decisionCase is one entry of testdata/cases/<point>.yaml, written by
+// hand, or of testdata/cases/<point>-*.yaml, generated (risk-histories.yaml
+// holds the inputs the payment service's builder makes from payment
+// histories; see payment/corpus_test.go): an input (request and features;
+// the engine runs the expr rules itself) and the part of the decision it
+// must give.
 type decisionCase struct {
 	Note  string         `yaml:"note"`
 	Input map[string]any `yaml:"input"`
 	Want  map[string]any `yaml:"want"`
+}
+
+// caseFiles are the case files of a decision point.
+func caseFiles(t *testing.T, point string) []string {
+	t.Helper()
+	more, err := filepath.Glob(filepath.Join("testdata", "cases", point+"-*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{filepath.Join("testdata", "cases", point+".yaml")}, more...)
 }
 
 // TestDecisionCases runs the YAML case corpus of every decision point
@@ -46,13 +59,23 @@ func TestDecisionCases(t *testing.T) {
 	ctx := context.Background()
 	for _, point := range engine.Points {
 		t.Run(point, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("testdata", "cases", point+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var cases []decisionCase
-			if err := yaml.Unmarshal(raw, &cases); err != nil {
-				t.Fatal(err)
+			for _, file := range caseFiles(t, point) {
+				raw, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var these []decisionCase
+				if err := yaml.Unmarshal(raw, &these); err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				if len(these) == 0 {
+					t.Errorf("%s: no cases", file)
+				}
+				for _, c := range these {
+					c.Note = filepath.Base(file) + ": " + c.Note
+					cases = append(cases, c)
+				}
 			}
 			if len(cases) < 8 {
 				t.Errorf("%d cases; every point needs at least 8", len(cases))
