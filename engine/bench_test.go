@@ -216,17 +216,17 @@ func BenchmarkOverhead(b *testing.B) {
 	inputs := func() map[string]ast.Value {
 		pt := bundle.points
 		return map[string]ast.Value{
-			PointAvailability: pt[PointAvailability].input(fired[PointAvailability], func(plan *inputPlan, h *ast.Array) ast.Value {
-				return regoInput(plan, availabilityAttrs, &av.Request, &av.Features, h)
+			PointAvailability: pt[PointAvailability].input(fired[PointAvailability], nil, func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
+				return regoInput(plan, availabilityAttrs, &av.Request, &av.Features, h, prof)
 			}),
-			PointRisk: pt[PointRisk].input(fired[PointRisk], func(plan *inputPlan, h *ast.Array) ast.Value {
-				return regoInput(plan, riskAttrs, &ri.Request, &ri.Features, h)
+			PointRisk: pt[PointRisk].input(fired[PointRisk], bundle.profiles.of(ri.Request.MerchantID), func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
+				return regoInput(plan, riskAttrs, &ri.Request, &ri.Features, h, prof)
 			}),
-			PointRouting: pt[PointRouting].input(fired[PointRouting], func(plan *inputPlan, h *ast.Array) ast.Value {
-				return regoInput(plan, routeAttrs, &ro.Request, &ro.Features, h)
+			PointRouting: pt[PointRouting].input(fired[PointRouting], nil, func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
+				return regoInput(plan, routeAttrs, &ro.Request, &ro.Features, h, prof)
 			}),
-			PointWorkflow: pt[PointWorkflow].input(fired[PointWorkflow], func(plan *inputPlan, h *ast.Array) ast.Value {
-				return regoInput(plan, workflowAttrs, &wf.Request, &wf.Features, h)
+			PointWorkflow: pt[PointWorkflow].input(fired[PointWorkflow], nil, func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
+				return regoInput(plan, workflowAttrs, &wf.Request, &wf.Features, h, prof)
 			}),
 		}
 	}
@@ -264,18 +264,24 @@ func BenchmarkParts(b *testing.B) {
 	av, ri, ro, wf := benchAvailability(), benchRisk(), benchRoute(), benchWorkflow()
 	envs := map[string]any{PointAvailability: av, PointRisk: ri, PointRouting: ro, PointWorkflow: wf}
 	plan := func(p string) *inputPlan { return bun.points[p].plan }
+	profile := func(p string) *riskProfile {
+		if p != PointRisk {
+			return nil
+		}
+		return bun.profiles.of(ri.Request.MerchantID)
+	}
 	build := map[string]func(h *ast.Array) ast.Value{
 		PointAvailability: func(h *ast.Array) ast.Value {
-			return regoInput(plan(PointAvailability), availabilityAttrs, &av.Request, &av.Features, h)
+			return regoInput(plan(PointAvailability), availabilityAttrs, &av.Request, &av.Features, h, profile(PointAvailability))
 		},
 		PointRisk: func(h *ast.Array) ast.Value {
-			return regoInput(plan(PointRisk), riskAttrs, &ri.Request, &ri.Features, h)
+			return regoInput(plan(PointRisk), riskAttrs, &ri.Request, &ri.Features, h, profile(PointRisk))
 		},
 		PointRouting: func(h *ast.Array) ast.Value {
-			return regoInput(plan(PointRouting), routeAttrs, &ro.Request, &ro.Features, h)
+			return regoInput(plan(PointRouting), routeAttrs, &ro.Request, &ro.Features, h, profile(PointRouting))
 		},
 		PointWorkflow: func(h *ast.Array) ast.Value {
-			return regoInput(plan(PointWorkflow), workflowAttrs, &wf.Request, &wf.Features, h)
+			return regoInput(plan(PointWorkflow), workflowAttrs, &wf.Request, &wf.Features, h, profile(PointWorkflow))
 		},
 	}
 	for _, p := range Points {
@@ -287,7 +293,7 @@ func BenchmarkParts(b *testing.B) {
 			}
 		}
 		input := func() ast.Value {
-			return cp.input(&fired, func(_ *inputPlan, h *ast.Array) ast.Value { return build[p](h) })
+			return cp.input(&fired, profile(p), func(_ *inputPlan, h *ast.Array, _ *riskProfile) ast.Value { return build[p](h) })
 		}
 		b.Run(p+"/expr", func(b *testing.B) {
 			var machine vm.VM

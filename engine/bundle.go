@@ -40,10 +40,11 @@ type Bundle struct {
 	// txn is a read transaction held for the bundle's life: the store is
 	// never written after compilation, and one shared read transaction
 	// spares every decision opening its own.
-	txn    storage.Transaction
-	points map[string]*compiledPoint
-	bins   *enrich.BINTable // data.paywire.bins; nil: no BIN is known
-	lists  listLookup       // in_list: data.paywire.lists, then the live lists
+	txn      storage.Transaction
+	points   map[string]*compiledPoint
+	bins     *enrich.BINTable // data.paywire.bins; nil: no BIN is known
+	lists    listLookup       // in_list: data.paywire.lists, then the live lists
+	profiles *riskProfiles    // data.paywire.risk_profiles; nil: none
 }
 
 // BIN returns what the bundle's BIN table (data.paywire.bins) says about a
@@ -84,6 +85,7 @@ var decisionVar = ast.Var("__decision")
 
 type compiledRule struct {
 	id      string
+	group   string // the rule group a risk profile can switch off
 	program *vm.Program
 	reads   uint64          // the optional attributes the rule reads: unknown, it does not fire
 	hit     *ast.Term       // {"id": ..., "effect": ...}, built once
@@ -234,6 +236,9 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 	if len(problems) > 0 {
 		return nil, &LoadError{Problems: problems}
 	}
+	if out.profiles, err = readRiskProfiles(b.Data, out.points[PointRisk].rules); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -323,6 +328,7 @@ func readLists(data map[string]any) (map[string]map[string]bool, error) {
 // ruleSpec is one expr rule as written in a rules file.
 type ruleSpec struct {
 	ID          string         `yaml:"id"`
+	Group       string         `yaml:"group"`
 	Description string         `yaml:"description"`
 	When        string         `yaml:"when"`
 	Effect      map[string]any `yaml:"effect"`
@@ -382,6 +388,9 @@ func compileRulesWith(point string, src []byte, inList func(name, value string) 
 		case strings.TrimSpace(s.When) == "":
 			bad("when is empty")
 			continue
+		case s.Group != "" && !ruleID.MatchString(s.Group):
+			bad("group must be lower_snake_case, 1-64 characters")
+			continue
 		}
 		seen[s.ID] = true
 		prog, err := expr.Compile(s.When, opts...)
@@ -409,7 +418,7 @@ func compileRulesWith(point string, src []byte, inList func(name, value string) 
 			continue
 		}
 		hit := ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(s.ID)), ast.Item(ast.StringTerm("effect"), ast.NewTerm(ev)))
-		rules = append(rules, compiledRule{id: s.ID, program: prog, reads: reads, hit: hit, effect: effect})
+		rules = append(rules, compiledRule{id: s.ID, group: s.Group, program: prog, reads: reads, hit: hit, effect: effect})
 	}
 	return rules, problems
 }

@@ -100,8 +100,8 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	var d AvailabilityDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointAvailability, env, func(reads uint64) uint64 { return availabilityOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
-		return regoInput(plan, availabilityAttrs, &in.Request, &in.Features, hits)
+	res, run := e.decide(ctx, PointAvailability, env, "", func(reads uint64) uint64 { return availabilityOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+		return regoInput(plan, availabilityAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
 		d.Methods, run.err = parseAvailability(res, in.Request.Amount)
@@ -121,14 +121,17 @@ func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (Availa
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	var d RiskDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRisk, env, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
-		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits)
+	res, run := e.decide(ctx, PointRisk, env, in.Request.MerchantID, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
 		d.Score, d.Action, d.Reasons, run.err = parseRisk(res)
 	}
 	if run.err != nil {
 		d.Score, d.Action, d.Reasons = 100, RiskReview, []string{"policy_error"}
+	}
+	if run.profile != nil {
+		d.Profile = run.profile.name
 	}
 	d.Meta = run.meta()
 	if e.Recorder == nil {
@@ -142,8 +145,8 @@ func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
 	var d RouteDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRouting, env, func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
-		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits)
+	res, run := e.decide(ctx, PointRouting, env, "", func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
 		d.Providers, d.Experiment, d.Arm, run.err = parseRoute(res)
@@ -164,8 +167,8 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	var d WorkflowDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointWorkflow, env, func(reads uint64) uint64 { return workflowOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array) ast.Value {
-		return regoInput(plan, workflowAttrs, &in.Request, &in.Features, hits)
+	res, run := e.decide(ctx, PointWorkflow, env, "", func(reads uint64) uint64 { return workflowOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+		return regoInput(plan, workflowAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
 		d.NextState, d.Actions, d.Reason, run.err = parseWorkflow(res, paywire.State(in.Request.State))
@@ -182,11 +185,12 @@ func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecisi
 
 // run is the bookkeeping of one decision.
 type run struct {
-	id     string
-	bundle *Bundle
-	hits   []RuleHit
-	start  time.Time
-	err    error
+	id      string
+	bundle  *Bundle
+	profile *riskProfile // the merchant's risk profile, for risk decisions
+	hits    []RuleHit
+	start   time.Time
+	err     error
 }
 
 func (r *run) meta() Meta {
@@ -206,7 +210,7 @@ func (r *run) meta() Meta {
 // which of the attributes read are), then its
 // Rego entry point on the input that build makes from the hits, and returns
 // the raw result.
-func (e *Engine) decide(ctx context.Context, point string, env any, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array) ast.Value) (*ast.Term, run) {
+func (e *Engine) decide(ctx context.Context, point string, env any, merchant string, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) (*ast.Term, run) {
 	r := run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
 	b := e.active.Load()
 	r.bundle = b
@@ -215,6 +219,9 @@ func (e *Engine) decide(ctx context.Context, point string, env any, unknown func
 		return nil, r
 	}
 	p := b.points[point]
+	if point == PointRisk {
+		r.profile = b.profiles.of(merchant)
+	}
 	var fired hitSet
 	machine := vmPool.Get().(*vm.VM)
 	defer vmPool.Put(machine)
@@ -226,6 +233,9 @@ func (e *Engine) decide(ctx context.Context, point string, env any, unknown func
 		rule := &p.rules[i]
 		if rule.reads&missing != 0 {
 			continue // it reads an attribute unknown for this payment
+		}
+		if r.profile != nil && r.profile.offs(i) {
+			continue // the merchant's profile switches its group off
 		}
 		out, err := machine.Run(rule.program, env)
 		if err != nil {
@@ -241,7 +251,7 @@ func (e *Engine) decide(ctx context.Context, point string, env any, unknown func
 		r.hits = append(r.hits, RuleHit{ID: p.rules[i].id, Effect: p.rules[i].effect})
 	})
 	// Rego's paywire.in_list reads one live list set for the whole evaluation.
-	t, err := b.eval(withLists(ctx, b.lists.bundle, b.lists.live.Load()), point, p.input(&fired, build), inputTime(env))
+	t, err := b.eval(withLists(ctx, b.lists.bundle, b.lists.live.Load()), point, p.input(&fired, r.profile, build), inputTime(env))
 	if err != nil {
 		r.err = err
 	}

@@ -13,14 +13,16 @@ import (
 // RiskExplanation is a recorded risk decision broken down: the score, each
 // rule's contribution, and what the decision knew.
 type RiskExplanation struct {
-	DecisionID     string             `json:"decisionId"`
-	BundleRevision string             `json:"bundleRevision"`
-	BundleHash     string             `json:"bundleHash"`
-	DecidedAt      time.Time          `json:"decidedAt"`
-	Score          int                `json:"score"`
-	Action         string             `json:"action"`
-	Reasons        []string           `json:"reasons"`
-	Rules          []RuleContribution `json:"rules"`
+	DecisionID     string    `json:"decisionId"`
+	BundleRevision string    `json:"bundleRevision"`
+	BundleHash     string    `json:"bundleHash"`
+	DecidedAt      time.Time `json:"decidedAt"`
+	Score          int       `json:"score"`
+	Action         string    `json:"action"`
+	Reasons        []string  `json:"reasons"`
+	// Profile is the merchant's risk profile the decision used.
+	Profile string             `json:"profile,omitempty"`
+	Rules   []RuleContribution `json:"rules"`
 	// Features are the features the decision knew; an absent one was
 	// unknown.
 	Features map[string]int64 `json:"features"`
@@ -67,7 +69,7 @@ func ExplainRisk(rec paywire.DecisionRecord, b *Bundle) (RiskExplanation, error)
 	}
 	x := RiskExplanation{
 		DecisionID: rec.ID, BundleRevision: rec.BundleRevision, BundleHash: rec.BundleHash, DecidedAt: rec.CreatedAt,
-		Score: out.Score, Action: string(out.Action), Reasons: out.Reasons, Rules: []RuleContribution{},
+		Score: out.Score, Action: string(out.Action), Reasons: out.Reasons, Profile: out.Profile, Rules: []RuleContribution{},
 		Features: in.Features, Request: in.Request,
 	}
 	if x.Features == nil {

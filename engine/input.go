@@ -19,9 +19,9 @@ import (
 
 // inputPlan is what of the input a point's policies read.
 type inputPlan struct {
-	all      bool                 // input itself is read (or by a computed key)
-	parts    map[string]*partPlan // "request", "features", "hits", ... as read
-	hitsOnly bool                 // nothing but input.hits is read
+	all   bool                 // input itself is read (or by a computed key)
+	parts map[string]*partPlan // "request", "features", "hits", ... as read
+	kept  bool                 // nothing but input.hits and input.profile is read
 }
 
 // partPlan is what of one part (input.request, input.features) is read.
@@ -79,11 +79,11 @@ func planInput(c *ast.Compiler, entry ast.Ref) *inputPlan {
 			todo = append(todo, r.Else)
 		}
 	}
-	plan.hitsOnly = !plan.all
+	plan.kept = !plan.all
 	for name, p := range plan.parts {
 		slices.Sort(p.keys)
 		p.keys = slices.Compact(p.keys)
-		plan.hitsOnly = plan.hitsOnly && name == "hits"
+		plan.kept = plan.kept && (name == "hits" || name == "profile")
 	}
 	return plan
 }
@@ -164,20 +164,24 @@ func optionalText(s string) any {
 	return s
 }
 
-// input returns a decision's Rego input: the kept one when the policies
-// read only the hits, else the one build makes.
-func (p *compiledPoint) input(fired *hitSet, build func(*inputPlan, *ast.Array) ast.Value) ast.Value {
+// input returns a decision's Rego input: a kept one when the policies
+// read only the hits and the profile, else the one build makes.
+func (p *compiledPoint) input(fired *hitSet, prof *riskProfile, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) ast.Value {
 	hv := p.hitValues(fired)
-	if p.plan.hitsOnly {
+	switch {
+	case p.plan.kept && prof != nil && p.plan.part("profile") != nil:
+		return prof.keptInput(fired, hv.array)
+	case p.plan.kept:
 		return hv.input
 	}
-	return build(p.plan, hv.array)
+	return build(p.plan, hv.array, prof)
 }
 
-// regoInput is {request, features, hits}, each present only when the
-// bundle reads it; the hits are AST terms made when the bundle was compiled.
-func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits *ast.Array) ast.Value {
-	top := make(map[string]any, 3)
+// regoInput is {request, features, hits, profile}, each present only when
+// the bundle reads it (and the merchant has a profile); the hits and the
+// profile are AST terms made when the bundle was compiled.
+func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits *ast.Array, prof *riskProfile) ast.Value {
+	top := make(map[string]any, 4)
 	if sel := plan.part("request"); sel != nil {
 		top["request"] = request.object(r, sel)
 	}
@@ -186,6 +190,9 @@ func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits
 	}
 	if plan.part("hits") != nil {
 		top["hits"] = hits
+	}
+	if prof != nil && plan.part("profile") != nil {
+		top["profile"] = prof.term.Value
 	}
 	return ast.LazyObject(top)
 }

@@ -28,17 +28,17 @@ func planOf(t *testing.T, files Files, point string) *inputPlan {
 func TestInputPlan(t *testing.T) {
 	base := minimalFiles()
 	tests := []struct {
-		note     string
-		risk     string // the risk module
-		all      bool
-		parts    map[string]partPlan
-		hitsOnly bool
+		note  string
+		risk  string // the risk module
+		all   bool
+		parts map[string]partPlan
+		kept  bool
 	}{
 		{
-			note:     "hits alone",
-			risk:     "package paywire.risk\ndecision := {\"score\": count(input.hits), \"action\": \"allow\", \"reasons\": []}\n",
-			parts:    map[string]partPlan{"hits": {all: true}},
-			hitsOnly: true,
+			note:  "hits alone",
+			risk:  "package paywire.risk\ndecision := {\"score\": count(input.hits), \"action\": \"allow\", \"reasons\": []}\n",
+			parts: map[string]partPlan{"hits": {all: true}},
+			kept:  true,
 		},
 		{
 			note: "attributes through an import, a helper rule and a function",
@@ -85,17 +85,17 @@ decision := {"score": 0, "action": "allow", "reasons": [x]} if x := inner with i
 			},
 		},
 		{
-			note:     "rules the entry point does not reach are not counted",
-			risk:     "package paywire.risk\nunused := input.request.kind\ndecision := {\"score\": 0, \"action\": \"allow\", \"reasons\": []}\n",
-			parts:    map[string]partPlan{},
-			hitsOnly: true,
+			note:  "rules the entry point does not reach are not counted",
+			risk:  "package paywire.risk\nunused := input.request.kind\ndecision := {\"score\": 0, \"action\": \"allow\", \"reasons\": []}\n",
+			parts: map[string]partPlan{},
+			kept:  true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.note, func(t *testing.T) {
 			p := planOf(t, with(base, "risk.rego", tt.risk), PointRisk)
-			if p.all != tt.all || p.hitsOnly != tt.hitsOnly {
-				t.Errorf("all=%v hitsOnly=%v, want all=%v hitsOnly=%v", p.all, p.hitsOnly, tt.all, tt.hitsOnly)
+			if p.all != tt.all || p.kept != tt.kept {
+				t.Errorf("all=%v kept=%v, want all=%v kept=%v", p.all, p.kept, tt.all, tt.kept)
 			}
 			if tt.all {
 				return
@@ -145,16 +145,26 @@ func TestInputPlanDecidesAlike(t *testing.T) {
 	}
 
 	for _, point := range Points {
-		raw, err := os.ReadFile(filepath.Join("testdata", "cases", point+".yaml"))
+		// The point's cases and its generated ones (<point>-*.yaml).
+		files, err := filepath.Glob(filepath.Join("testdata", "cases", point+"-*.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cases []struct {
+		type inputCase struct {
 			Note  string         `yaml:"note"`
 			Input map[string]any `yaml:"input"`
 		}
-		if err := yaml.Unmarshal(raw, &cases); err != nil {
-			t.Fatal(err)
+		var cases []inputCase
+		for _, file := range append([]string{filepath.Join("testdata", "cases", point+".yaml")}, files...) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var these []inputCase
+			if err := yaml.Unmarshal(raw, &these); err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, these...)
 		}
 		for _, c := range cases {
 			in, err := json.Marshal(c.Input)
@@ -229,7 +239,7 @@ else := "allow"
 		t.Fatal(err)
 	}
 	p := b.points[PointRisk].plan
-	if p.hitsOnly || p.part("request") == nil || !slices.Contains(p.part("request").keys, "merchant_id") {
+	if p.kept || p.part("request") == nil || !slices.Contains(p.part("request").keys, "merchant_id") {
 		t.Fatalf("plan %+v misses request.merchant_id read through an else branch", p)
 	}
 	e := newEngine(t, b.Files)

@@ -222,6 +222,9 @@ type RiskDecision struct {
 	Score   int        `json:"score"`
 	Action  RiskAction `json:"action"`
 	Reasons []string   `json:"reasons"`
+	// Profile is the merchant's risk profile (data.paywire.risk_profiles)
+	// the decision used; "" when the bundle has none.
+	Profile string `json:"profile,omitempty"`
 	Meta
 }
 

@@ -46,8 +46,17 @@ hit(id) := {"id": id, "effect": r.effect} if {
 
 score_hit(score, reason) := {"id": concat("_", ["rule", reason]), "effect": {"score": score, "reason": reason}}
 
-decide(hits) := d if {
-	d := risk.decision with input as object.union(base, {"hits": hits})
+# profile(name) is input.profile as the engine makes it from
+# data.paywire.risk_profiles.
+profile(name) := object.union(
+	{"off": []},
+	object.union(data.paywire.risk_profiles.profiles[name], {"name": name}),
+)
+
+decide(hits) := decide_for("standard", hits)
+
+decide_for(name, hits) := d if {
+	d := risk.decision with input as object.union(base, {"hits": hits, "profile": profile(name)})
 }
 
 # --- no hits ----------------------------------------------------------------
@@ -134,6 +143,56 @@ test_action_thresholds if {
 	decide([score_hit(60, "r")]).action == "review"
 	decide([score_hit(79, "r")]).action == "review"
 	decide([score_hit(80, "r")]).action == "block"
+}
+
+# --- risk profiles ------------------------------------------------------------
+
+test_default_profile_is_standard if {
+	data.paywire.risk_profiles["default"] == "standard"
+}
+
+test_every_profile_orders_its_thresholds if {
+	every p in data.paywire.risk_profiles.profiles {
+		is_number(p.challenge)
+		0 < p.challenge
+		p.challenge <= p.review
+		p.review <= p.block
+		p.block <= 100
+	}
+}
+
+test_strict_profile_acts_sooner if {
+	decide_for("strict", [score_hit(20, "r")]).action == "challenge"
+	decide_for("strict", [score_hit(45, "r")]).action == "review"
+	decide_for("strict", [score_hit(70, "r")]).action == "block"
+	decide_for("strict", [score_hit(19, "r")]).action == "allow"
+}
+
+test_high_ticket_profile_acts_later if {
+	decide_for("high_ticket", [score_hit(39, "r")]).action == "allow"
+	decide_for("high_ticket", [score_hit(69, "r")]).action == "challenge"
+	decide_for("high_ticket", [score_hit(89, "r")]).action == "review"
+	decide_for("high_ticket", [score_hit(90, "r")]).action == "block"
+}
+
+test_a_profile_missing_a_threshold_blocks if {
+	d := risk.decision with input as object.union(base, {"hits": [score_hit(5, "r")], "profile": {"name": "broken", "challenge": 30, "review": 60}})
+	d.action == "block"
+	d2 := risk.decision with input as object.union(base, {"hits": [], "profile": {"name": "none"}})
+	d2.action == "block"
+	d3 := risk.decision with input as object.union(base, {"hits": [], "profile": {"name": "upside_down", "challenge": 80, "review": 60, "block": 30}})
+	d3.action == "block"
+}
+
+test_no_profile_blocks if {
+	d := risk.decision with input as object.union(base, {"hits": []})
+	d.action == "block"
+}
+
+test_blocked_bin_blocks_under_every_profile if {
+	every name, _ in data.paywire.risk_profiles.profiles {
+		decide_for(name, [hit("blocked_bin")]).action == "block"
+	}
 }
 
 test_score_from_several_hits_reaches_block if {
