@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +60,9 @@ func (b *syncBuffer) String() string {
 
 var testTokenKey = bytes.Repeat([]byte{7}, 32)
 
+// testOperatorToken opens the operator API of the browser tests' Paywire.
+const testOperatorToken = "operator-token-for-browser-tests"
+
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -79,7 +84,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	logs := &syncBuffer{}
 	cfg := Config{Addr: "127.0.0.1:0", DB: filepath.Join(dir, "paywire.db"), Demo: true, Migrate: true,
 		LogLevel: "debug", ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, TokenKey: testTokenKey,
-		DemoSecret: "demo-secret-for-browser-tests"}
+		DemoSecret: "demo-secret-for-browser-tests", OperatorToken: testOperatorToken}
 	m := NewMain(cfg, io.Discard, logs)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
@@ -438,6 +443,170 @@ func TestBrowserFlows(t *testing.T) {
 	t.Run("no card data stored or logged", func(t *testing.T) {
 		e.scan(t, []string{"4242424242424242", "4242424242424241", "4000000000000002", "4000000000003220"})
 	})
+}
+
+// TestBrowserRiskChallenge: a payment the default risk rules challenge
+// goes through 3-D Secure even with a card the sandbox approves without it
+// (5555555555554444), and the end user's answer on the challenge page
+// decides it. It has a Paywire of its own, as its list entries would
+// change the decisions of TestBrowserFlows.
+func TestBrowserRiskChallenge(t *testing.T) {
+	e := newBrowserEnv(t)
+	const card = "5555 5555 5555 4444"
+
+	t.Run("no challenge without risk", func(t *testing.T) {
+		e.shop(t, "DE", "en", "card")
+		e.payByCard(t, card, "")
+		if e.challenge(t) {
+			t.Fatal("the sandbox asked for 3-D Secure without risk asking for it")
+		}
+		page, state, id := e.result(t)
+		p := e.payment(t, id)
+		if page != "success" || p.RiskAction != paywire.RiskAllow {
+			t.Fatalf("ended on %s with %s, risk %s (score %d); want success and allow", page, state, p.RiskAction, p.RiskScore)
+		}
+		e.eventually(t, id, e.paid(t, id))
+	})
+
+	// The risk team puts the card's BIN under watch and the domain of the
+	// shop's customers' e-mail (customer@example.com) on the disposable
+	// list, through the operator API: the rules watched_bin (15) and
+	// disposable_email_domain (25) make 40, a challenge (30 to 59).
+	e.listed(t, []paywire.ListEntry{
+		{List: "watch_bins", Type: paywire.ListBIN, Value: "555555", Reason: "chargebacks from this range"},
+		{List: "disposable_email_domains", Type: paywire.ListEmailDomain, Value: "example.com", Reason: "throwaway addresses"},
+	})
+
+	// challenged pays with the card, answers the 3-D Secure challenge
+	// with decision (approve or deny) and returns the shop's result page.
+	challenged := func(t *testing.T, decision, shot string) (page, state, id string) {
+		t.Helper()
+		e.shop(t, "DE", "en", "card")
+		e.payByCard(t, card, "")
+		if !e.challenge(t) {
+			page, state, id := e.result(t)
+			p := e.payment(t, id)
+			t.Fatalf("no 3-D Secure challenge: risk %s (score %d), and the shop's %s page says %s", p.RiskAction, p.RiskScore, page, state)
+		}
+		if shown := e.text(t, `dl.facts dd:nth-of-type(2)`); !strings.Contains(shown, "4444") {
+			t.Errorf("the challenge page shows the card %q", shown)
+		}
+		if shot != "" {
+			e.shot(t, shot)
+		}
+		e.run(t, decision, chromedp.Click(chromedp.CSS(`button[value=`+decision+`]`)))
+		page, state, id = e.result(t)
+		e.riskChallenged(t, id)
+		return page, state, id
+	}
+
+	t.Run("approved", func(t *testing.T) {
+		page, state, id := challenged(t, "approve", "sandbox-risk-challenge")
+		want := e.paid(t, id)
+		// Above the demo merchant's auto-capture score (30) the payment
+		// stays authorized; below it, as in TestBrowserFlows' "3-D Secure
+		// approved", the webhook may have authorized it first and be
+		// capturing it as the end user arrives.
+		shown := paywire.State(strings.ToLower(state))
+		passed := shown == want || (want == paywire.StateCompleted && shown == paywire.StateAuthorized)
+		if page != "success" || !passed {
+			t.Fatalf("ended on %s with %s; want %s", page, state, want)
+		}
+		e.eventually(t, id, want)
+	})
+
+	t.Run("denied", func(t *testing.T) {
+		page, state, id := challenged(t, "deny", "")
+		if page != "refused" || state != "REFUSED" {
+			t.Fatalf("ended on %s with %s", page, state)
+		}
+		e.eventually(t, id, paywire.StateRefused)
+	})
+}
+
+// challenge waits for the page after the card form and reports whether it
+// is the sandbox's 3-D Secure challenge (else it is the shop's result page).
+func (e *browserEnv) challenge(t *testing.T) bool {
+	t.Helper()
+	e.run(t, "the page after the card form", chromedp.WaitVisible(chromedp.CSS(`button[value=approve], #result`)))
+	return get(t, e, "challenge page", chromedp.Evaluate[bool](`document.querySelector("button[value=approve]") !== null`))
+}
+
+// payment returns the stored payment.
+func (e *browserEnv) payment(t *testing.T, id string) *paywire.Payment {
+	t.Helper()
+	p, err := e.main.DB.Payment(context.Background(), "demo", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// operator calls the operator API and returns the status and the JSON
+// object answered.
+func (e *browserEnv) operator(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var in io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.base+path, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testOperatorToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil && err != io.EOF {
+		t.Fatalf("%s %s: %d, %v", method, path, res.StatusCode, err)
+	}
+	return res.StatusCode, out
+}
+
+// listed adds entries to live lists through the operator API and waits
+// until this node's decisions see them (the lists refresher polls).
+func (e *browserEnv) listed(t *testing.T, entries []paywire.ListEntry) {
+	t.Helper()
+	for _, le := range entries {
+		body := map[string]string{"type": string(le.Type), "value": le.Value, "reason": le.Reason}
+		if st, out := e.operator(t, "POST", "/api/v1/operator/lists/"+le.List+"/entries", body); st != http.StatusCreated {
+			t.Fatalf("listing %s on %s: %d %v", le.Value, le.List, st, out)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, le := range entries {
+		for !e.main.Engine.Lists().Has(le.List, le.Value) {
+			if time.Now().After(deadline) {
+				t.Fatalf("10 s after listing %s on %s, decisions do not see it", le.Value, le.List)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// riskChallenged checks that risk asked for the challenge: the stored
+// payment's risk action is challenge, and the operator API explains it by
+// the two listed findings.
+func (e *browserEnv) riskChallenged(t *testing.T, id string) {
+	t.Helper()
+	if p := e.payment(t, id); p.RiskAction != paywire.RiskChallenge {
+		t.Errorf("payment %s: risk %s (score %d); want challenge", id, p.RiskAction, p.RiskScore)
+	}
+	st, x := e.operator(t, "GET", "/api/v1/operator/merchants/demo/payments/"+id+"/risk", nil)
+	reasons, _ := x["reasons"].([]any)
+	if st != http.StatusOK || x["action"] != "challenge" || !slices.Contains(reasons, any("watched_bin")) || !slices.Contains(reasons, any("disposable_email")) {
+		t.Errorf("risk explanation of %s: %d %v", id, st, x)
+	}
+	t.Logf("risk of %s: %v, score %v, reasons %v", id, x["action"], x["score"], reasons)
 }
 
 // scan searches the database (every table, as text) and the logs for card
