@@ -18,7 +18,7 @@ const (
 	ListEmailDomain     ListType = "email_domain"     // the part after the @, lower case
 	ListCardFingerprint ListType = "card_fingerprint" // the keyed fingerprint of a card
 	ListIP              ListType = "ip"               // an IP address or a CIDR prefix; matched by containment
-	ListBIN             ListType = "bin"              // 6 to 8 leading card digits
+	ListBIN             ListType = "bin"              // the card's first 6 digits, as payments keep them
 	ListCountry         ListType = "country"          // ISO 3166-1 alpha-2, upper case
 	ListCustomerID      ListType = "customer_id"      // "merchant/customer": a merchant's end user
 	ListDeviceID        ListType = "device_id"        // the merchant's device identifier
@@ -91,7 +91,7 @@ const (
 // NewListEntry validates and normalises an entry of list: e-mail addresses
 // and domains are trimmed and lower case, countries upper case, IP addresses
 // and prefixes canonical (an IPv4-mapped address is IPv4, a prefix has no
-// host bits), BINs 6 to 8 digits, customer ids "merchant/customer". The
+// host bits), BINs 6 digits, customer ids "merchant/customer". The
 // reason is required; a set expiry must be after now. Returns EINVALID
 // saying what is wrong.
 func NewListEntry(list string, typ ListType, value, reason string, expiresAt, now time.Time) (ListEntry, error) {
@@ -157,8 +157,10 @@ func NormaliseListValue(typ ListType, value string) (string, error) {
 			v = a.Unmap().String()
 		}
 	case ListBIN:
-		if len(v) < 6 || len(v) > 8 || strings.Trim(v, "0123456789") != "" {
-			return "", Errorf(EINVALID, "a BIN is 6 to 8 digits")
+		// A payment keeps the card's first 6 digits: a longer entry could
+		// never match one.
+		if len(v) != 6 || strings.Trim(v, "0123456789") != "" {
+			return "", Errorf(EINVALID, "a BIN is the card's first 6 digits")
 		}
 	case ListCountry:
 		v = strings.ToUpper(v)

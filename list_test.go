@@ -25,7 +25,7 @@ func TestNormaliseListValue(t *testing.T) {
 		{typ: paywire.ListIP, in: "203.0.113", wantRefuse: true},
 		{typ: paywire.ListIP, in: "10.0.0.0/33", wantRefuse: true},
 		{typ: paywire.ListBIN, in: "411111", want: "411111"},
-		{typ: paywire.ListBIN, in: "41111111", want: "41111111"},
+		{typ: paywire.ListBIN, in: "41111111", wantRefuse: true}, // a payment keeps 6 digits
 		{typ: paywire.ListBIN, in: "41111", wantRefuse: true},
 		{typ: paywire.ListBIN, in: "4111a1", wantRefuse: true},
 		{typ: paywire.ListCountry, in: "de", want: "DE"},

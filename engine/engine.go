@@ -187,6 +187,7 @@ func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecisi
 type run struct {
 	id      string
 	bundle  *Bundle
+	lists   int64        // the live lists' version
 	profile *riskProfile // the merchant's risk profile, for risk decisions
 	hits    []RuleHit
 	start   time.Time
@@ -194,7 +195,7 @@ type run struct {
 }
 
 func (r *run) meta() Meta {
-	m := Meta{DecisionID: r.id, RulesFired: r.hits, Duration: time.Since(r.start)}
+	m := Meta{DecisionID: r.id, RulesFired: r.hits, Duration: time.Since(r.start), ListsVersion: r.lists}
 	if r.bundle != nil {
 		m.BundleRevision, m.BundleHash = r.bundle.Revision, r.bundle.Hash
 	}
@@ -251,7 +252,9 @@ func (e *Engine) decide(ctx context.Context, point string, env any, merchant str
 		r.hits = append(r.hits, RuleHit{ID: p.rules[i].id, Effect: p.rules[i].effect})
 	})
 	// Rego's paywire.in_list reads one live list set for the whole evaluation.
-	t, err := b.eval(withLists(ctx, b.lists.bundle, b.lists.live.Load()), point, p.input(&fired, r.profile, build), inputTime(env))
+	live := b.lists.live.Load()
+	r.lists = live.Version()
+	t, err := b.eval(withLists(ctx, b.lists.bundle, live), point, p.input(&fired, r.profile, build), inputTime(env))
 	if err != nil {
 		r.err = err
 	}

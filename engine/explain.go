@@ -20,6 +20,8 @@ type RiskExplanation struct {
 	Score          int       `json:"score"`
 	Action         string    `json:"action"`
 	Reasons        []string  `json:"reasons"`
+	// ListsVersion is the version of the live lists the decision saw.
+	ListsVersion int64 `json:"listsVersion,omitempty"`
 	// Profile is the merchant's risk profile the decision used.
 	Profile string             `json:"profile,omitempty"`
 	Rules   []RuleContribution `json:"rules"`
@@ -69,7 +71,7 @@ func ExplainRisk(rec paywire.DecisionRecord, b *Bundle) (RiskExplanation, error)
 	}
 	x := RiskExplanation{
 		DecisionID: rec.ID, BundleRevision: rec.BundleRevision, BundleHash: rec.BundleHash, DecidedAt: rec.CreatedAt,
-		Score: out.Score, Action: string(out.Action), Reasons: out.Reasons, Profile: out.Profile, Rules: []RuleContribution{},
+		Score: out.Score, Action: string(out.Action), Reasons: out.Reasons, Profile: out.Profile, ListsVersion: out.ListsVersion, Rules: []RuleContribution{},
 		Features: in.Features, Request: in.Request,
 	}
 	if x.Features == nil {

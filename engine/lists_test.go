@@ -51,7 +51,7 @@ func TestLiveLists(t *testing.T) {
 	e := newEngine(t, listFiles())
 	in := riskInput(100, "411111")
 	in.Request.Customer = Customer{ID: "c1", Email: "Fraud@Example.com", IP: "198.51.100.23", DeviceID: "dev-1", Country: "DE"}
-	if d, _ := e.Risk(ctx, in); d.Action != RiskAllow || d.FailedClosed {
+	if d, _ := e.Risk(ctx, in); d.Action != RiskAllow || d.FailedClosed || d.ListsVersion != 0 {
 		t.Fatalf("before any list: %+v", d)
 	}
 
@@ -66,8 +66,8 @@ func TestLiveLists(t *testing.T) {
 		entry("blocked_emails", paywire.ListEmail, "fraud@example.com", now.Add(-time.Second)), // expired
 	}, 2, now))
 	d, _ = e.Risk(ctx, in)
-	if d.Action != RiskBlock || !slices.Equal(d.Reasons, []string{"blocked_ip"}) {
-		t.Fatalf("an address in a listed prefix, the e-mail's entry expired: %+v", d)
+	if d.Action != RiskBlock || !slices.Equal(d.Reasons, []string{"blocked_ip"}) || d.ListsVersion != 2 {
+		t.Fatalf("an address in a listed prefix, the e-mail's entry expired (lists version 2): %+v", d)
 	}
 	in.Request.Customer.IP = "198.51.101.1"
 	if d, _ := e.Risk(ctx, in); d.Action != RiskAllow {

@@ -178,6 +178,9 @@ type Meta struct {
 	BundleHash     string        `json:"bundle_hash"`
 	RulesFired     []RuleHit     `json:"rules_fired"`
 	Duration       time.Duration `json:"duration_ns"`
+	// ListsVersion is the version of the live lists (risk_list_entries)
+	// the decision saw; 0 when none were loaded.
+	ListsVersion int64 `json:"lists_version,omitempty"`
 	// FailedClosed is set when the policy gave no valid answer and the
 	// point's fail-closed answer was used; Error says why.
 	FailedClosed bool   `json:"failed_closed,omitempty"`
