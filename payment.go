@@ -149,6 +149,8 @@ func (p *Payment) Validate() error {
 		return Errorf(EINVALID, "the charged back amount cannot be negative")
 	case p.Refunded+p.ChargedBack > p.Captured:
 		return Errorf(EINVALID, "refunded and charged back amounts exceed the captured amount")
+	case p.Captured > 0 && !p.State.holdsCaptured():
+		return Errorf(EINVALID, "a payment in state %s cannot have captured money", p.State)
 	case len(p.MerchantReference) > 128:
 		return Errorf(EINVALID, "merchant reference is longer than 128 characters")
 	case len(p.Card.BIN) > 8 || len(p.Card.Last4) > 4:

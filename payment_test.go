@@ -22,7 +22,10 @@ func TestPaymentValidate(t *testing.T) {
 		want   string // part of the message; empty for valid
 	}{
 		{"valid", func(*paywire.Payment) {}, ""},
-		{"fully captured and refunded", func(p *paywire.Payment) { p.Captured, p.Refunded = 1000, 1000 }, ""},
+		{"fully captured and refunded", func(p *paywire.Payment) { p.State, p.Captured, p.Refunded = paywire.StateRefunded, 1000, 1000 }, ""},
+		{"captured money held for review", func(p *paywire.Payment) { p.State, p.Captured = paywire.StateReview, 1000 }, ""},
+		{"captured money refused", func(p *paywire.Payment) { p.State, p.Captured = paywire.StateRefused, 1000 }, "cannot have captured money"},
+		{"captured money authorized", func(p *paywire.Payment) { p.State, p.Captured = paywire.StateAuthorized, 500 }, "cannot have captured money"},
 		{"no merchant", func(p *paywire.Payment) { p.MerchantID = "" }, "merchant"},
 		{"zero kind", func(p *paywire.Payment) { p.Kind = "" }, "kind"},
 		{"zero amount", func(p *paywire.Payment) { p.Amount.Amount = 0 }, "greater than zero"},

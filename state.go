@@ -37,8 +37,10 @@ var transitions = map[State][]State{
 		StateRefused, StateCancelled, StateFailed, StateExpired},
 	StatePending: {StateReview, StateAuthorized, StateCompleted,
 		StateRefused, StateCancelled, StateFailed, StateExpired},
+	// review -> refunded: a payment the provider captured at once (a bank
+	// redirect), held for review after the money came in, and declined.
 	StateReview: {StatePending, StateAuthorized, StateCompleted,
-		StateRefused, StateCancelled, StateFailed, StateExpired},
+		StateRefused, StateCancelled, StateFailed, StateExpired, StateRefunded},
 	StateAuthorized:        {StateReview, StateCompleted, StateCancelled, StateExpired},
 	StateCompleted:         {StatePartiallyRefunded, StateRefunded, StateChargedBack},
 	StatePartiallyRefunded: {StatePartiallyRefunded, StateRefunded, StateChargedBack},
@@ -49,6 +51,17 @@ func (s State) Valid() bool { return slices.Contains(States, s) }
 
 // Terminal reports whether s is final: no move leads out of it.
 func (s State) Terminal() bool { return s.Valid() && len(transitions[s]) == 0 }
+
+// holdsCaptured reports whether a payment in state s may hold captured
+// money: money that came in is held for review, completed or given back,
+// never dropped by a refusal, a cancellation or an expiry.
+func (s State) holdsCaptured() bool {
+	switch s {
+	case StateReview, StateCompleted, StatePartiallyRefunded, StateRefunded, StateChargedBack:
+		return true
+	}
+	return false
+}
 
 // Next returns the states s may move to, in the table's order.
 func (s State) Next() []State { return slices.Clone(transitions[s]) }

@@ -196,8 +196,17 @@ func MoneyAction(from, to State, ev EventType) Action {
 		if from == StateAuthorized && (to == StateCancelled || to == StateExpired) {
 			return ActionVoid
 		}
+		if ev == EventCancelRequested && from == StateReview && to == StateRefunded {
+			return ActionRefund
+		}
 	case EventRefundRequested:
 		if to == StateRefunded || to == StatePartiallyRefunded {
+			return ActionRefund
+		}
+	case EventReviewRejected:
+		// Money held for review and not kept (declined, or the merchant
+		// cancels) is given back.
+		if from == StateReview && to == StateRefunded {
 			return ActionRefund
 		}
 	}

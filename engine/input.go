@@ -282,6 +282,7 @@ var workflowAttrs = attrs[WorkflowRequest]{
 	"refunded": func(r *WorkflowRequest) any { return r.Refunded },
 	"method":   func(r *WorkflowRequest) any { return r.Method },
 	"provider": func(r *WorkflowRequest) any { return r.Provider },
+	"backend":  func(r *WorkflowRequest) any { return r.Backend },
 	"risk": func(r *WorkflowRequest) any {
 		return map[string]any{"score": int64(r.Risk.Score), "action": r.Risk.Action}
 	},

@@ -147,14 +147,17 @@ type MerchantSettings struct {
 
 // WorkflowRequest asks what happens next to a payment.
 type WorkflowRequest struct {
-	State                string           `json:"state" expr:"state"`
-	Event                WorkflowEvent    `json:"event" expr:"event"`
-	Kind                 string           `json:"kind" expr:"kind"`
-	Amount               Money            `json:"amount" expr:"amount"`
-	Captured             int64            `json:"captured" expr:"captured"`
-	Refunded             int64            `json:"refunded" expr:"refunded"`
-	Method               string           `json:"method" expr:"method"`
-	Provider             string           `json:"provider" expr:"provider"`
+	State    string        `json:"state" expr:"state"`
+	Event    WorkflowEvent `json:"event" expr:"event"`
+	Kind     string        `json:"kind" expr:"kind"`
+	Amount   Money         `json:"amount" expr:"amount"`
+	Captured int64         `json:"captured" expr:"captured"`
+	Refunded int64         `json:"refunded" expr:"refunded"`
+	Method   string        `json:"method" expr:"method"`
+	Provider string        `json:"provider" expr:"provider"`
+	// Backend: the merchant made the payment with createPayment on an
+	// earlier payment's credential (no end user present).
+	Backend              bool             `json:"backend" expr:"backend"`
 	Risk                 RiskSummary      `json:"risk" expr:"risk"`
 	Merchant             MerchantSettings `json:"merchant" expr:"merchant"`
 	AuthorizedAgeSeconds int64            `json:"authorized_age_seconds" expr:"authorized_age_seconds"`

@@ -139,7 +139,7 @@ func workflowInput(p *paywire.Payment, m *paywire.Merchant, ev event, fx facts, 
 		Request: engine.WorkflowRequest{
 			State: string(p.State), Event: engine.WorkflowEvent{Type: string(ev.Type), Amount: ev.Amount, Source: string(ev.Source)},
 			Kind: string(p.Kind), Amount: engineMoney(p.Amount), Captured: p.Captured, Refunded: p.Refunded + p.ChargedBack,
-			Method: string(method), Provider: provider, Risk: workflowRisk(p, ev),
+			Method: string(method), Provider: provider, Backend: p.SourcePaymentID != "", Risk: workflowRisk(p, ev),
 			Merchant:             engine.MerchantSettings{AutoCapture: m.AutoCapture, AutoCaptureMaxScore: m.AutoCaptureMaxScore},
 			AuthorizedAgeSeconds: authorizedAge, Time: now,
 		},

@@ -38,6 +38,7 @@ func TestInputsAreFilled(t *testing.T) {
 		Provider: "acquirer-a", ProviderReference: "ref-1", Card: card, EndUser: eu,
 		CreatedAt: now.Add(-2 * time.Hour), UpdatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), Version: 3,
 		RiskScore: 35, RiskAction: paywire.RiskChallenge, PreselectedMethod: paywire.MethodCard,
+		SourcePaymentID: "pay_0", // a backend payment
 	}
 	m := &paywire.Merchant{ID: "shop", Name: "Shop", AutoCapture: true, AutoCaptureMaxScore: 40}
 	ev := event{Type: paywire.EventCaptureRequested, Amount: 1000, Source: paywire.ActorMerchant}

@@ -871,9 +871,12 @@ func (w *world) checkPayment(tp *tracked) {
 			w.fail("payment %s: event %d has type %q", p.ID, ev.Seq, ev.Type)
 		}
 		switch {
-		case ev.Type.IsCapture() && ev.To == paywire.StateCompleted:
+		case ev.Type.IsCapture() && ev.To == paywire.StateCompleted,
+			ev.Type == paywire.EventProviderCaptured && ev.To == paywire.StateReview: // captured at once, held for review
 			captured += ev.Amount
-		case ev.Type == paywire.EventRefundRequested || ev.Type == paywire.EventProviderRefunded:
+		case ev.Type == paywire.EventRefundRequested || ev.Type == paywire.EventProviderRefunded,
+			ev.From == paywire.StateReview && ev.To == paywire.StateRefunded: // money in, declined or cancelled in review
+
 			refunded += ev.Amount
 		case ev.Type == paywire.EventChargeback:
 			chargedBack += ev.Amount

@@ -10,8 +10,9 @@ import (
 
 // Review is a person's decision on a payment held for review: approve
 // takes it on (an authorization held for review becomes authorized, and is
-// captured when the merchant auto-captures; a backend payment goes to its
-// providers), decline refuses it (an authorization is voided). Who decided
+// captured when the merchant auto-captures; money a provider captured at
+// once completes; a backend payment goes to its providers), decline
+// refuses it (an authorization is voided, captured money refunded). Who decided
 // and why are recorded in the audit log with the change, and the event's
 // source is who. A payment not in review is ECONFLICT.
 func (s *Service) Review(ctx context.Context, merchantID, paymentID string, approve bool, who paywire.Actor, why string) (*paywire.Payment, error) {
@@ -34,7 +35,10 @@ func (s *Service) Review(ctx context.Context, merchantID, paymentID string, appr
 	}
 	details, _ := json.Marshal(map[string]string{"merchantId": merchantID, "reason": why, "from": string(p.State)})
 	audit := &paywire.AuditEntry{Actor: string(who), Action: action, Target: p.ID, Details: details}
-	next, err := s.transition(ctx, p, event{Type: typ, Source: who, Audit: audit})
+	// A declined review of captured money is refunded under one key for
+	// every try: a retry after a crash asks the provider again, it does not
+	// refund twice.
+	next, err := s.transition(ctx, p, event{Type: typ, Source: who, Audit: audit, OpKey: "review-" + p.ID})
 	if isNotApplicable(err) {
 		return nil, paywire.Errorf(paywire.ECONFLICT, "the workflow has no move for this review decision")
 	}

@@ -3,9 +3,12 @@ package payment_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/engine"
 )
 
@@ -110,5 +113,62 @@ func TestReviewOfABackendPayment(t *testing.T) {
 	got, err := e.s.Review(ctx, "shop", p.ID, true, operator, "payout checked")
 	if err != nil || got.State != paywire.StateCompleted || len(first.callsOf("pay")) != 1 {
 		t.Fatalf("approved: %+v, %v, calls %d", got, err, len(first.callsOf("pay")))
+	}
+}
+
+// TestReviewOfMoneyIn: a bank payment pays at once, so risk's review holds
+// it after the money came in: approving completes it, declining refunds it
+// in full (once, under one key, however often the decision is retried),
+// the merchant cancelling refunds it, and nobody deciding completes it.
+func TestReviewOfMoneyIn(t *testing.T) {
+	t.Parallel()
+	e := newHosted(t)
+	e.pin.risk = reviewRisk
+	n := 0
+	held := func(ref string) *paywire.Payment {
+		t.Helper()
+		o, err := e.s.Submit(ctx, e.startFor(t, "shop", ref), bank())
+		if err != nil {
+			t.Fatal(err)
+		}
+		atts, _ := e.db.Attempts(ctx, "shop", o.PaymentID)
+		n++
+		ev := adapters.WebhookEvent{ID: fmt.Sprintf("evt-in-%d", n), Type: adapters.EventCaptured, Reference: atts[0].Reference, Amount: 5000}
+		if err := e.webhook("sandbox-bank", ev); err != nil {
+			t.Fatal(err)
+		}
+		p := e.get("shop", o.PaymentID)
+		if p.State != paywire.StateReview || p.Captured != 5000 || len(e.followUps(p, paywire.FollowUpReviewExpiry)) != 1 {
+			t.Fatalf("%s: %s; want held in review with the money in and an expiry", ref, describe(p))
+		}
+		return p
+	}
+
+	p := held("in-1")
+	got, err := e.s.Review(ctx, "shop", p.ID, true, operator, "known customer")
+	if err != nil || got.State != paywire.StateCompleted || got.Captured != 5000 || got.Refunded != 0 {
+		t.Fatalf("approve: %v, %v", got, err)
+	}
+
+	p = held("in-2")
+	refunds := len(e.bank.callsOf("refund"))
+	got, err = e.s.Review(ctx, "shop", p.ID, false, operator, "stolen account")
+	if err != nil || got.State != paywire.StateRefunded || got.Refunded != 5000 || len(e.bank.callsOf("refund")) != refunds+1 {
+		t.Fatalf("decline: %v, %v, refunds %d", got, err, len(e.bank.callsOf("refund"))-refunds)
+	}
+	if c := e.bank.callsOf("refund")[refunds]; c.Amount != 5000 || !strings.HasPrefix(c.Key, p.ID+"-refund-") {
+		t.Errorf("the refund: %+v; want 5000 under the payment's refund key", c)
+	}
+
+	p = held("in-3")
+	got, err = e.s.Cancel(ctx, "shop", "", p.ID)
+	if err != nil || got.State != paywire.StateRefunded || got.Refunded != 5000 {
+		t.Fatalf("cancel: %v, %v", got, err)
+	}
+
+	p = held("in-4")
+	e.runWorker(paywire.DefaultAuthorizationTTL + 1)
+	if got := e.get("shop", p.ID); got.State != paywire.StateCompleted || got.Captured != 5000 {
+		t.Fatalf("expiry: %s; want completed with the money kept", describe(got))
 	}
 }

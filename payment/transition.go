@@ -306,7 +306,7 @@ func checkDecision(p *paywire.Payment, to paywire.State, ev paywire.EventType, a
 			}
 		case paywire.ActionRefund:
 			if paywire.MoneyAction(p.State, to, ev) != paywire.ActionRefund {
-				return fmt.Errorf("refund goes only with a requested refund")
+				return fmt.Errorf("refund goes only with a requested refund or a declined review of captured money")
 			}
 		case paywire.ActionVoid:
 			switch {
@@ -352,8 +352,13 @@ func moneyOf(p *paywire.Payment, ev event, mv *paywire.Move) error {
 	}
 	var err error
 	switch {
-	case ev.Type.IsCapture() && mv.To == paywire.StateCompleted:
+	case ev.Type.IsCapture() && mv.To == paywire.StateCompleted,
+		ev.Type == paywire.EventProviderCaptured && mv.To == paywire.StateReview:
+		// The money came in: the payment completes, or is held for review
+		// with it (a bank redirect pays at once).
 		mv.Capture, err = left(p.Amount.Amount - p.Captured)
+	case (ev.Type == paywire.EventReviewRejected || ev.Type == paywire.EventCancelRequested) && mv.To == paywire.StateRefunded:
+		mv.Refund = p.Captured - p.Refunded - p.ChargedBack
 	case ev.Type == paywire.EventRefundRequested || ev.Type == paywire.EventProviderRefunded:
 		mv.Refund, err = left(p.Captured - p.Refunded - p.ChargedBack)
 	case ev.Type == paywire.EventChargeback:

@@ -85,7 +85,7 @@ test_a_no_move_decision_keeps_its_actions if {
 legal := {
 	"created": {"pending", "review", "authorized", "completed", "refused", "cancelled", "failed", "expired"},
 	"pending": {"review", "authorized", "completed", "refused", "cancelled", "failed", "expired"},
-	"review": {"pending", "authorized", "completed", "refused", "cancelled", "failed", "expired"},
+	"review": {"pending", "authorized", "completed", "refused", "cancelled", "failed", "expired", "refunded"},
 	"authorized": {"review", "completed", "cancelled", "expired"},
 	"completed": {"partially_refunded", "refunded", "charged_back"},
 	"partially_refunded": {"partially_refunded", "refunded", "charged_back"},
@@ -205,6 +205,10 @@ money_action(from, to, ev) := "void" if {
 
 money_action(_, to, "refund_requested") := "refund" if to in {"refunded", "partially_refunded"}
 
+# Money held for review and not kept (declined, or the merchant cancels) is
+# given back.
+money_action("review", "refunded", ev) := "refund" if ev in {"review_rejected", "cancel_requested"}
+
 # admits(from, to, ev, a): the payment core carries out action a with the
 # decision to move from `from` to `to` ("" for no move) on event ev, and
 # refuses the decision otherwise.
@@ -247,7 +251,10 @@ test_the_moves_that_move_money if {
 		some r in rules
 		some s in states_of(r)
 		money_action(s, r.effect.next_state, event_of(r)) != ""
-	} == {"capture_requested", "capture_due", "cancel_authorized", "authorization_expired", "full_refund", "partial_refund"}
+	} == {
+		"capture_requested", "capture_due", "cancel_authorized", "authorization_expired", "full_refund", "partial_refund",
+		"review_rejected_refund", "cancel_review_captured",
+	}
 }
 
 test_every_action_is_one_the_core_admits_with_its_move if {
@@ -357,8 +364,8 @@ test_rules_cover_exactly_the_moves_that_apply if {
 
 test_conditional_moves_fall_back_to_a_plain_move if {
 	# Where a move depends on more than the event and the state, a later
-	# rule for the same event and states gives the plain move; only a refund
-	# of nothing gives no transition.
+	# rule for the same event and (at least) the same states gives the plain
+	# move; only a refund of nothing gives no transition.
 	every i, _ in rules {
 		falls_back(i)
 	}
@@ -368,7 +375,7 @@ falls_back(i) if {
 	some j, later in rules
 	j >= i
 	event_of(later) == event_of(rules[i])
-	states_of(later) == states_of(rules[i])
+	states_of(rules[i]) - states_of(later) == set()
 	plain(later)
 }
 
