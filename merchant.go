@@ -29,6 +29,10 @@ type Merchant struct {
 	// AuthorizationTTL is how long an authorization may wait for its
 	// capture before it lapses and the reserved funds are released.
 	AuthorizationTTL time.Duration
+	// RiskProfile names the active bundle's risk profile that decides the
+	// merchant's payments (thresholds, rule groups switched off); empty for
+	// the bundle's default.
+	RiskProfile string
 	// SigningSecret keys the signatures of result parameters on return
 	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
@@ -54,6 +58,8 @@ func (m *Merchant) Validate() error {
 		return Errorf(EINVALID, "the auto-capture score limit must be 0 to 100")
 	case m.AuthorizationTTL < 0 || m.AuthorizationTTL > 31*24*time.Hour:
 		return Errorf(EINVALID, "the authorization expiry must be 0 to 31 days")
+	case len(m.RiskProfile) > 64 || !idChars(m.RiskProfile):
+		return Errorf(EINVALID, "a risk profile is a profile name: up to 64 of a-z, 0-9, '-' and '_'")
 	}
 	return nil
 }

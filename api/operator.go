@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,9 @@ type OperatorMerchant struct {
 	ReturnURLPrefixes  []string `json:"returnUrlPrefixes"`
 	NotificationURL    string   `json:"notificationUrl,omitempty"`
 	NotificationFormat string   `json:"notificationFormat"`
+	// RiskProfile names the active bundle's risk profile for the
+	// merchant's payments; empty for the bundle's default.
+	RiskProfile string `json:"riskProfile,omitempty"`
 }
 
 // OperatorCredential is a credential as the operator API shows it: never
@@ -152,7 +156,7 @@ func toOperatorMerchant(m *paywire.Merchant) OperatorMerchant {
 		p = []string{}
 	}
 	return OperatorMerchant{ID: m.ID, Name: m.Name, Disabled: m.Disabled, ReturnURLPrefixes: p,
-		NotificationURL: m.NotificationURL, NotificationFormat: m.NotificationFormat}
+		NotificationURL: m.NotificationURL, NotificationFormat: m.NotificationFormat, RiskProfile: m.RiskProfile}
 }
 
 func toOperatorCredential(c paywire.MerchantCredential) OperatorCredential {
@@ -181,7 +185,10 @@ func (o *Operator) createMerchant(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	m := &paywire.Merchant{ID: in.ID, Name: in.Name, ReturnURLPrefixes: in.ReturnURLPrefixes,
-		NotificationURL: in.NotificationURL, NotificationFormat: in.NotificationFormat}
+		NotificationURL: in.NotificationURL, NotificationFormat: in.NotificationFormat, RiskProfile: in.RiskProfile}
+	if err := o.checkRiskProfile(in.RiskProfile); err != nil {
+		return 0, nil, err
+	}
 	issued, err := o.Credentials.CreateMerchant(r.Context(), operatorActor, m)
 	if err != nil {
 		return 0, nil, err
@@ -190,6 +197,19 @@ func (o *Operator) createMerchant(r *http.Request) (int, any, error) {
 		"merchant": toOperatorMerchant(m), "signingSecret": m.SigningSecret,
 		"credential": toOperatorCredential(issued.Credential), "secret": issued.Secret,
 	}, nil
+}
+
+// checkRiskProfile refuses a risk profile the active bundle does not have:
+// the merchant's risk decisions would fail closed.
+func (o *Operator) checkRiskProfile(name string) error {
+	if name == "" || o.ActiveBundle == nil || o.ActiveBundle() == nil {
+		return nil
+	}
+	names, _ := o.ActiveBundle().RiskProfiles()
+	if !slices.Contains(names, name) {
+		return paywire.Errorf(paywire.EINVALID, "riskProfile: the active bundle has no risk profile %q (it has %s)", name, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 func (o *Operator) listCredentials(r *http.Request) (int, any, error) {

@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -92,5 +94,34 @@ func TestOperatorExplainRisk(t *testing.T) {
 	}
 	if st, _ := operatorCall(t, srv, operatorToken, "GET", "/api/v1/operator/merchants/other/payments/"+p.ID+"/risk", ""); st != 404 {
 		t.Errorf("another merchant's payment: %d; want 404", st)
+	}
+}
+
+// TestOperatorMerchantRiskProfile: a merchant is created with one of the
+// active bundle's risk profiles, shown back; a name the bundle lacks is
+// refused, and nothing is created.
+func TestOperatorMerchantRiskProfile(t *testing.T) {
+	core := paywiretest.New(t)
+	k, _ := credential.NewKeyed(credential.DevelopmentKey)
+	r := chi.NewRouter()
+	(&api.Operator{Credentials: &credential.Manager{Merchants: core.DB, Audit: core.DB, Keyed: k, Now: core.Clock.Now},
+		Merchants: core.DB, ActiveBundle: core.Engine.Active, Token: operatorToken}).Mount(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	st, out := operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "travel", "name": "Travel", "riskProfile": "high_ticket"}`)
+	m, _ := out["merchant"].(map[string]any)
+	if st != 201 || m["riskProfile"] != "high_ticket" {
+		t.Fatalf("create: %d %v", st, out)
+	}
+	if back, err := core.DB.Merchant(ctx, "travel"); err != nil || back.RiskProfile != "high_ticket" {
+		t.Fatalf("stored: %+v, %v", back, err)
+	}
+	st, out = operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "lost", "name": "Lost", "riskProfile": "lenient"}`)
+	if st != 400 || !strings.Contains(fmt.Sprint(out), `no risk profile "lenient"`) {
+		t.Fatalf("unknown profile: %d %v", st, out)
+	}
+	if _, err := core.DB.Merchant(ctx, "lost"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("a refused merchant was stored: %v", err)
 	}
 }

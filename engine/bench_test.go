@@ -219,7 +219,7 @@ func BenchmarkOverhead(b *testing.B) {
 			PointAvailability: pt[PointAvailability].input(fired[PointAvailability], nil, func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
 				return regoInput(plan, availabilityAttrs, &av.Request, &av.Features, h, prof)
 			}),
-			PointRisk: pt[PointRisk].input(fired[PointRisk], bundle.profiles.of(ri.Request.MerchantID), func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
+			PointRisk: pt[PointRisk].input(fired[PointRisk], must(bundle.profiles.named("")), func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
 				return regoInput(plan, riskAttrs, &ri.Request, &ri.Features, h, prof)
 			}),
 			PointRouting: pt[PointRouting].input(fired[PointRouting], nil, func(plan *inputPlan, h *ast.Array, prof *riskProfile) ast.Value {
@@ -268,7 +268,7 @@ func BenchmarkParts(b *testing.B) {
 		if p != PointRisk {
 			return nil
 		}
-		return bun.profiles.of(ri.Request.MerchantID)
+		return must(bun.profiles.named(""))
 	}
 	build := map[string]func(h *ast.Array) ast.Value{
 		PointAvailability: func(h *ast.Array) ast.Value {
@@ -321,4 +321,11 @@ func BenchmarkParts(b *testing.B) {
 			_ = paywire.NewID("dec_")
 		}
 	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -121,7 +121,7 @@ func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (Availa
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	var d RiskDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRisk, env, in.Request.MerchantID, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+	res, run := e.decide(ctx, PointRisk, env, in.Profile, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
 		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
@@ -130,6 +130,7 @@ func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	if run.err != nil {
 		d.Score, d.Action, d.Reasons = 100, RiskReview, []string{"policy_error"}
 	}
+	d.Profile = in.Profile
 	if run.profile != nil {
 		d.Profile = run.profile.name
 	}
@@ -211,7 +212,7 @@ func (r *run) meta() Meta {
 // which of the attributes read are), then its
 // Rego entry point on the input that build makes from the hits, and returns
 // the raw result.
-func (e *Engine) decide(ctx context.Context, point string, env any, merchant string, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) (*ast.Term, run) {
+func (e *Engine) decide(ctx context.Context, point string, env any, profile string, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) (*ast.Term, run) {
 	r := run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
 	b := e.active.Load()
 	r.bundle = b
@@ -221,7 +222,9 @@ func (e *Engine) decide(ctx context.Context, point string, env any, merchant str
 	}
 	p := b.points[point]
 	if point == PointRisk {
-		r.profile = b.profiles.of(merchant)
+		if r.profile, r.err = b.profiles.named(profile); r.err != nil {
+			return nil, r // fails closed: a merchant's thresholds are never guessed
+		}
 	}
 	var fired hitSet
 	machine := vmPool.Get().(*vm.VM)

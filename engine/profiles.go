@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -9,18 +10,17 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Risk profiles are per-merchant settings of the risk point, kept as bundle
-// data (data.paywire.risk_profiles, reviewed and signed with the bundle):
+// Risk profiles are settings of the risk point that merchants choose by
+// name (paywire.Merchant.RiskProfile), defined as bundle data
+// (data.paywire.risk_profiles, reviewed and signed with the bundle):
 //
-//	default: standard            # the profile of a merchant not listed
+//	default: standard            # the profile of a merchant that chose none
 //	profiles:
 //	  standard: {challenge: 30, review: 60, block: 80}
 //	  high_ticket: {challenge: 40, review: 70, block: 85, off: [amount]}
-//	merchants:
-//	  m_7f3a: high_ticket
 //
 // A profile's `off` lists rule groups (the `group` of the risk rules) that
-// do not run for the merchant; its other settings reach the risk policies
+// do not run for its merchants; its other settings reach the risk policies
 // as input.profile, with its name. The profile is resolved once per
 // decision by a map lookup, outside Rego: the policies read input.profile,
 // and an input made of the hits and the profile alone is kept per profile
@@ -67,28 +67,33 @@ func (p *riskProfile) keptInput(fired *hitSet, hits *ast.Array) ast.Value {
 
 var profileKey = ast.StringTerm("profile")
 
-// riskProfiles are a bundle's profiles: each merchant's, and the default.
+// riskProfiles are a bundle's profiles by name, and the default.
 type riskProfiles struct {
-	fallback  *riskProfile
-	merchants map[string]*riskProfile
-	byName    map[string]*riskProfile
+	fallback *riskProfile
+	byName   map[string]*riskProfile
 }
 
-// of returns a merchant's profile; nil when the bundle has none.
-func (ps *riskProfiles) of(merchant string) *riskProfile {
-	if ps == nil {
-		return nil
+// named returns the profile called name ("": the default); nil when the
+// bundle has no profiles, and an error when it has none of that name.
+func (ps *riskProfiles) named(name string) (*riskProfile, error) {
+	switch {
+	case ps == nil && name == "":
+		return nil, nil
+	case ps == nil:
+		return nil, fmt.Errorf("risk profile %q: the bundle has no risk profiles", name)
+	case name == "":
+		return ps.fallback, nil
 	}
-	if p, ok := ps.merchants[merchant]; ok {
-		return p
+	if p, ok := ps.byName[name]; ok {
+		return p, nil
 	}
-	return ps.fallback
+	return nil, fmt.Errorf("risk profile %q is not in the bundle", name)
 }
 
 // readRiskProfiles compiles data.paywire.risk_profiles against the risk
 // rules; nil when the bundle has none. A bundle is refused when the default
-// or a merchant names no profile, a profile switches off a group no rule
-// has, or a setting is not a number, string or boolean.
+// names no profile, a profile switches off a group no rule has, or a
+// setting is not a number, string or boolean.
 func readRiskProfiles(data map[string]any, rules []compiledRule) (*riskProfiles, error) {
 	pw, _ := data["paywire"].(map[string]any)
 	raw, ok := pw["risk_profiles"]
@@ -100,11 +105,11 @@ func readRiskProfiles(data map[string]any, rules []compiledRule) (*riskProfiles,
 	}
 	doc, ok := raw.(map[string]any)
 	if !ok {
-		return nil, bad(" must be an object with default, profiles and merchants")
+		return nil, bad(" must be an object with default and profiles")
 	}
 	for k := range doc {
-		if k != "default" && k != "profiles" && k != "merchants" {
-			return nil, bad(": unknown key %q (want default, profiles, merchants)", k)
+		if k != "default" && k != "profiles" {
+			return nil, bad(": unknown key %q (want default and profiles; merchants choose their profile in their settings)", k)
 		}
 	}
 	specs, ok := doc["profiles"].(map[string]any)
@@ -117,7 +122,7 @@ func readRiskProfiles(data map[string]any, rules []compiledRule) (*riskProfiles,
 			groups[r.group] = append(groups[r.group], i)
 		}
 	}
-	ps := &riskProfiles{merchants: map[string]*riskProfile{}, byName: map[string]*riskProfile{}}
+	ps := &riskProfiles{byName: map[string]*riskProfile{}}
 	for name, v := range specs {
 		if !ruleID.MatchString(name) {
 			return nil, bad(".profiles: name %q must be lower_snake_case", name)
@@ -170,30 +175,16 @@ func readRiskProfiles(data map[string]any, rules []compiledRule) (*riskProfiles,
 	if ps.fallback = ps.byName[def]; ps.fallback == nil {
 		return nil, bad(".default must name a profile (%q does not)", def)
 	}
-	if m, ok := doc["merchants"]; ok && m != nil {
-		merchants, ok := m.(map[string]any)
-		if !ok {
-			return nil, bad(".merchants must be an object of merchant id: profile name")
-		}
-		for id, v := range merchants {
-			name, _ := v.(string)
-			p := ps.byName[name]
-			if p == nil {
-				return nil, bad(".merchants.%s: %v is not a profile", id, v)
-			}
-			ps.merchants[id] = p
-		}
-	}
 	return ps, nil
 }
 
-// RiskProfile returns the name of the risk profile the bundle gives a
-// merchant; "" when the bundle has no profiles.
-func (b *Bundle) RiskProfile(merchant string) string {
-	if p := b.profiles.of(merchant); p != nil {
-		return p.name
+// RiskProfiles returns the names of the bundle's risk profiles, sorted, and
+// the default's; none when the bundle has no profiles.
+func (b *Bundle) RiskProfiles() (names []string, fallback string) {
+	if b.profiles == nil {
+		return nil, ""
 	}
-	return ""
+	return slices.Sorted(maps.Keys(b.profiles.byName)), b.profiles.fallback.name
 }
 
 // ruleGroup returns the group of a point's rule; "" when it has none or

@@ -9,7 +9,7 @@ import (
 	"github.com/paywire/paywire/rules"
 )
 
-// profileFiles is the default bundle with merchants assigned to profiles.
+// profileFiles is the default bundle with the given risk profiles.
 func profileFiles(t *testing.T, profiles string) Files {
 	t.Helper()
 	files, err := BundleFiles(policies.FS, rules.FS)
@@ -25,21 +25,18 @@ profiles:
   standard: {challenge: 30, review: 60, block: 80}
   strict: {challenge: 20, review: 45, block: 70}
   high_ticket: {challenge: 40, review: 70, block: 90, off: [amount]}
-merchants:
-  m_strict: strict
-  m_travel: high_ticket
 `
 
 func TestRiskProfilesPerMerchant(t *testing.T) {
 	e := newEngine(t, profileFiles(t, assigned))
-	decide := func(merchant string, minor int64) RiskDecision {
+	decide := func(profile string, minor int64) RiskDecision {
 		t.Helper()
 		in := riskInput(minor, "411111")
-		in.Request.MerchantID = merchant
+		in.Profile = profile
 		in.Request.Card.ExpiryMonth, in.Request.Card.ExpiryYear = 12, 2030
 		d, err := e.Risk(ctx, in)
 		if err != nil || d.FailedClosed {
-			t.Fatalf("%s: %+v, %v", merchant, d, err)
+			t.Fatalf("%s: %+v, %v", profile, d, err)
 		}
 		return d
 	}
@@ -53,7 +50,7 @@ func TestRiskProfilesPerMerchant(t *testing.T) {
 
 	// 25,000 EUR: high_amount (20) and very_high_amount (30) for a
 	// merchant whose profile runs the amount rules.
-	standard, strict, travel := decide("demo", 2500000), decide("m_strict", 2500000), decide("m_travel", 2500000)
+	standard, strict, travel := decide("", 2500000), decide("strict", 2500000), decide("high_ticket", 2500000)
 	if standard.Profile != "standard" || strict.Profile != "strict" || travel.Profile != "high_ticket" {
 		t.Fatalf("profiles %q %q %q; want standard (the default), strict, high_ticket", standard.Profile, strict.Profile, travel.Profile)
 	}
@@ -75,10 +72,10 @@ func TestRiskProfilesPerMerchant(t *testing.T) {
 		t.Errorf("high_ticket: score %d %s (fired %v); want 0 allow", travel.Score, travel.Action, fired(travel))
 	}
 
-	// The same merchant, twice more: the kept {hits, profile} input is
+	// The same profile, twice more: the kept {hits, profile} input is
 	// reused and decides alike.
 	for range 2 {
-		if d := decide("m_strict", 2500000); d.Action != RiskReview || d.Profile != "strict" {
+		if d := decide("strict", 2500000); d.Action != RiskReview || d.Profile != "strict" {
 			t.Errorf("strict again: %+v", d)
 		}
 	}
@@ -86,15 +83,21 @@ func TestRiskProfilesPerMerchant(t *testing.T) {
 	// The record says which profile decided, and so does its explanation.
 	mem := &decisionMem{}
 	e.Recorder = StoreRecorder{Store: mem}
-	decide("m_strict", 2500000)
+	decide("strict", 2500000)
 	if x, err := ExplainRisk(mem.recs[0], e.Active()); err != nil || x.Profile != "strict" || x.Action != "review" {
 		t.Errorf("explanation %+v, %v; want profile strict, review", x, err)
 	}
-	if got := e.Active().RiskProfile("m_travel"); got != "high_ticket" {
-		t.Errorf("RiskProfile(m_travel) = %q", got)
+	if names, def := e.Active().RiskProfiles(); !slices.Equal(names, []string{"high_ticket", "standard", "strict"}) || def != "standard" {
+		t.Errorf("RiskProfiles() = %v, %q", names, def)
 	}
-	if got := e.Active().RiskProfile("anyone"); got != "standard" {
-		t.Errorf("RiskProfile(anyone) = %q; want the default", got)
+
+	// A profile the bundle lacks (a bundle activated after the merchant
+	// chose) fails closed: review, never the default's thresholds.
+	in := riskInput(100, "411111")
+	in.Profile = "gone"
+	d, err := e.Risk(ctx, in)
+	if err != nil || !d.FailedClosed || d.Action != RiskReview || d.Profile != "gone" || !strings.Contains(d.Error, `risk profile "gone" is not in the bundle`) {
+		t.Errorf("unknown profile: %+v, %v; want failed closed to review", d, err)
 	}
 }
 
@@ -109,6 +112,7 @@ else := "allow"
 	e := newEngine(t, files)
 	in := riskInput(100, "411111")
 	in.Request.MerchantID = "m_strict"
+	in.Profile = "strict"
 	d, err := e.Risk(ctx, in)
 	if err != nil || d.Action != RiskReview || !slices.Equal(d.Reasons, []string{"strict", "m_strict"}) {
 		t.Fatalf("%+v, %v; want review with reasons [strict m_strict]", d, err)
@@ -119,13 +123,12 @@ func TestRiskProfilesRefused(t *testing.T) {
 	tests := []struct{ note, data, want string }{
 		{"default names nothing", "default: gone\nprofiles: {standard: {block: 80}}\n", `default must name a profile ("gone" does not)`},
 		{"no profiles", "default: standard\nprofiles: {}\n", "profiles must be an object of at least one profile"},
-		{"merchant names nothing", "default: standard\nprofiles: {standard: {block: 80}}\nmerchants: {m_1: lax}\n", "merchants.m_1: lax is not a profile"},
 		{"unknown group", "default: standard\nprofiles: {standard: {block: 80, off: [amounts]}}\n", `no risk rule has group "amounts"`},
 		{"off not a list", "default: standard\nprofiles: {standard: {block: 80, off: amount}}\n", "off must be a list of rule groups"},
 		{"setting an object", "default: standard\nprofiles: {standard: {block: {at: 80}}}\n", "a setting is a number, a string or a boolean"},
 		{"name as a setting", "default: standard\nprofiles: {standard: {name: x}}\n", "name is not a setting"},
 		{"bad profile name", "default: Standard\nprofiles: {Standard: {block: 80}}\n", "must be lower_snake_case"},
-		{"unknown key", "default: standard\nprofiles: {standard: {block: 80}}\nmerchant: {}\n", `unknown key "merchant"`},
+		{"merchants in the bundle", "default: standard\nprofiles: {standard: {block: 80}}\nmerchants: {m_1: standard}\n", `unknown key "merchants"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.note, func(t *testing.T) {

@@ -88,6 +88,10 @@ type RiskRequest struct {
 type RiskInput struct {
 	Request  RiskRequest `json:"request" expr:"request"`
 	Features Features    `json:"features" expr:"features"`
+	// Profile is the merchant's risk profile (a name of the bundle's
+	// data.paywire.risk_profiles; "" for its default). The engine resolves
+	// it and hands the policies input.profile.
+	Profile string `json:"profile,omitempty" expr:"-"`
 }
 
 // RouteCard is the card as routing policies see it.

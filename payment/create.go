@@ -104,11 +104,15 @@ func (s *Service) process(ctx context.Context, p *paywire.Payment, idem *idemReq
 		return nil, err
 	}
 	now := s.now()
+	m, err := s.Merchants.Merchant(ctx, p.MerchantID)
+	if err != nil {
+		return nil, err
+	}
 	fx, err := s.paymentFacts(ctx, engine.PointRisk, p, now)
 	if err != nil {
 		return nil, err
 	}
-	risk, err := s.Decider.Risk(ctx, riskInput(p, p.Method, &p.Card, p.EndUser, fx, now))
+	risk, err := s.Decider.Risk(ctx, riskInput(p, m, p.Method, &p.Card, p.EndUser, fx, now))
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if d.IP != "" && eu.IP == "" {
 		eu.IP = d.IP
 	}
-	p, err = s.submit(ctx, p, d.Method, card, eu, now)
+	p, err = s.submit(ctx, m, p, d.Method, card, eu, now)
 	// A concurrent submission that moved the payment first makes this one
 	// a second submission: its compare-and-set lost, and on the payment
 	// read again the workflow has nothing for "submitted" (not applicable).
@@ -158,7 +158,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 // the workflow, after risk: pending (on to the providers), review or
 // refused. It schedules the follow-up that finishes the payment if the
 // process dies before the providers answer.
-func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, now time.Time) (*paywire.Payment, error) {
+func (s *Service) submit(ctx context.Context, m *paywire.Merchant, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, now time.Time) (*paywire.Payment, error) {
 	fingerprint, bin := "", ""
 	if card != nil {
 		fingerprint, bin = card.Fingerprint, card.BIN
@@ -167,7 +167,7 @@ func (s *Service) submit(ctx context.Context, p *paywire.Payment, method paywire
 	if err != nil {
 		return nil, err
 	}
-	risk, err := s.Decider.Risk(ctx, riskInput(p, method, card, eu, fx, now))
+	risk, err := s.Decider.Risk(ctx, riskInput(p, m, method, card, eu, fx, now))
 	if err != nil {
 		return nil, err
 	}

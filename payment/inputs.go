@@ -85,8 +85,9 @@ func availabilityInput(merchantID, paymentID string, kind paywire.Kind, amount p
 }
 
 // riskInput asks how risky p is, paid with method and the card summary
-// (nil for other methods), from the end user eu.
-func riskInput(p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, fx facts, now time.Time) engine.RiskInput {
+// (nil for other methods), from the end user eu, under the merchant m's
+// risk profile.
+func riskInput(p *paywire.Payment, m *paywire.Merchant, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, fx facts, now time.Time) engine.RiskInput {
 	var c engine.Card
 	if card != nil {
 		c = engine.Card{Brand: card.Brand, BIN: card.BIN, Last4: card.Last4, ExpiryMonth: card.ExpiryMonth,
@@ -100,7 +101,7 @@ func riskInput(p *paywire.Payment, method paywire.Method, card *paywire.CardSumm
 	if i := strings.LastIndexByte(eu.Email, '@'); i >= 0 {
 		domain = strings.ToLower(eu.Email[i+1:])
 	}
-	return engine.RiskInput{Request: engine.RiskRequest{
+	return engine.RiskInput{Profile: m.RiskProfile, Request: engine.RiskRequest{
 		PaymentID: p.ID, MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: string(method),
 		Card: c,
 		Customer: engine.Customer{ID: eu.ID, Email: eu.Email, EmailDomain: domain, Country: eu.Country, IP: eu.IP, Language: eu.Language,

@@ -40,12 +40,12 @@ func TestInputsAreFilled(t *testing.T) {
 		RiskScore: 35, RiskAction: paywire.RiskChallenge, PreselectedMethod: paywire.MethodCard,
 		SourcePaymentID: "pay_0", // a backend payment
 	}
-	m := &paywire.Merchant{ID: "shop", Name: "Shop", AutoCapture: true, AutoCaptureMaxScore: 40}
+	m := &paywire.Merchant{ID: "shop", Name: "Shop", AutoCapture: true, AutoCaptureMaxScore: 40, RiskProfile: "strict"}
 	ev := event{Type: paywire.EventCaptureRequested, Amount: 1000, Source: paywire.ActorMerchant}
 
 	inputs := map[string]any{
 		"AvailabilityInput": availabilityInput(p.MerchantID, p.ID, p.Kind, p.Amount, eu, []string{"card"}, p.PreselectedMethod, fx, now),
-		"RiskInput":         riskInput(p, p.Method, &card, eu, fx, now),
+		"RiskInput":         riskInput(p, m, p.Method, &card, eu, fx, now),
 		"RouteInput":        routeInput(p, paywire.RiskResult{Score: p.RiskScore, Action: p.RiskAction}, fx, now),
 		"WorkflowInput":     workflowInput(p, m, ev, fx, now),
 	}

@@ -27,6 +27,7 @@ type merchantRow struct {
 	AutoCapture        bool      `bun:"auto_capture"`
 	AutoCaptureMax     int       `bun:"auto_capture_max_score"`
 	AuthorizationTTL   int64     `bun:"authorization_ttl_seconds"`
+	RiskProfile        string    `bun:"risk_profile"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -67,8 +68,8 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
 		AutoCapture: m.AutoCapture, AutoCaptureMax: m.AutoCaptureMaxScore,
-		AuthorizationTTL: int64(m.AuthorizationExpiry() / time.Second),
-		CreatedAt:        now, UpdatedAt: now,
+		AuthorizationTTL: int64(m.AuthorizationExpiry() / time.Second), RiskProfile: m.RiskProfile,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
 	return classify(op, err, "a merchant with this id exists")
@@ -86,8 +87,8 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 		NotificationFormat: row.NotificationFormat, AllowLocalhostHTTP: row.AllowLocalhostHTTP,
 		SigningSecret: row.SigningSecret, PreviousSigningSecret: row.PreviousSecret,
 		AutoCapture: row.AutoCapture, AutoCaptureMaxScore: row.AutoCaptureMax,
-		AuthorizationTTL: time.Duration(row.AuthorizationTTL) * time.Second,
-		CreatedAt:        row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		AuthorizationTTL: time.Duration(row.AuthorizationTTL) * time.Second, RiskProfile: row.RiskProfile,
+		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
 		return nil, classify(op, err, "")

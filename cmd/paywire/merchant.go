@@ -17,6 +17,7 @@ import (
 
 const merchantUsage = `Usage:
   paywire merchant create --id ID --name NAME [--return-url-prefix P]... [--notification-url U] [--notification-format soap|json]
+                          [--risk-profile NAME]
                                       create a merchant and its first API secret (shown once)
   paywire merchant list               list merchants
   paywire merchant credentials --id ID
@@ -82,6 +83,7 @@ func runMerchant(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	fs.Var(&prefixes, "return-url-prefix", "an allowed return URL prefix, https and ending with /; repeat for more (create)")
 	notifyURL := fs.String("notification-url", "", "where state-change notifications go (create)")
 	notifyFormat := fs.String("notification-format", "soap", "soap or json (create)")
+	riskProfile := fs.String("risk-profile", "", "the bundle's risk profile for the merchant's payments; empty for the default (create)")
 	label := fs.String("label", "", "what the credential is for (issue)")
 	cred := fs.String("credential", "", "credential id (rotate, revoke)")
 	overlap := fs.Duration("overlap", 24*time.Hour, "how long the rotated credential stays valid (rotate)")
@@ -118,7 +120,8 @@ func runMerchant(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	mg := credentialManager(st, cfg.TokenKey)
 	switch sub {
 	case "create":
-		m := &paywire.Merchant{ID: *id, Name: *name, ReturnURLPrefixes: prefixes, NotificationURL: *notifyURL, NotificationFormat: *notifyFormat}
+		m := &paywire.Merchant{ID: *id, Name: *name, ReturnURLPrefixes: prefixes, NotificationURL: *notifyURL, NotificationFormat: *notifyFormat,
+			RiskProfile: *riskProfile}
 		issued, err := mg.CreateMerchant(ctx, cliActor, m)
 		if err != nil {
 			return errorText(err)
@@ -131,9 +134,13 @@ func runMerchant(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			return errorText(err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tNOTIFICATIONS\tRETURN URL PREFIXES")
+		fmt.Fprintln(tw, "ID\tNAME\tRISK PROFILE\tNOTIFICATIONS\tRETURN URL PREFIXES")
 		for _, m := range ms {
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", m.ID, m.Name, m.NotificationFormat, m.NotificationURL, strings.Join(m.ReturnURLPrefixes, " "))
+			profile := m.RiskProfile
+			if profile == "" {
+				profile = "(default)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", m.ID, m.Name, profile, m.NotificationFormat, m.NotificationURL, strings.Join(m.ReturnURLPrefixes, " "))
 		}
 		tw.Flush()
 	case "credentials":
