@@ -135,26 +135,3 @@ type MerchantStore interface {
 	Merchants(ctx context.Context) ([]*Merchant, error)
 }
 
-// AdminUser is a back-office user.
-type AdminUser struct {
-	ID           string
-	Username     string
-	PasswordHash string   // PHC-formatted password hash
-	Roles        []string // "admin", "risk_analyst", "compliance", "support", ...
-	Disabled     bool
-	CreatedAt    time.Time
-}
-
-// AdminStore keeps back-office users.
-type AdminStore interface {
-	// CreateAdminUser stores a user and fills ID and CreatedAt. Returns
-	// ECONFLICT if the username is taken.
-	CreateAdminUser(ctx context.Context, u *AdminUser) error
-
-	// AdminUserByName returns the user with that username, or ENOTFOUND.
-	AdminUserByName(ctx context.Context, username string) (*AdminUser, error)
-
-	// SetAdminPassword replaces the user's password hash. Returns ENOTFOUND
-	// for an unknown user.
-	SetAdminPassword(ctx context.Context, username, passwordHash string) error
-}

@@ -207,69 +207,6 @@ func (db *DB) Merchants(ctx context.Context) ([]*paywire.Merchant, error) {
 	return out, nil
 }
 
-type adminUserRow struct {
-	bun.BaseModel `bun:"table:admin_users"`
-
-	ID           string    `bun:"id,pk"`
-	Username     string    `bun:"username"`
-	PasswordHash string    `bun:"password_hash"`
-	Roles        string    `bun:"roles"`
-	Disabled     bool      `bun:"disabled"`
-	CreatedAt    time.Time `bun:"created_at"`
-}
-
-// CreateAdminUser implements paywire.AdminStore.
-func (db *DB) CreateAdminUser(ctx context.Context, u *paywire.AdminUser) error {
-	const op = "store/DB.CreateAdminUser"
-	if u.Username == "" || u.PasswordHash == "" {
-		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "username and password hash are required"}
-	}
-	if u.ID == "" {
-		u.ID = paywire.NewID("adm_")
-	}
-	u.CreatedAt = db.now()
-	roles, err := jsonText(u.Roles)
-	if err != nil {
-		return classify(op, err, "")
-	}
-	row := &adminUserRow{ID: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Roles: roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
-	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
-	return classify(op, err, "an admin user with this username exists")
-}
-
-// AdminUserByName implements paywire.AdminStore.
-func (db *DB) AdminUserByName(ctx context.Context, username string) (*paywire.AdminUser, error) {
-	const op = "store/DB.AdminUserByName"
-	row := new(adminUserRow)
-	if err := db.bun.NewSelect().Model(row).Where("username = ?", username).Scan(ctx); err != nil {
-		return nil, notFound(op, err, "admin user not found")
-	}
-	u := &paywire.AdminUser{ID: row.ID, Username: row.Username, PasswordHash: row.PasswordHash, Disabled: row.Disabled, CreatedAt: row.CreatedAt.UTC()}
-	if err := json.Unmarshal([]byte(row.Roles), &u.Roles); err != nil {
-		return nil, classify(op, err, "")
-	}
-	return u, nil
-}
-
-// SetAdminPassword implements paywire.AdminStore.
-func (db *DB) SetAdminPassword(ctx context.Context, username, passwordHash string) error {
-	const op = "store/DB.SetAdminPassword"
-	if passwordHash == "" {
-		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a password hash is required"}
-	}
-	res, err := db.bun.NewUpdate().Model((*adminUserRow)(nil)).
-		Set("password_hash = ?", passwordHash).Where("username = ?", username).Exec(ctx)
-	if err != nil {
-		return classify(op, err, "")
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return classify(op, err, "")
-	} else if n == 0 {
-		return &paywire.Error{Op: op, Code: paywire.ENOTFOUND, Message: "admin user not found"}
-	}
-	return nil
-}
-
 // jsonText encodes v for a JSON column; nil slices become [].
 func jsonText[T any](v []T) (string, error) {
 	if v == nil {

@@ -754,7 +754,10 @@ func testAdminUsers(t *testing.T, db *store.DB) {
 	if err != nil || got.ID != u.ID || len(got.Roles) != 2 || got.Roles[1] != "compliance" {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
-	wantCode(t, "duplicate username", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "alice", PasswordHash: "y"}), paywire.ECONFLICT)
+	wantCode(t, "duplicate username", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "alice", PasswordHash: "y", Roles: []string{"viewer"}}), paywire.ECONFLICT)
+	wantCode(t, "no role", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "carol", PasswordHash: "y"}), paywire.EINVALID)
+	wantCode(t, "unknown role", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "carol", PasswordHash: "y", Roles: []string{"root"}}), paywire.EINVALID)
+	wantCode(t, "bad username", db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "Carol Smith", PasswordHash: "y", Roles: []string{"viewer"}}), paywire.EINVALID)
 	_, err = db.AdminUserByName(ctx, "bob")
 	wantCode(t, "unknown user", err, paywire.ENOTFOUND)
 
@@ -765,6 +768,53 @@ func testAdminUsers(t *testing.T, db *store.DB) {
 		t.Errorf("password hash after change: %q", got.PasswordHash)
 	}
 	wantCode(t, "unknown user's password", db.SetAdminPassword(ctx, "bob", "$argon2id$x"), paywire.ENOTFOUND)
+
+	// Sessions: any node reads them; disabling the user ends them, with
+	// the change's audit entry.
+	now := db.Now().Truncate(time.Millisecond) // both databases keep microseconds
+	s := &paywire.AdminSession{IDHash: "h1", UserID: u.ID, CSRF: "c1", SecondFactorPending: true, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateAdminSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	gs, gu, err := db.AdminSession(ctx, "h1")
+	if err != nil || gu.Username != "alice" || gs.CSRF != "c1" || !gs.SecondFactorPending || !gs.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("session read back %+v %+v, %v", gs, gu, err)
+	}
+	if err := db.TouchAdminSession(ctx, "h1", now.Add(time.Minute), true); err != nil {
+		t.Fatal(err)
+	}
+	if gs, _, _ := db.AdminSession(ctx, "h1"); gs.SecondFactorPending || !gs.LastSeenAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("after touch: %+v", gs)
+	}
+	wantCode(t, "touch of no session", db.TouchAdminSession(ctx, "gone", now, false), paywire.ENOTFOUND)
+	got.Roles, got.Disabled, got.TOTPSecret = []string{"viewer"}, true, "JBSWY3DPEHPK3PXP"
+	if err := db.UpdateAdminUser(ctx, got, &paywire.AuditEntry{Actor: "admin:root", Action: "admin_user.update", Target: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := db.AdminUserByName(ctx, "alice"); !back.Disabled || back.TOTPSecret != "JBSWY3DPEHPK3PXP" || len(back.Roles) != 1 || back.Roles[0] != "viewer" {
+		t.Errorf("updated user %+v", back)
+	}
+	_, _, err = db.AdminSession(ctx, "h1")
+	wantCode(t, "session of a disabled user", err, paywire.ENOTFOUND)
+	if es, _ := db.AuditEntries(ctx, 0, 1); len(es) != 1 || es[0].Action != "admin_user.update" || es[0].Target != "alice" {
+		t.Errorf("audit %+v", es)
+	}
+	wantCode(t, "update with no role", db.UpdateAdminUser(ctx, &paywire.AdminUser{ID: u.ID}, nil), paywire.EINVALID)
+	wantCode(t, "update of nobody", db.UpdateAdminUser(ctx, &paywire.AdminUser{ID: "adm_none", Roles: []string{"viewer"}}, nil), paywire.ENOTFOUND)
+
+	s2 := &paywire.AdminSession{IDHash: "h2", UserID: u.ID, CSRF: "c2", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(-time.Second)}
+	if err := db.CreateAdminSession(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteExpiredAdminSessions(ctx, now); err != nil || n != 1 {
+		t.Errorf("expired sessions deleted: %d, %v", n, err)
+	}
+	if err := db.DeleteAdminSession(ctx, "h2"); err != nil {
+		t.Errorf("deleting a session already gone: %v", err)
+	}
+	if us, err := db.AdminUsers(ctx); err != nil || len(us) != 1 || us[0].Username != "alice" {
+		t.Errorf("users %v, %v", us, err)
+	}
 }
 
 func testMigrations(t *testing.T, db *store.DB) {
