@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/credential"
@@ -46,8 +43,8 @@ type authenticator struct {
 	keyed      *credential.Keyed
 	dummy      string // verified for an unknown merchant, so that it costs what a known one does
 	passwords  *credential.Gate
-	byAddress  *failures
-	byMerchant *failures
+	byAddress  *credential.Failures
+	byMerchant *credential.Failures
 	logf       func(ctx context.Context, msg string, args ...any)
 
 	keyedChecks atomic.Int64 // keyed verifications made, for tests of the work done
@@ -75,7 +72,7 @@ func newAuthenticator(m paywire.MerchantStore, key []byte, l AuthLimits, logf fu
 	}
 	return &authenticator{
 		merchants: m, keyed: k, dummy: k.Hash(credential.NewAPISecret()), passwords: l.Passwords,
-		byAddress: newFailures(l.PerAddress, l.Window), byMerchant: newFailures(l.PerMerchant, l.Window), logf: logf,
+		byAddress: credential.NewFailures(l.PerAddress, l.Window), byMerchant: credential.NewFailures(l.PerMerchant, l.Window), logf: logf,
 	}, nil
 }
 
@@ -117,14 +114,14 @@ func clientAddress(r *http.Request) string {
 // authenticate returns the merchant whose id and secret these are.
 func (a *authenticator) authenticate(r *http.Request, merchantID, secret string) (*paywire.Merchant, error) {
 	ctx, addr := r.Context(), clientAddress(r)
-	if wait := a.byAddress.blocked(addr); wait > 0 {
+	if wait := a.byAddress.Blocked(addr); wait > 0 {
 		return nil, tooMany(wait, "too many failed authentications from this address; retry in %s", seconds(wait))
 	}
 	if merchantID == "" || secret == "" || len(merchantID) > 64 || len(secret) > 256 {
-		a.byAddress.add(addr)
+		a.byAddress.Add(addr)
 		return nil, errBadCredentials
 	}
-	limited := a.byMerchant.blocked(merchantID)
+	limited := a.byMerchant.Blocked(merchantID)
 	m, err := a.merchants.Merchant(ctx, merchantID)
 	if paywire.ErrorCode(err) == paywire.ENOTFOUND {
 		m, err = nil, nil
@@ -144,8 +141,8 @@ func (a *authenticator) authenticate(r *http.Request, merchantID, secret string)
 	if ok {
 		return m, nil
 	}
-	a.byAddress.add(addr)
-	a.byMerchant.add(merchantID)
+	a.byAddress.Add(addr)
+	a.byMerchant.Add(merchantID)
 	if limited > 0 {
 		return nil, tooMany(limited, "too many failed authentications for this merchant id; retry in %s", seconds(limited))
 	}
@@ -195,53 +192,3 @@ func (a *authenticator) verify(ctx context.Context, creds []paywire.MerchantCred
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(math.Ceil(d.Seconds()))) }
-
-// failures counts failed authentications per key (an address or a
-// merchant id) in fixed windows. It remembers a bounded number of keys,
-// the least recently failing forgotten first, so that an attacker
-// cycling through keys cannot exhaust memory.
-type failures struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	seen   *simplelru.LRU[string, *failureWindow]
-	now    func() time.Time
-}
-
-type failureWindow struct {
-	start time.Time
-	n     int
-}
-
-func newFailures(limit int, window time.Duration) *failures {
-	seen, _ := simplelru.NewLRU[string, *failureWindow](100_000, nil) // errors only for a size <= 0
-	return &failures{limit: limit, window: window, seen: seen, now: time.Now}
-}
-
-// blocked returns how long key must wait, 0 if it need not.
-func (f *failures) blocked(key string) time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w, ok := f.seen.Peek(key)
-	if !ok || w.n < f.limit {
-		return 0
-	}
-	left := w.start.Add(f.window).Sub(f.now())
-	if left <= 0 {
-		return 0
-	}
-	return left
-}
-
-// add counts one failure of key.
-func (f *failures) add(key string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	w, ok := f.seen.Get(key)
-	if !ok || now.Sub(w.start) >= f.window {
-		f.seen.Add(key, &failureWindow{start: now, n: 1})
-		return
-	}
-	w.n++
-}

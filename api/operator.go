@@ -36,7 +36,7 @@ type Operator struct {
 	Token  string
 	Logger *slog.Logger
 
-	failures *failures
+	failures *credential.Failures
 }
 
 //go:embed operator-openapi.json
@@ -48,7 +48,7 @@ func (o *Operator) Mount(r chi.Router) {
 	if o.Token == "" {
 		return
 	}
-	o.failures = newFailures(10, time.Minute)
+	o.failures = credential.NewFailures(10, time.Minute)
 	r.Route("/api/v1/operator", func(r chi.Router) {
 		r.Get("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -74,7 +74,7 @@ func (o *Operator) authenticate(next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(o.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr := clientAddress(r)
-		if wait := o.failures.blocked(addr); wait > 0 {
+		if wait := o.failures.Blocked(addr); wait > 0 {
 			err := tooMany(wait, "too many failed authentications from this address; retry in %s", seconds(wait))
 			setRetryAfter(w, err)
 			writeError(w, err)
@@ -83,7 +83,7 @@ func (o *Operator) authenticate(next http.Handler) http.Handler {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(token))
 		if !hmac.Equal(got[:], want[:]) || !ok {
-			o.failures.add(addr)
+			o.failures.Add(addr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="paywire operator"`)
 			writeError(w, paywire.Errorf(paywire.EUNAUTHORIZED, "the operator token is missing or wrong"))
 			return

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/admin"
 	"github.com/paywire/paywire/api"
 	"github.com/paywire/paywire/payment"
 	"io"
@@ -188,6 +189,8 @@ func (m *Main) mountAPI() error {
 	}
 	pages.Mount(m.Router)
 	(&listeners.Handler{Payments: m.Payments, Logger: m.Logger}).Mount(m.Router)
+	(&admin.App{Users: m.DB, Sessions: m.DB, Audit: m.DB, Gate: m.passwordGate(), Logger: m.Logger,
+		FailuresPerAddress: m.Config.AuthFailPerAddr, FailuresPerUser: m.Config.AuthFailPerMerchant}).Mount(m.Router)
 	if m.Config.Demo {
 		dm, secret, err := demoShopSecret(context.Background(), m.DB, m.Config.TokenKey)
 		if err != nil {
