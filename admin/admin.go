@@ -38,8 +38,8 @@ type App struct {
 	// allowed per minute from one address and for one username (0: 20
 	// and 100, the merchant API's defaults).
 	FailuresPerAddress, FailuresPerUser int
-	Logger *slog.Logger
-	Now    func() time.Time
+	Logger                              *slog.Logger
+	Now                                 func() time.Time
 
 	byAddress, byUser *credential.Failures
 	dummyHash         string
