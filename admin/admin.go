@@ -41,8 +41,23 @@ type App struct {
 	Logger                              *slog.Logger
 	Now                                 func() time.Time
 
+	// The areas' own dependencies (payments.go, actions.go, merchants.go,
+	// reports.go, auditlog.go); an area whose dependencies are not set is
+	// not mounted.
+	PaymentPages
+	ActionPages
+	MerchantPages
+	ReportPages
+	AuditPages
+
 	byAddress, byUser *credential.Failures
 	dummyHash         string
+	nav               []section
+}
+
+// section adds an entry to the navigation.
+func (a *App) section(path, label string, roles ...paywire.Role) {
+	a.nav = append(a.nav, section{Path: path, Label: label, Roles: roles})
 }
 
 //go:embed templates/*.html
@@ -85,9 +100,16 @@ func (a *App) Mount(r chi.Router) {
 		r.Group(func(r chi.Router) {
 			r.Use(a.session(false))
 			r.Post("/logout", a.checked(a.logout))
+			a.section("/admin/", "Overview", anyRole...)
 			r.Get("/", a.allow(a.home, anyRole...))
 			r.Get("/account", a.allow(a.account, anyRole...))
 			r.Post("/account/second-factor", a.allow(a.checked(a.secondFactor), anyRole...))
+			a.mountPayments(r)
+			a.mountActions(r)
+			a.mountMerchants(r)
+			a.mountReports(r)
+			a.mountAudit(r)
+			a.section("/admin/users", "Users", paywire.RoleAdmin)
 			r.Get("/users", a.allow(a.users, paywire.RoleAdmin))
 			r.Post("/users", a.allow(a.checked(a.createUser), paywire.RoleAdmin))
 			r.Post("/users/{name}", a.allow(a.checked(a.updateUser), paywire.RoleAdmin))

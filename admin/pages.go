@@ -5,16 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"html/template"
+	"io/fs"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/paywire/paywire"
 )
 
-// The page templates: each is layout.html with its "content" block.
-var pageNames = []string{"login", "code", "problem", "home", "account", "users"}
-
+// templates maps a page name to its template: layout.html with the
+// "content" block of templates/<name>.html.
 var templates = mustParseTemplates()
 
 var funcs = template.FuncMap{
@@ -29,25 +30,29 @@ var funcs = template.FuncMap{
 
 func mustParseTemplates() map[string]*template.Template {
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	out := make(map[string]*template.Template, len(pageNames))
-	for _, name := range pageNames {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string]*template.Template, len(files))
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
 		t := template.Must(base.Clone())
-		out[name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
+		out[name] = template.Must(t.ParseFS(templateFS, f))
 	}
 	return out
 }
 
 // section is an entry of the navigation: a page and the roles that see
-// it. Later pages (policy bundles, experiments, reconciliation,
-// settlement) add their entry here.
+// it. Each area adds its entries when it is mounted (App.section), in
+// the order of the areas in Mount; later areas (policy bundles,
+// experiments, reconciliation, settlement) add theirs the same way.
 type section struct {
 	Path, Label string
 	Roles       []paywire.Role
-}
-
-var sections = []section{
-	{"/admin/", "Overview", anyRole},
-	{"/admin/users", "Users", []paywire.Role{paywire.RoleAdmin}},
 }
 
 // page is what a template renders.
@@ -72,7 +77,7 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name st
 		if p.CSRF == "" {
 			p.CSRF = c.session.CSRF
 		}
-		for _, s := range sections {
+		for _, s := range a.nav {
 			if c.user.Has(s.Roles...) {
 				p.Nav = append(p.Nav, s)
 			}
