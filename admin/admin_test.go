@@ -42,8 +42,10 @@ type env struct {
 }
 
 // newEnv serves the back office over TLS (its cookies are __Host-, so
-// Secure) with a real store and the users given as name: roles.
-func newEnv(t *testing.T, users map[string][]string) *env {
+// Secure) with a real store and the users given as name: roles (each
+// user's password is "pw-<name>"); configure, if given, sets the areas'
+// dependencies before the app is mounted.
+func newEnv(t *testing.T, users map[string][]string, configure ...func(*admin.App, *store.DB)) *env {
 	t.Helper()
 	db := storetest.NewSQLite(t)
 	c := &clock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}
@@ -57,8 +59,12 @@ func newEnv(t *testing.T, users map[string][]string) *env {
 		}
 	}
 	r := chi.NewRouter()
-	(&admin.App{Users: db, Sessions: db, Audit: db, Gate: credential.NewGate(2, time.Second), Now: c.Now,
-		FailuresPerAddress: 5, FailuresPerUser: 3}).Mount(r)
+	a := &admin.App{Users: db, Sessions: db, Audit: db, Gate: credential.NewGate(2, time.Second), Now: c.Now,
+		FailuresPerAddress: 5, FailuresPerUser: 3}
+	for _, f := range configure {
+		f(a, db)
+	}
+	a.Mount(r)
 	srv := httptest.NewTLSServer(r)
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, srv: srv, clock: c}
