@@ -115,6 +115,15 @@ func TestCreateMerchant(t *testing.T) {
 	if form.status != 200 || !strings.Contains(form.body, `<option value="high_ticket">`) {
 		t.Fatalf("new merchant form: %d %s", form.status, form.body)
 	}
+	// Strict CSP: the area's style is a stylesheet of its own, nothing inline.
+	head, _, _ := strings.Cut(form.body, "</head>")
+	if !strings.Contains(head, `href="/admin/assets/merchants.css"`) || strings.Contains(form.body, "<script") ||
+		strings.Contains(form.body, "<style") || strings.Contains(form.body, " style=") {
+		t.Error("the page does not keep to the CSP's stylesheets")
+	}
+	if css := b.do("GET", "/admin/assets/merchants.css", nil); css.status != 200 || !strings.Contains(css.body, "section.once") {
+		t.Errorf("merchants.css: %d", css.status)
+	}
 	csrf := csrfOf(t, form.body)
 	a := b.do("POST", "/admin/merchants", url.Values{"csrf": {csrf}, "id": {"acme"}, "name": {"Acme"},
 		"return_url_prefixes": {"https://acme.example/back/\r\nhttps://m.acme.example/\r\n"}, "notification_url": {"https://acme.example/hook"},
