@@ -244,7 +244,7 @@ func reportSections(req paywire.ReportRequest, rows []paywire.ReportRow) ([]curr
 		if req.GroupBy == paywire.GroupByDay {
 			s.Volume, s.Rate = reportDayCharts(req, s.Rows)
 		} else {
-			s.Volume, s.Rate = reportGroupCharts(s.Rows)
+			s.Volume, s.Rate = reportGroupCharts(reportGroupLabel(req.GroupBy), s.Rows)
 		}
 		out = append(out, s)
 	}
@@ -295,7 +295,8 @@ const (
 	chartLeft, chartRight   = 56, 708
 	chartTop, chartBottom   = 12, 200
 	maxXTicks               = 8
-	maxLabel                = 14
+	maxLabel                = 14 // characters of a group's label under its bars
+	charWidth               = 9  // about, at reports.css's font size of 15
 )
 
 func newReportChart(title, kind string) reportChart {
@@ -398,15 +399,23 @@ func reportDayCharts(req paywire.ReportRequest, rows []reportLine) (volume, rate
 }
 
 // reportGroupCharts draws payments and approval rate per group as bars.
-func reportGroupCharts(rows []reportLine) (volume, rate reportChart) {
-	volume, rate = newReportChart("Payments per group", "volume"), newReportChart("Approval rate per group", "rate")
+func reportGroupCharts(label string, rows []reportLine) (volume, rate reportChart) {
+	label = strings.ToLower(label)
+	volume, rate = newReportChart("Payments per "+label, "volume"), newReportChart("Approval rate per "+label, "rate")
 	var most int64
 	for _, r := range rows {
 		most = max(most, r.Payments)
 	}
 	yCount, yRate := volume.countAxis(most), rate.rateAxis()
 	left, w := volume.slots(len(rows), 0.7, 64)
-	every := (len(rows) + 2*maxXTicks - 1) / (2 * maxXTicks)
+	// Labels are left out at even intervals where they would overlap; the
+	// bars' titles and the table name every group.
+	longest := 1
+	for _, r := range rows {
+		longest = max(longest, len([]rune(reportClip(r.Group, maxLabel))))
+	}
+	fit := max(int((volume.Right-volume.Left)/float64(longest*charWidth+12)), 1)
+	every := (len(rows) + fit - 1) / fit
 	for i, r := range rows {
 		x, mid := chartRound(left(i)), chartRound(left(i)+w/2)
 		if i%every == 0 {
