@@ -38,7 +38,9 @@ type PaymentReader interface {
 	OutboxOf(ctx context.Context, merchantID, paymentID string) ([]paywire.OutboxMessage, error)
 }
 
-// PaymentPages are the dependencies of the payments list and detail, payment actions, the review queue and manual payments; the area is mounted when they are set.
+// PaymentPages are the dependencies of the payments list and a payment's
+// detail; the area is mounted when Payments is set. Every role may read
+// both.
 type PaymentPages struct {
 	// Payments reads payments for the list and the detail; the pages are
 	// not mounted without it.
@@ -57,9 +59,9 @@ func (a *App) mountPayments(r chi.Router) {
 	if a.PaymentPages.Payments == nil {
 		return
 	}
-	a.section("/admin/payments", "Payments", paywire.Roles...)
-	r.Get("/payments", a.allow(a.paymentList, paywire.Roles...))
-	r.Get("/payments/{merchant}/{id}", a.allow(a.paymentDetail, paywire.Roles...))
+	a.section("/admin/payments", "Payments", anyRole...)
+	r.Get("/payments", a.allow(a.paymentList, anyRole...))
+	r.Get("/payments/{merchant}/{id}", a.allow(a.paymentDetail, anyRole...))
 }
 
 // paymentFilterForm is the list's filter as the form holds it, kept as
@@ -83,8 +85,10 @@ type paymentsView struct {
 // paymentListRow is one payment of the list.
 type paymentListRow struct {
 	Href, ID, MerchantID, Reference, Kind, Amount, State, Method, Provider, Card, Email string
-	RiskScore                                                                           string
-	CreatedAt                                                                           time.Time
+	// MerchantHref lists the merchant's payments.
+	MerchantHref string
+	RiskScore    string
+	CreatedAt    time.Time
 }
 
 func (a *App) paymentList(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +220,7 @@ func paymentListRowOf(p *paywire.Payment) paymentListRow {
 		Href: paymentHref(p), ID: p.ID, MerchantID: p.MerchantID, Reference: p.MerchantReference, Kind: string(p.Kind),
 		Amount: p.Amount.String(), State: string(p.State), Method: string(p.Method), Provider: p.Provider,
 		Card: paymentCard(p.Card), Email: p.EndUser.Email, CreatedAt: p.CreatedAt,
+		MerchantHref: "/admin/payments?" + url.Values{"merchant": {p.MerchantID}}.Encode(),
 	}
 	if p.RiskAction != "" {
 		row.RiskScore = strconv.Itoa(p.RiskScore)

@@ -84,13 +84,13 @@ func TestPaymentList(t *testing.T) {
 	vera := e.browser()
 	vera.signIn("vera", "pw-vera")
 	all := vera.do("GET", "/admin/payments", nil)
-	if all.status != 200 || !strings.Contains(all.body, `href="/admin/payments"`) {
+	if all.status != 200 || !strings.Contains(all.body, `<a href="/admin/payments" aria-current="page">Payments</a>`) {
 		t.Fatalf("a viewer's list: %d %s", all.status, all.body)
 	}
 	if got := listedPayments(all.body); len(got) != 3 || got[0] != usd.ID || got[2] != card.ID {
 		t.Errorf("all payments %v; want the three, newest first", got)
 	}
-	for _, want := range []string{"12.34 EUR", "500.00 EUR", "7.00 USD", "visa •••• 1881", "Ann@Example.com"} {
+	for _, want := range []string{"12.34 EUR", "500.00 EUR", "7.00 USD", "visa •••• 1881", "Ann@Example.com", `href="/admin/payments?merchant=other"`} {
 		if !strings.Contains(all.body, want) {
 			t.Errorf("the list does not show %q", want)
 		}
