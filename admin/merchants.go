@@ -170,7 +170,9 @@ type merchantView struct {
 	Profiles []string
 	Default  string
 	CanEdit  bool
-	Now      time.Time
+	// ListsLink: the user may see the risk lists.
+	ListsLink bool
+	Now       time.Time
 	// Shown once, just after they were made.
 	APISecret, APISecretID string
 	SigningSecret          string
@@ -266,7 +268,8 @@ func (a *App) renderMerchant(w http.ResponseWriter, r *http.Request, status int,
 	}
 	v.Merchant, v.Credentials, v.Now = m, creds, a.Now()
 	v.Profiles, v.Default = a.profiles(m.RiskProfile)
-	v.CanEdit = currentOf(r.Context()).user.Has(merchantEditors...)
+	u := currentOf(r.Context()).user
+	v.CanEdit, v.ListsLink = u.Has(merchantEditors...), a.Lists != nil && u.Has(listViewers...)
 	a.render(w, r, status, "merchant", page{Title: "Merchant " + m.ID, Data: v, Problem: problem, Notice: notice})
 }
 

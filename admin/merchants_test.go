@@ -339,6 +339,9 @@ func TestMerchantRoles(t *testing.T) {
 	rootPage := root.do("GET", "/admin/merchants/shop", nil)
 	before := e.merchant("shop")
 	cred := find(t, `<td><code>(cred_[^<]+)</code></td>`, rootPage.body)
+	if !strings.Contains(rootPage.body, `href="/admin/payments?merchant=shop"`) || !strings.Contains(rootPage.body, `href="/admin/lists"`) {
+		t.Errorf("the merchant page's links: %s", rootPage.body)
+	}
 
 	for _, name := range []string{"sue", "vera"} {
 		b := e.signedIn(name)
@@ -350,7 +353,8 @@ func TestMerchantRoles(t *testing.T) {
 			t.Errorf("%s on the list: %d", name, a.status)
 		}
 		page := b.do("GET", "/admin/merchants/shop", nil)
-		if page.status != 200 || strings.Contains(page.body, "Save settings") || strings.Contains(page.body, "/rotate") || !strings.Contains(page.body, "Shop") {
+		if page.status != 200 || strings.Contains(page.body, "Save settings") || strings.Contains(page.body, "/rotate") || !strings.Contains(page.body, "Shop") ||
+			strings.Contains(page.body, `href="/admin/lists"`) {
 			t.Errorf("%s on the merchant page: %d", name, page.status)
 		}
 		csrf := csrfOf(t, page.body)
