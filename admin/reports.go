@@ -36,6 +36,8 @@ type PaymentReporter interface {
 // ReportPages are the dependencies of reports with charts and CSV; the area
 // is mounted when they are set.
 type ReportPages struct {
+	// Reports runs the reports' queries (store.DB); every role may read
+	// them, for every merchant.
 	Reports PaymentReporter
 }
 
@@ -109,6 +111,8 @@ func (a *App) reportRequest(r *http.Request) (reportForm, paywire.ReportRequest,
 	return f, req, nil
 }
 
+// reportClip shortens s to n bytes (and an ellipsis), for a message or a
+// label that must stay short whatever was asked.
 func reportClip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -129,11 +133,10 @@ type reportView struct {
 // currencySection is the report of one currency: amounts of different
 // currencies are never added together.
 type currencySection struct {
-	Currency       string
-	Rows           []reportLine
-	Total          reportLine
-	Volume, Rate   reportChart
-	PaymentsInDays bool // grouped by day: the charts are over time
+	Currency     string
+	Rows         []reportLine
+	Total        reportLine // the currency's payments in all the groups
+	Volume, Rate reportChart
 }
 
 // reportLine is a row of the table, formatted.
@@ -230,7 +233,7 @@ func reportSections(req paywire.ReportRequest, rows []paywire.ReportRow) ([]curr
 		if err != nil || !cur.Payable() {
 			return nil, fmt.Errorf("admin: report row in currency %q: %v", code, err)
 		}
-		s := currencySection{Currency: code, PaymentsInDays: req.GroupBy == paywire.GroupByDay}
+		s := currencySection{Currency: code}
 		var total paywire.ReportRow
 		for _, row := range byCurrency[code] {
 			s.Rows = append(s.Rows, reportLineOf(reportGroupName(req.GroupBy, row.Group), row, cur))
