@@ -118,6 +118,9 @@ func readMerchantForm(r *http.Request) merchantForm {
 	}
 }
 
+// maxMerchantName bounds a merchant's name, as the form does.
+const maxMerchantName = 200
+
 // maxAuthorizationHours is paywire.Merchant.Validate's limit, 31 days.
 const maxAuthorizationHours = 31 * 24
 
@@ -132,6 +135,9 @@ func (f merchantForm) apply(m *paywire.Merchant, profiles []string, current stri
 		if p := strings.TrimSpace(line); p != "" {
 			m.ReturnURLPrefixes = append(m.ReturnURLPrefixes, p)
 		}
+	}
+	if len(m.Name) > maxMerchantName {
+		return paywire.Errorf(paywire.EINVALID, "The name is at most %d bytes.", maxMerchantName)
 	}
 	score, err := strconv.Atoi(orZero(f.AutoCaptureMaxScore))
 	if err != nil || score < 0 || score > 100 {

@@ -163,6 +163,7 @@ func TestCreateMerchant(t *testing.T) {
 		"score over 100":        {url.Values{"id": {"bad3"}, "name": {"Bad"}, "auto_capture_max_score": {"101"}}, "0 to 100"},
 		"expiry in words":       {url.Values{"id": {"bad4"}, "name": {"Bad"}, "authorization_ttl_hours": {"a week"}}, "whole number of hours"},
 		"unknown risk profile":  {url.Values{"id": {"bad5"}, "name": {"Bad"}, "risk_profile": {"lenient"}}, "no risk profile"},
+		"long name":             {url.Values{"id": {"bad6"}, "name": {strings.Repeat("n", 201)}}, "at most 200 bytes"},
 		"bad id":                {url.Values{"id": {"Bad Id"}, "name": {"Bad"}}, "Merchant id may contain only"},
 		"taken id":              {url.Values{"id": {"shop"}, "name": {"Again"}}, "exists"},
 	} {
