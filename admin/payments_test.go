@@ -2,6 +2,10 @@ package admin_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -9,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/admin"
+	"github.com/paywire/paywire/credential"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
@@ -442,4 +449,77 @@ func TestPaymentPagesNotMounted(t *testing.T) {
 	if a := b.do("GET", "/admin/", nil); strings.Contains(a.body, `href="/admin/payments"`) {
 		t.Error("the navigation links to payments without a store")
 	}
+}
+
+// FuzzPaymentListQuery: whatever the list's address carries, the answer
+// is the list (200) or the list with the problem in words (400), never a
+// server error.
+func FuzzPaymentListQuery(f *testing.F) {
+	ctx := context.Background()
+	db := storetest.NewSQLite(f)
+	hash, err := credential.Hash("pw-root", credential.Params{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "root", PasswordHash: hash, Roles: []string{"admin"}}); err != nil {
+		f.Fatal(err)
+	}
+	storetest.SeedMerchant(f, db, "shop")
+	storetest.SeedPayment(f, db, "shop", "order-1")
+	storetest.SeedPayment(f, db, "shop", "order-2")
+	r := chi.NewRouter()
+	(&admin.App{Users: db, Sessions: db, Audit: db, Gate: credential.NewGate(2, time.Second),
+		PaymentPages: admin.PaymentPages{Payments: db}}).Mount(r)
+	srv := httptest.NewTLSServer(r)
+	f.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	c := *srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	get := func(t testing.TB, path, rawQuery string) (int, string) {
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.RawQuery = rawQuery
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	_, login := get(f, "/admin/login", "")
+	token := csrfField.FindStringSubmatch(login)
+	if token == nil {
+		f.Fatal("no CSRF field on the sign-in page")
+	}
+	res, err := c.PostForm(srv.URL+"/admin/login", url.Values{"csrf": {token[1]}, "username": {"root"}, "password": {"pw-root"}})
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		f.Fatalf("sign in: %v %v", res, err)
+	}
+	res.Body.Close()
+	_, first := get(f, "/admin/payments", "limit=1")
+	_, second, ok := strings.Cut(paymentsNextPage(first), "?")
+	if !ok {
+		f.Fatal("no next page")
+	}
+	for _, q := range []string{
+		"", "q=order-1", "state=pending&method=card", "from=2026-11-01&to=2026-11-30", "currency=EUR&min=1.00&max=20",
+		"currency=JPY&min=1.5", "min=-1&currency=EUR", "limit=201", "after=%%%", "q=%00", "state=&state=created",
+		"from=0000-01-01", "to=9999-12-31", "currency=EUR&max=99999999999999999999", "merchant=" + strings.Repeat("m", 200),
+		second, second + "&merchant=shop",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		status, body := get(t, "/admin/payments", query)
+		switch {
+		case status == http.StatusOK && strings.Contains(body, `id="payment-filters"`):
+		case status == http.StatusBadRequest && strings.Contains(body, `role="alert"`) && strings.Contains(body, `id="payment-filters"`):
+		default:
+			t.Errorf("?%s: %d %s", query, status, paymentsProblem(body))
+		}
+	})
 }
