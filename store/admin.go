@@ -120,17 +120,7 @@ func (db *DB) UpdateAdminUser(ctx context.Context, u *paywire.AdminUser, audit *
 		if audit == nil {
 			return nil
 		}
-		details := string(audit.Details)
-		if details == "" {
-			details = "{}"
-		}
-		audit.At = db.now()
-		row := &auditRow{At: audit.At, Actor: audit.Actor, Action: audit.Action, Target: audit.Target, Details: details}
-		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
-			return classify(op, err, "")
-		}
-		audit.ID = row.ID
-		return nil
+		return appendAudit(ctx, tx, db.now(), audit)
 	})
 }
 

@@ -48,8 +48,7 @@ func listAudit(ctx context.Context, tx bun.Tx, now time.Time, actor, action stri
 	if err != nil {
 		return err
 	}
-	_, err = tx.NewInsert().Model(&auditRow{At: now, Actor: actor, Action: action, Target: e.List, Details: string(details)}).Exec(ctx)
-	return err
+	return appendAudit(ctx, tx, now, &paywire.AuditEntry{Actor: actor, Action: action, Target: e.List, Details: details})
 }
 
 // AddListEntry implements paywire.ListStore.

@@ -205,16 +205,9 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if a := c.Audit; a != nil {
-		details := string(a.Details)
-		if details == "" {
-			details = "{}"
-		}
-		a.At = now
-		row := &auditRow{At: now, Actor: a.Actor, Action: a.Action, Target: a.Target, Details: details}
-		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		if err := appendAudit(ctx, tx, now, a); err != nil {
 			return err
 		}
-		a.ID = row.ID
 	}
 	if n := c.Notification; n != nil {
 		if _, err := tx.NewInsert().Model(&outboxRow{

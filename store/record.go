@@ -83,34 +83,22 @@ func (db *DB) PendingOutbox(ctx context.Context, limit int) ([]paywire.OutboxMes
 type auditRow struct {
 	bun.BaseModel `bun:"table:audit_log"`
 
-	ID      int64     `bun:"id,pk,autoincrement"`
-	At      time.Time `bun:"at"`
-	Actor   string    `bun:"actor"`
-	Action  string    `bun:"action"`
-	Target  string    `bun:"target"`
-	Details string    `bun:"details"`
+	ID       int64     `bun:"id,pk,autoincrement"`
+	At       time.Time `bun:"at"`
+	Actor    string    `bun:"actor"`
+	Action   string    `bun:"action"`
+	Target   string    `bun:"target"`
+	Details  string    `bun:"details"`
+	PrevHash string    `bun:"prev_hash"`
+	Hash     string    `bun:"hash"`
 }
 
-// Audit implements paywire.AuditLog.
+// Audit implements paywire.AuditLog. The entry is appended to the hash
+// chain (see appendAudit) in a transaction of its own.
 func (db *DB) Audit(ctx context.Context, e *paywire.AuditEntry) error {
 	const op = "store/DB.Audit"
-	if e.Actor == "" || e.Action == "" {
-		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "an audit entry needs an actor and an action"}
-	}
-	details := string(e.Details)
-	if details == "" {
-		details = "{}"
-	}
-	if !json.Valid([]byte(details)) {
-		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "audit details must be JSON"}
-	}
-	e.At = db.now()
-	row := &auditRow{At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Details: details}
-	if _, err := db.bun.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
-		return classify(op, err, "")
-	}
-	e.ID = row.ID
-	return nil
+	err := db.inTx(ctx, func(tx bun.Tx) error { return appendAudit(ctx, tx, db.now(), e) })
+	return classify(op, err, "")
 }
 
 // AuditEntries implements paywire.AuditLog.

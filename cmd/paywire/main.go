@@ -7,6 +7,7 @@
 //	paywire healthcheck [--url ...]                  probe a running node
 //	paywire policy test|eval|build ...               work with policy bundles
 //	paywire merchant create|list|credentials|issue|rotate|revoke  manage merchants and API secrets
+//	paywire audit verify|list [--db ...]             check the audit log's hash chain
 package main
 
 import (
@@ -38,6 +39,7 @@ Usage:
   paywire list add|remove|show    block and allow lists that policies read (in effect within seconds)
   paywire review list|approve|decline
                                   the review queue of a running node, and decisions on it
+  paywire audit verify|list       check the audit log's hash chain; the newest entries
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runList(ctx, rest, stdout, getenv)
 	case "review":
 		err = runReview(ctx, rest, stdout, getenv)
+	case "audit":
+		err = runAudit(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
