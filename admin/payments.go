@@ -121,17 +121,16 @@ func (a *App) paymentList(w http.ResponseWriter, r *http.Request) {
 	for _, p := range ps {
 		v.Rows = append(v.Rows, paymentListRowOf(p))
 	}
-	base := v.Form.query()
-	if next != "" {
-		nq := base
-		nq.Set("after", string(next))
-		v.Next = "/admin/payments?" + nq.Encode()
-	}
 	if after != "" {
 		v.First = "/admin/payments"
-		if len(base) > 0 {
+		if base := v.Form.query(); len(base) > 0 {
 			v.First += "?" + base.Encode()
 		}
+	}
+	if next != "" {
+		nq := v.Form.query()
+		nq.Set("after", string(next))
+		v.Next = "/admin/payments?" + nq.Encode()
 	}
 	a.render(w, r, http.StatusOK, "payments", page{Title: "Payments", Data: v})
 }
