@@ -40,6 +40,8 @@ Usage:
   paywire review list|approve|decline
                                   the review queue of a running node, and decisions on it
   paywire audit verify|list       check the audit log's hash chain; the newest entries
+  paywire admin-user ...          back-office users: create, list, password, roles, disable, enable,
+                                  reset-second-factor
 
 Run "paywire <command> -h" for the flags of a command.
 `
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runReview(ctx, rest, stdout, getenv)
 	case "audit":
 		err = runAudit(ctx, rest, stdout, getenv)
+	case "admin-user":
+		err = runAdminUser(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
