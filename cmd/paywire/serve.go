@@ -252,11 +252,13 @@ func (m *Main) Run(ctx context.Context) error {
 	// The notification worker: one per node (on SQLite, run one node).
 	// When ctx ends it stops claiming; messages in flight are due again
 	// when their lease runs out.
+	historySeeded := m.startDemoHistory(ctx) // --demo: a month of payments, in the background
 	worker := &notify.Worker{Outbox: m.DB, Payments: m.DB, Merchants: m.DB, Logger: m.Logger,
 		Metrics: notify.NewMetrics(m.Registry), MaxAge: m.Config.NotifyMaxAge}
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
+		<-historySeeded // the history's notifications are delivered at its own times
 		if err := worker.Run(ctx); err != nil {
 			m.Logger.Error("notification worker stopped", "error", err)
 		}
@@ -268,6 +270,7 @@ func (m *Main) Run(ctx context.Context) error {
 	followUpsDone := make(chan struct{})
 	go func() {
 		defer close(followUpsDone)
+		<-historySeeded // as the notification worker
 		if err := followUps.Run(ctx); err != nil {
 			m.Logger.Error("follow-up worker stopped", "error", err)
 		}
