@@ -189,8 +189,25 @@ func (m *Main) mountAPI() error {
 	}
 	pages.Mount(m.Router)
 	(&listeners.Handler{Payments: m.Payments, Logger: m.Logger}).Mount(m.Router)
+	riskProfiles := func() ([]string, string) {
+		if b := m.Engine.Active(); b != nil {
+			return b.RiskProfiles()
+		}
+		return nil, ""
+	}
 	(&admin.App{Users: m.DB, Sessions: m.DB, Audit: m.DB, Gate: m.passwordGate(), Logger: m.Logger,
-		FailuresPerAddress: m.Config.AuthFailPerAddr, FailuresPerUser: m.Config.AuthFailPerMerchant}).Mount(m.Router)
+		FailuresPerAddress: m.Config.AuthFailPerAddr, FailuresPerUser: m.Config.AuthFailPerMerchant,
+		PaymentPages: admin.PaymentPages{Payments: m.DB, ActiveBundle: m.Engine.Active},
+		ActionPages: admin.ActionPages{ActionService: m.Payments, ActionKeys: m.DB, ReviewAssignments: m.DB,
+			ActionOutbox: m.DB, RiskDecisions: m.DB},
+		MerchantPages: admin.MerchantPages{Merchants: m.DB, Credentials: credentialManager(m.DB, m.Config.TokenKey),
+			RiskProfiles: riskProfiles, Lists: m.DB},
+		ReportPages: admin.ReportPages{Reports: m.DB},
+		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
+			c, err := m.DB.VerifyAudit(ctx)
+			return c.Checked, c.FirstBad, c.Problem, err
+		}},
+	}).Mount(m.Router)
 	if m.Config.Demo {
 		dm, secret, err := demoShopSecret(context.Background(), m.DB, m.Config.TokenKey)
 		if err != nil {
