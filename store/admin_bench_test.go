@@ -167,6 +167,9 @@ type lastQuery struct {
 func (q *lastQuery) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context { return ctx }
 
 func (q *lastQuery) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	if !strings.HasPrefix(e.Query, "SELECT") || strings.Contains(e.Query, "set_config") {
+		return // the transaction around a report, and its settings
+	}
 	q.mu.Lock()
 	q.query = e.Query
 	q.mu.Unlock()
@@ -178,8 +181,19 @@ func (q *lastQuery) get() string {
 	return q.query
 }
 
+// explain logs the plan of query, run as PaymentReport runs its query
+// (in a transaction without JIT and with its work_mem).
 func explain(b *testing.B, db *store.DB, query string) {
-	rows, err := db.Bun().DB.QueryContext(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+query)
+	ctx := context.Background()
+	tx, err := db.Bun().DB.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"); err != nil {
+		b.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+query)
 	if err != nil {
 		b.Fatal(err)
 	}
