@@ -378,7 +378,7 @@ func (a *App) paymentDetail(w http.ResponseWriter, r *http.Request) {
 			v.Due++
 		}
 	}
-	a.render(w, r, http.StatusOK, "payment", page{Title: "Payment " + p.ID, Data: v})
+	a.render(w, r, http.StatusOK, "payment", page{Title: "Payment " + p.ID, Data: v, Notice: ActionNotice(r)})
 }
 
 // paymentDecisionOf summarises a decision record: what the point answered, the

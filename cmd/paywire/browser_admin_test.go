@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -52,7 +53,7 @@ func (c *consoleLog) errors() []string {
 		if s := m.String(); strings.Contains(s, "status of 401") || strings.Contains(s, "status of 403") {
 			continue
 		}
-		out = append(out, m.String())
+		out = append(out, m.String()+" at "+m.URL)
 	}
 	return out
 }
@@ -157,6 +158,85 @@ func TestBrowserAdmin(t *testing.T) {
 		if _, err := e.main.DB.AdminUserByName(context.Background(), "mallory"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
 			t.Errorf("the forged form created a user: %v", err)
 		}
+	})
+
+	t.Run("search and refund", func(t *testing.T) {
+		e.shop(t, "DE", "en", "card")
+		e.payByCard(t, "4242 4242 4242 4242", "")
+		_, _, id := e.result(t)
+		e.eventually(t, id, paywire.StateCompleted)
+		e.run(t, "search by payment id",
+			chromedp.Navigate(e.base+"/admin/payments"),
+			chromedp.WaitVisible(chromedp.CSS(`#payment-filters`)),
+			chromedp.SendKeys(chromedp.CSS(`#payment-filters input[name=q]`), id),
+			chromedp.Submit(chromedp.CSS(`#payment-filters input[name=q]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#payments a[href$="/`+id+`"]`)))
+		e.shot(t, "admin-payments")
+		e.run(t, "open it and refund part",
+			chromedp.Click(chromedp.CSS(`#payments a[href$="/`+id+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#timeline`)),
+			chromedp.Click(chromedp.CSS(`#action-refund`)),
+			chromedp.WaitVisible(chromedp.CSS(`#confirm-form`)),
+			chromedp.SetValue(chromedp.CSS(`#confirm-form input[name=amount]`), "5.00"),
+			chromedp.SendKeys(chromedp.CSS(`#confirm-form textarea[name=reason]`), "goodwill, ticket 4711"),
+			chromedp.Click(chromedp.CSS(`#confirm`)),
+			chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+		e.shot(t, "admin-payment")
+		if p := e.payment(t, id); p.State != paywire.StatePartiallyRefunded || p.Refunded != 500 {
+			t.Fatalf("after the refund: %s refunded %d", p.State, p.Refunded)
+		}
+	})
+
+	t.Run("review approval", func(t *testing.T) {
+		// The demo history leaves payments in the review queue once it is
+		// seeded, in the background.
+		deadline := time.Now().Add(2 * time.Minute)
+		var held []*paywire.Payment
+		for len(held) == 0 && time.Now().Before(deadline) {
+			var err error
+			if held, err = e.main.DB.PaymentsInState(context.Background(), "", paywire.StateReview, 10); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+		if len(held) == 0 {
+			t.Fatal("no payment in review after the demo history was seeded")
+		}
+		p := held[0]
+		row := `#review-` + p.ID
+		e.run(t, "approve with a reason",
+			chromedp.Navigate(e.base+"/admin/reviews"),
+			chromedp.WaitVisible(chromedp.CSS(row)),
+			chromedp.SendKeys(chromedp.CSS(row+` form.decision input[name=reason]`), "known customer, called in"),
+			chromedp.Click(chromedp.CSS(row+` form.decision button[value=approve]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(row)))
+		e.shot(t, "admin-reviews")
+		if got := e.payment(t, p.ID); got.State == paywire.StateReview {
+			t.Fatalf("still in review after the approval: %s", got.State)
+		}
+	})
+
+	t.Run("credential rotation", func(t *testing.T) {
+		before, err := e.main.DB.MerchantCredentials(context.Background(), "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.run(t, "rotate the demo merchant's credential",
+			chromedp.Navigate(e.base+"/admin/merchants/demo"),
+			chromedp.WaitVisible(chromedp.CSS(`#credentials`)),
+			chromedp.Click(chromedp.CSS(`#credentials form[action$="/rotate"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(`#api-secret`)))
+		secret := e.text(t, "#api-secret")
+		e.shot(t, "admin-merchant")
+		after, err := e.main.DB.MerchantCredentials(context.Background(), "demo")
+		if err != nil || len(after) != len(before)+1 || !strings.HasPrefix(secret, "pw_") {
+			t.Fatalf("after rotating: %d credentials (%d before), secret %.6s…, %v", len(after), len(before), secret, err)
+		}
+	})
+
+	t.Run("reports with charts", func(t *testing.T) {
+		e.run(t, "reports", chromedp.Navigate(e.base+"/admin/reports"), chromedp.WaitVisible(chromedp.CSS(`svg`)))
+		e.shot(t, "admin-reports")
 	})
 
 	if errs := console.errors(); len(errs) > 0 {

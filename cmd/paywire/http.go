@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -32,6 +33,10 @@ type routerConfig struct {
 
 // newRouter returns the node's router with the operational endpoints; the
 // transports (api, portal, listeners, admin) mount under it as they arrive.
+//
+//go:embed favicon.svg
+var favicon []byte
+
 func newRouter(log *slog.Logger, reg *prometheus.Registry, db *store.DB, cfg routerConfig) chi.Router {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paywire_http_requests_total",
@@ -52,6 +57,13 @@ func newRouter(log *slog.Logger, reg *prometheus.Registry, db *store.DB, cfg rou
 	r.Use(limitBody(cfg.MaxBody))
 	r.Use(strictURL)
 
+	// Browsers ask every site for /favicon.ico; an answer keeps a 404 out
+	// of every page's console.
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		_, _ = w.Write(favicon)
+	})
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
