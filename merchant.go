@@ -134,4 +134,3 @@ type MerchantStore interface {
 	// Merchants returns every merchant, by id.
 	Merchants(ctx context.Context) ([]*Merchant, error)
 }
-
