@@ -288,7 +288,14 @@ type work func(ctx context.Context, tx bun.Tx, fx *after) (adapters.Result, erro
 // beside work that was done. An error is not an answer, so a call that
 // failed with one may be repeated; the timeout card's call, whose work is
 // done before it fails, is answered. An empty key runs fn.
-func (a *Acquirer) once(ctx context.Context, op, key, request string, fn work) (adapters.Result, error) {
+//
+// A call that arrived is carried out whatever becomes of its caller, as a
+// provider's is: the work runs without the caller's cancellation, and only
+// the wait for the answer (settle) ends with ctx. Otherwise a caller whose
+// deadline passes during the work would leave nothing done, which is not
+// the lost answer the timeout card stands for.
+func (a *Acquirer) once(caller context.Context, op, key, request string, fn work) (adapters.Result, error) {
+	ctx := context.WithoutCancel(caller)
 	var res adapters.Result
 	fx := &after{}
 	if key == "" {
@@ -299,7 +306,7 @@ func (a *Acquirer) once(ctx context.Context, op, key, request string, fn work) (
 		if err != nil {
 			return adapters.Result{}, err
 		}
-		return a.settle(ctx, op, res, fx, nil)
+		return a.settle(caller, op, res, fx, nil)
 	}
 	if len(key) > maxKeyLen {
 		return adapters.Result{}, &paywire.Error{Code: paywire.EINVALID, Op: op,
@@ -324,7 +331,7 @@ func (a *Acquirer) once(ctx context.Context, op, key, request string, fn work) (
 		a.unclaim(ctx, key, owner)
 		return adapters.Result{}, err
 	}
-	return a.settle(ctx, op, res, fx, func() { a.finish(ctx, key, owner) })
+	return a.settle(caller, op, res, fx, func() { a.finish(ctx, key, owner) })
 }
 
 // settle does what a committed call left to do and answers it: it sends
