@@ -92,7 +92,7 @@ func (e *browserEnv) signOut(t *testing.T) {
 // shown once, a role refusal, a CSRF refusal, and no console errors (a
 // CSP violation is one).
 func TestBrowserAdmin(t *testing.T) {
-	e := newBrowserEnv(t)
+	e := newBrowserEnv(t, func(c *Config) { c.DemoHistory = true })
 	console := e.console(t)
 	e.adminUser(t, "root", "root-password-for-browser-tests", "admin")
 

@@ -77,7 +77,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newBrowserEnv(t *testing.T) *browserEnv {
+// newBrowserEnv starts Paywire with --demo (without the demo history,
+// unless configure asks for it) and Chromium.
+func newBrowserEnv(t *testing.T, configure ...func(*Config)) *browserEnv {
 	t.Helper()
 	exe := chromium(t)
 	dir := t.TempDir()
@@ -85,6 +87,9 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	cfg := Config{Addr: "127.0.0.1:0", DB: filepath.Join(dir, "paywire.db"), Demo: true, Migrate: true,
 		LogLevel: "debug", ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, TokenKey: testTokenKey,
 		DemoSecret: "demo-secret-for-browser-tests", OperatorToken: testOperatorToken}
+	for _, f := range configure {
+		f(&cfg)
+	}
 	m := NewMain(cfg, io.Discard, logs)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

@@ -18,6 +18,7 @@ type Config struct {
 	Addr                string
 	DB                  string
 	Demo                bool
+	DemoHistory         bool // with Demo: seed a month of payments
 	Sandbox             bool
 	Migrate             bool
 	LogLevel            string
@@ -56,6 +57,7 @@ var options = []option{
 	{"addr", "PAYWIRE_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", "serve"},
 	{"db", "PAYWIRE_DB", ".paywire/paywire.db", "database: a postgres:// URL, or the path of a SQLite file (created when missing)", "serve, migrate, merchant"},
 	{"demo", "PAYWIRE_DEMO", "false", "seed the demo merchant `demo` and the admin user `admin` (idempotent)", "serve"},
+	{"demo-history", "PAYWIRE_DEMO_HISTORY", "true", "with --demo, seed a month of sandbox payments for the back office, once, in the background", "serve"},
 	{"sandbox", "PAYWIRE_SANDBOX", "false", "enable the built-in sandbox providers (acquirer-a, acquirer-b, sandbox-bank, sandbox-wallet) and their pages under /sandbox/; --demo enables them", "serve"},
 	{"migrate", "PAYWIRE_MIGRATE", "true", "apply missing migrations on start; when false, refuse to start on an outdated schema", "serve"},
 	{"log-level", "PAYWIRE_LOG_LEVEL", "info", "debug, info, warn or error", "serve, migrate"},
@@ -122,6 +124,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	c.Addr, c.DB = str("addr"), str("db")
 	c.Demo, c.Migrate, c.Sandbox = boolean("demo"), boolean("migrate"), boolean("sandbox")
+	c.DemoHistory = boolean("demo-history")
 	c.LogLevel, c.LogFormat = str("log-level"), str("log-format")
 	c.GeoIPDB = str("geoip-db")
 	if values["shutdown-timeout"] != nil {

@@ -89,7 +89,7 @@ func joinCounts(m map[string]int) string {
 // A failure is a warning: the node serves on.
 func (m *Main) startDemoHistory(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
-	if !m.Config.Demo {
+	if !m.Config.Demo || !m.Config.DemoHistory {
 		close(done)
 		return done
 	}
