@@ -13,7 +13,6 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/credential"
-	"github.com/paywire/paywire/store"
 )
 
 const adminUserUsage = `Usage:
@@ -69,18 +68,11 @@ func runAdminUser(ctx context.Context, args []string, stdout io.Writer, getenv f
 	if (sub == "create" || sub == "roles") && len(roles) == 0 {
 		return usageError{errors.New("--role is required")}
 	}
-	cfg, _, err := parseConfig("migrate", []string{"--db", *db}, getenv) // its --db
-	if err != nil {
-		return usageError{err}
-	}
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := openMigrated(ctx, *db, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckMigrations(ctx); err != nil {
-		return fmt.Errorf("%v (run `paywire migrate up`)", err)
-	}
 	password := func() (string, string, error) {
 		pw := getenv("PAYWIRE_NEW_PASSWORD")
 		if pw == "" {

@@ -70,18 +70,11 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		}
 		keptID, keptHash = n, strings.ToLower(h)
 	}
-	cfg, _, err := parseConfig("migrate", []string{"--db", *db}, getenv) // its --db
-	if err != nil {
-		return usageError{err}
-	}
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := openMigrated(ctx, *db, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckMigrations(ctx); err != nil {
-		return fmt.Errorf("%v (run `paywire migrate up`)", err)
-	}
 	if sub == "list" {
 		return auditList(ctx, st, *limit, stdout)
 	}

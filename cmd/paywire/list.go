@@ -12,7 +12,6 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/engine"
-	"github.com/paywire/paywire/store"
 )
 
 const listUsage = `Usage:
@@ -70,18 +69,11 @@ func runList(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	case sub == "remove" && *id == "":
 		return usageError{errors.New("--id is required")}
 	}
-	cfg, _, err := parseConfig("migrate", []string{"--db", *db}, getenv) // its --db
-	if err != nil {
-		return usageError{err}
-	}
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := openMigrated(ctx, *db, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckMigrations(ctx); err != nil {
-		return fmt.Errorf("%v (run `paywire migrate up`)", err)
-	}
 	switch sub {
 	case "add":
 		e := &paywire.ListEntry{List: *list, Type: paywire.ListType(*typ), Value: *value, Reason: *reason, CreatedBy: cliActor}

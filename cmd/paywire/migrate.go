@@ -68,3 +68,21 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	return nil
 }
+
+// openMigrated opens the database a command names with --db and checks
+// that it is migrated; the caller closes it.
+func openMigrated(ctx context.Context, db string, getenv func(string) string) (*store.DB, error) {
+	cfg, _, err := parseConfig("migrate", []string{"--db", db}, getenv) // its --db
+	if err != nil {
+		return nil, usageError{err}
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CheckMigrations(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%v (run `paywire migrate up`)", err)
+	}
+	return st, nil
+}
