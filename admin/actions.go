@@ -46,9 +46,9 @@ type ActionPages struct {
 // PaymentActions are the payment use cases the back office carries out.
 type PaymentActions interface {
 	Get(ctx context.Context, merchantID, id, reference string) (*payment.PaymentDetails, error)
-	Capture(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error)
-	Cancel(ctx context.Context, merchantID, key, id string) (*paywire.Payment, error)
-	Refund(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error)
+	CaptureAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error)
+	CancelAs(ctx context.Context, who paywire.Actor, merchantID, key, id string) (*paywire.Payment, error)
+	RefundAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error)
 	Undelivered(ctx context.Context, merchantID string, limit int) ([]payment.Notification, error)
 	Resend(ctx context.Context, merchantID, key string, id int64) error
 	Review(ctx context.Context, merchantID, paymentID string, approve bool, who paywire.Actor, why string) (*paywire.Payment, error)
@@ -330,15 +330,16 @@ func (a *App) act(w http.ResponseWriter, r *http.Request) {
 	}
 
 	details := map[string]any{"merchantId": p.MerchantID, "reason": v.Reason, "key": v.Key}
+	who := paywire.AdminActor(c.user.Username)
 	var next *paywire.Payment
 	var err error
 	switch act.Name {
 	case "capture":
-		next, err = a.ActionService.Capture(ctx, p.MerchantID, key, p.ID, v.Amount)
+		next, err = a.ActionService.CaptureAs(ctx, who, p.MerchantID, key, p.ID, v.Amount)
 	case "refund":
-		next, err = a.ActionService.Refund(ctx, p.MerchantID, key, p.ID, v.Amount)
+		next, err = a.ActionService.RefundAs(ctx, who, p.MerchantID, key, p.ID, v.Amount)
 	case "cancel":
-		next, err = a.ActionService.Cancel(ctx, p.MerchantID, key, p.ID)
+		next, err = a.ActionService.CancelAs(ctx, who, p.MerchantID, key, p.ID)
 	case "resend":
 		var id int64
 		if err := a.resendable(ctx, &v); err != nil {

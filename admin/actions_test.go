@@ -180,6 +180,11 @@ func TestCaptureAndRefund(t *testing.T) {
 	if es[0].Action != "payment.capture" || es[0].Actor != "admin:sam" || es[0].Target != p.ID || es[1].Action == "payment.capture" {
 		t.Fatalf("audit: %+v", es[:2])
 	}
+	// The payment's history names who captured it.
+	evs, err := e.core.DB.Events(t.Context(), p.MerchantID, p.ID)
+	if err != nil || evs[len(evs)-1].Type != paywire.EventCaptureRequested || evs[len(evs)-1].Source != "admin:sam" {
+		t.Errorf("the capture's event: %+v, %v", evs[len(evs)-1], err)
+	}
 	d := details(t, es[0])
 	if d["amount"] != "6.00 EUR" || d["reason"] != "merchant asked by phone, ticket 4711" ||
 		d["before"].(map[string]any)["state"] != "authorized" || d["after"].(map[string]any)["captured"] != "6.00 EUR" {

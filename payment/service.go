@@ -389,7 +389,13 @@ func parseAmount(p *paywire.Payment, text string, def int64) (int64, error) {
 // refuses, EUNAVAILABLE when its answer is unknown (retry with the same
 // key: the provider is asked with the same key again).
 func (s *Service) Capture(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
-	return s.merchantRequest(ctx, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
+	return s.CaptureAs(ctx, paywire.ActorMerchant, merchantID, key, id, amount)
+}
+
+// CaptureAs is Capture asked for by who (an operator in the back office):
+// the payment's history names who.
+func (s *Service) CaptureAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error) {
+	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
 		if p.State != paywire.StateAuthorized {
 			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be captured", p.State)
 		}
@@ -408,7 +414,12 @@ func (s *Service) Capture(ctx context.Context, merchantID, key, id, amount strin
 // authorization. Returns EILLEGALMOVE when the payment's state allows
 // neither, EDECLINED when the provider refuses the void.
 func (s *Service) Cancel(ctx context.Context, merchantID, key, id string) (*paywire.Payment, error) {
-	return s.merchantRequest(ctx, merchantID, key, id, []string{"cancel", id}, paywire.EventCancelRequested, "cancelled", nil)
+	return s.CancelAs(ctx, paywire.ActorMerchant, merchantID, key, id)
+}
+
+// CancelAs is Cancel asked for by who.
+func (s *Service) CancelAs(ctx context.Context, who paywire.Actor, merchantID, key, id string) (*paywire.Payment, error) {
+	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"cancel", id}, paywire.EventCancelRequested, "cancelled", nil)
 }
 
 // Refund refunds part or all of what was captured; refunds may repeat
@@ -418,10 +429,15 @@ func (s *Service) Cancel(ctx context.Context, merchantID, key, id string) (*payw
 // with a key made from the idempotency key: the same refund retried is
 // the same refund at the provider.
 func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
+	return s.RefundAs(ctx, paywire.ActorMerchant, merchantID, key, id, amount)
+}
+
+// RefundAs is Refund asked for by who.
+func (s *Service) RefundAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error) {
 	if amount == "" {
 		return nil, paywire.Errorf(paywire.EINVALID, "amount is required")
 	}
-	return s.merchantRequest(ctx, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
+	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
 		if p.State != paywire.StateCompleted && p.State != paywire.StatePartiallyRefunded {
 			// Only captured money can go back (the transition table).
 			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
@@ -439,13 +455,13 @@ func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string
 
 // merchantRequest runs a merchant's request on a payment through the
 // transition path, idempotent by key.
-func (s *Service) merchantRequest(ctx context.Context, merchantID, key, id string, request any, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
+func (s *Service) merchantRequest(ctx context.Context, who paywire.Actor, merchantID, key, id string, request any, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
 	return idempotent(ctx, s, merchantID, key, request, func(idem *idemRequest) (*paywire.Payment, error) {
 		p, err := s.payment(ctx, merchantID, id)
 		if err != nil {
 			return nil, err
 		}
-		ev := event{Type: typ, Source: paywire.ActorMerchant, Idem: idem, OpKey: key}
+		ev := event{Type: typ, Source: who, Idem: idem, OpKey: key}
 		if key != "" {
 			ev.OpKey = merchantID + "/" + key
 		}
