@@ -2,6 +2,7 @@ package paywire
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -33,6 +34,9 @@ type Merchant struct {
 	// merchant's payments (thresholds, rule groups switched off); empty for
 	// the bundle's default.
 	RiskProfile string
+	// DisabledMethods are the payment methods the merchant turned off: the
+	// availability decision's answer never offers them.
+	DisabledMethods []Method
 	// SigningSecret keys the signatures of result parameters on return
 	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
@@ -61,8 +65,16 @@ func (m *Merchant) Validate() error {
 	case len(m.RiskProfile) > 64 || !idChars(m.RiskProfile):
 		return Errorf(EINVALID, "a risk profile is a profile name: up to 64 of a-z, 0-9, '-' and '_'")
 	}
+	for i, x := range m.DisabledMethods {
+		if !slices.Contains(Methods, x) || slices.Contains(m.DisabledMethods[:i], x) {
+			return Errorf(EINVALID, "disabled methods must be distinct methods: card, bank_redirect, ewallet")
+		}
+	}
 	return nil
 }
+
+// Offers reports whether the merchant has method turned on.
+func (m *Merchant) Offers(method Method) bool { return !slices.Contains(m.DisabledMethods, method) }
 
 func idChars(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -90,9 +91,26 @@ type merchantForm struct {
 	// AuthorizationHours is the authorization expiry in hours.
 	AuthorizationHours string
 	RiskProfile        string
+	// Methods are the payment methods, each on or off.
+	Methods []methodChoice
 	// Version is the merchant's updated_at as read, for the
 	// compare-and-set of the save.
 	Version string
+}
+
+// methodChoice is a payment method and whether the merchant offers it.
+type methodChoice struct {
+	Name string
+	On   bool
+}
+
+// methodChoices are every method, on unless off says it is not.
+func methodChoices(on func(paywire.Method) bool) []methodChoice {
+	out := make([]methodChoice, len(paywire.Methods))
+	for i, x := range paywire.Methods {
+		out[i] = methodChoice{Name: string(x), On: on(x)}
+	}
+	return out
 }
 
 func merchantFormOf(m *paywire.Merchant) merchantForm {
@@ -103,6 +121,7 @@ func merchantFormOf(m *paywire.Merchant) merchantForm {
 		AutoCaptureMaxScore: strconv.Itoa(m.AutoCaptureMaxScore),
 		AuthorizationHours:  strconv.FormatInt(int64(m.AuthorizationExpiry()/time.Hour), 10),
 		RiskProfile:         m.RiskProfile, Version: m.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		Methods: methodChoices(m.Offers),
 	}
 }
 
@@ -115,6 +134,7 @@ func readMerchantForm(r *http.Request) merchantForm {
 		AutoCapture: f.Get("auto_capture") == "on", AutoCaptureMaxScore: strings.TrimSpace(f.Get("auto_capture_max_score")),
 		AuthorizationHours: strings.TrimSpace(f.Get("authorization_ttl_hours")), RiskProfile: f.Get("risk_profile"),
 		Version: f.Get("version"),
+		Methods: methodChoices(func(x paywire.Method) bool { return f.Get("method_"+string(x)) == "on" }),
 	}
 }
 
@@ -153,6 +173,12 @@ func (f merchantForm) apply(m *paywire.Merchant, profiles []string, current stri
 		return paywire.Errorf(paywire.EINVALID, "The active policy bundle has no risk profile %q.", f.RiskProfile)
 	}
 	m.RiskProfile = f.RiskProfile
+	m.DisabledMethods = nil
+	for _, c := range f.Methods {
+		if !c.On {
+			m.DisabledMethods = append(m.DisabledMethods, paywire.Method(c.Name))
+		}
+	}
 	if err := credential.CheckMerchantURLs(m); err != nil {
 		return err
 	}
@@ -212,7 +238,8 @@ func (a *App) merchantList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) newMerchantPage(w http.ResponseWriter, r *http.Request) {
-	f := merchantForm{NotificationFormat: "soap", AuthorizationHours: strconv.Itoa(int(paywire.DefaultAuthorizationTTL / time.Hour)), AutoCaptureMaxScore: "0"}
+	f := merchantForm{NotificationFormat: "soap", AuthorizationHours: strconv.Itoa(int(paywire.DefaultAuthorizationTTL / time.Hour)), AutoCaptureMaxScore: "0",
+		Methods: methodChoices(func(paywire.Method) bool { return true })}
 	a.renderNewMerchant(w, r, http.StatusOK, f, "")
 }
 
@@ -290,7 +317,7 @@ func merchantSettings(m *paywire.Merchant) map[string]any {
 		"notification_format": m.NotificationFormat, "return_url_prefixes": prefixes,
 		"allow_localhost_http": m.AllowLocalhostHTTP, "auto_capture": m.AutoCapture,
 		"auto_capture_max_score": m.AutoCaptureMaxScore, "authorization_ttl_seconds": int64(m.AuthorizationExpiry() / time.Second),
-		"risk_profile": m.RiskProfile,
+		"risk_profile": m.RiskProfile, "disabled_methods": fmt.Sprint(m.DisabledMethods),
 	}
 }
 

@@ -105,6 +105,9 @@ func settingsForm(t *testing.T, body string) url.Values {
 		"auto_capture_max_score":  {find(t, `name="auto_capture_max_score" value="([^"]*)"`, body)},
 		"authorization_ttl_hours": {find(t, `name="authorization_ttl_hours" value="([^"]*)"`, body)},
 	}
+	for _, m := range regexp.MustCompile(`name="(method_[a-z_]+)" checked`).FindAllStringSubmatch(body, -1) {
+		f.Set(m[1], "on")
+	}
 	return f
 }
 
@@ -195,20 +198,25 @@ func TestEditMerchant(t *testing.T) {
 	rootForm.Set("auto_capture_max_score", "20")
 	rootForm.Set("authorization_ttl_hours", "48")
 	rootForm.Set("risk_profile", "standard")
+	if rootForm.Get("method_card") != "on" || rootForm.Get("method_ewallet") != "on" {
+		t.Fatalf("the form does not offer every method on: %v", rootForm)
+	}
+	rootForm.Del("method_ewallet") // turned off
 	rootForm.Set("return_url_prefixes", "https://shop.example/return/\nhttps://shop.example/other/")
 	if a := root.do("POST", "/admin/merchants/shop", rootForm); a.status != http.StatusSeeOther || a.loc != "/admin/merchants/shop" {
 		t.Fatalf("save: %d %s", a.status, a.body)
 	}
 	m := e.merchant("shop")
 	if m.Name != "Shop Deluxe" || !m.AutoCapture || m.AutoCaptureMaxScore != 20 || m.AuthorizationTTL != 48*time.Hour ||
-		m.RiskProfile != "standard" || len(m.ReturnURLPrefixes) != 2 || m.NotificationURL != "https://shop.example/notify" {
+		m.RiskProfile != "standard" || len(m.ReturnURLPrefixes) != 2 || m.NotificationURL != "https://shop.example/notify" ||
+		m.Offers(paywire.MethodEWallet) || !m.Offers(paywire.MethodCard) {
 		t.Fatalf("stored %+v", m)
 	}
 	au := e.lastAudit()
 	var d struct{ Before, After map[string]any }
 	if err := json.Unmarshal(au.Details, &d); err != nil || au.Action != "merchant.update" || au.Actor != "admin:root" || au.Target != "shop" ||
 		d.Before["name"] != "Shop" || d.After["name"] != "Shop Deluxe" || d.Before["auto_capture"] != false || d.After["auto_capture"] != true ||
-		d.After["authorization_ttl_seconds"] != float64(48*3600) {
+		d.After["authorization_ttl_seconds"] != float64(48*3600) || d.Before["disabled_methods"] != "[]" || d.After["disabled_methods"] != "[ewallet]" {
 		t.Fatalf("audit %+v: %s", au, au.Details)
 	}
 	if _, ok := d.After["notification_url"]; ok {

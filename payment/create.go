@@ -65,7 +65,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			return nil, paywire.Errorf(paywire.EINVALID, "sourcePaymentId: the payment was not paid")
 		}
 		now := s.now()
-		methods, err := s.availableMethods(ctx, merchantID, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
+		methods, err := s.availableMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
 		if err != nil {
 			return nil, err
 		}

@@ -145,7 +145,7 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 	}
 	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
 		now := s.now()
-		methods, err := s.availableMethods(ctx, m.ID, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
+		methods, err := s.availableMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
 		if err != nil {
 			return nil, err
 		}
@@ -293,10 +293,15 @@ func (s *Service) AvailableMethods(ctx context.Context, merchantID string, req M
 		return nil, paywire.Errorf(paywire.EINVALID, "endUserId is longer than 128 characters")
 	}
 	u := paywire.EndUser{ID: req.EndUserID, Country: req.Country, Language: req.Language}
-	return s.availableMethods(ctx, merchantID, "", req.Kind, req.Amount, u, "", s.now())
+	m, err := s.Merchants.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	return s.availableMethods(ctx, m, "", req.Kind, req.Amount, u, "", s.now())
 }
 
-func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) ([]engine.MethodOption, error) {
+func (s *Service) availableMethods(ctx context.Context, m *paywire.Merchant, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) ([]engine.MethodOption, error) {
+	merchantID := m.ID
 	var deposits []string
 	if u.ID != "" {
 		var err error
@@ -315,7 +320,9 @@ func (s *Service) availableMethods(ctx context.Context, merchantID, paymentID st
 	if d.FailedClosed {
 		s.logger().ErrorContext(ctx, "availability decision failed closed", "decision", d.DecisionID, "error", d.Error)
 	}
-	return d.Methods, nil
+	// A method the merchant turned off is never offered, whatever the
+	// policies answered.
+	return slices.DeleteFunc(d.Methods, func(o engine.MethodOption) bool { return !m.Offers(paywire.Method(o.Method)) }), nil
 }
 
 // PaymentDetails is a payment with its history.

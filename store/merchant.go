@@ -28,6 +28,7 @@ type merchantRow struct {
 	AutoCaptureMax     int       `bun:"auto_capture_max_score"`
 	AuthorizationTTL   int64     `bun:"authorization_ttl_seconds"`
 	RiskProfile        string    `bun:"risk_profile"`
+	DisabledMethods    string    `bun:"disabled_methods"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -63,7 +64,11 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 	if err != nil {
 		return classify(op, err, "")
 	}
-	row := &merchantRow{
+	disabled, err := jsonText(m.DisabledMethods)
+	if err != nil {
+		return classify(op, err, "")
+	}
+	row := &merchantRow{DisabledMethods: disabled,
 		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
@@ -91,6 +96,9 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
+		return nil, classify(op, err, "")
+	}
+	if err := json.Unmarshal([]byte(row.DisabledMethods), &m.DisabledMethods); err != nil {
 		return nil, classify(op, err, "")
 	}
 	return m, nil

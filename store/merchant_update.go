@@ -32,6 +32,10 @@ func (db *DB) UpdateMerchant(ctx context.Context, m *paywire.Merchant, audit *pa
 	if err != nil {
 		return classify(op, err, "")
 	}
+	disabled, err := jsonText(m.DisabledMethods)
+	if err != nil {
+		return classify(op, err, "")
+	}
 	now := db.now()
 	var at time.Time
 	err = db.inTx(ctx, func(tx bun.Tx) error {
@@ -49,7 +53,7 @@ func (db *DB) UpdateMerchant(ctx context.Context, m *paywire.Merchant, audit *pa
 			Set("return_url_prefixes = ?", prefixes).Set("allow_localhost_http = ?", m.AllowLocalhostHTTP).
 			Set("auto_capture = ?", m.AutoCapture).Set("auto_capture_max_score = ?", m.AutoCaptureMaxScore).
 			Set("authorization_ttl_seconds = ?", int64(m.AuthorizationExpiry()/time.Second)).
-			Set("risk_profile = ?", m.RiskProfile).Set("updated_at = ?", at).
+			Set("risk_profile = ?", m.RiskProfile).Set("disabled_methods = ?", disabled).Set("updated_at = ?", at).
 			Where("id = ?", m.ID).Exec(ctx)
 		if err != nil {
 			return err

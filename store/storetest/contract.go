@@ -867,16 +867,19 @@ func testStartDetails(t *testing.T, db *store.DB) {
 		t.Errorf("risk read back %d %q", again.RiskScore, again.RiskAction)
 	}
 
-	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25, AuthorizationTTL: 48 * time.Hour, RiskProfile: "high_ticket"}
+	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25, AuthorizationTTL: 48 * time.Hour, RiskProfile: "high_ticket",
+		DisabledMethods: []paywire.Method{paywire.MethodEWallet}}
 	if err := db.CreateMerchant(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 || back.AuthorizationTTL != 48*time.Hour || back.RiskProfile != "high_ticket" {
+	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 || back.AuthorizationTTL != 48*time.Hour || back.RiskProfile != "high_ticket" ||
+		len(back.DisabledMethods) != 1 || back.Offers(paywire.MethodEWallet) || !back.Offers(paywire.MethodCard) {
 		t.Errorf("auto-capture read back %+v", back)
 	}
 	if back, _ := db.Merchant(ctx, "m-start"); back.AuthorizationExpiry() != paywire.DefaultAuthorizationTTL {
 		t.Errorf("authorization expiry of a merchant that did not choose: %s", back.AuthorizationExpiry())
 	}
+	wantCode(t, "an unknown method turned off", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-5", Name: "X", DisabledMethods: []paywire.Method{"cash"}}), paywire.EINVALID)
 	wantCode(t, "risk profile not a name", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-4", Name: "X", RiskProfile: "Strict!"}), paywire.EINVALID)
 	wantCode(t, "score limit above 100", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-2", Name: "X", AutoCaptureMaxScore: 101}), paywire.EINVALID)
 	wantCode(t, "authorization expiry above 31 days",
