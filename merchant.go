@@ -30,6 +30,13 @@ type Merchant struct {
 	// AuthorizationTTL is how long an authorization may wait for its
 	// capture before it lapses and the reserved funds are released.
 	AuthorizationTTL time.Duration
+	// CaptureDelay is how long after the authorization an auto-capture
+	// happens; 0 at once. It is shorter than the authorization expiry.
+	CaptureDelay time.Duration
+	// ReviewTTL is how long a payment waits in review before it expires;
+	// 0, or longer than the authorization expiry: as long as the
+	// authorization lasts (funds are not held longer for a review).
+	ReviewTTL time.Duration
 	// RiskProfile names the active bundle's risk profile that decides the
 	// merchant's payments (thresholds, rule groups switched off); empty for
 	// the bundle's default.
@@ -62,6 +69,10 @@ func (m *Merchant) Validate() error {
 		return Errorf(EINVALID, "the auto-capture score limit must be 0 to 100")
 	case m.AuthorizationTTL < 0 || m.AuthorizationTTL > 31*24*time.Hour:
 		return Errorf(EINVALID, "the authorization expiry must be 0 to 31 days")
+	case m.CaptureDelay < 0 || m.CaptureDelay >= m.AuthorizationExpiry():
+		return Errorf(EINVALID, "the capture delay must be 0 or more and shorter than the authorization expiry")
+	case m.ReviewTTL < 0 || m.ReviewTTL > 31*24*time.Hour:
+		return Errorf(EINVALID, "the review expiry must be 0 to 31 days")
 	case len(m.RiskProfile) > 64 || !idChars(m.RiskProfile):
 		return Errorf(EINVALID, "a risk profile is a profile name: up to 64 of a-z, 0-9, '-' and '_'")
 	}
@@ -96,6 +107,15 @@ func (m *Merchant) AuthorizationExpiry() time.Duration {
 		return DefaultAuthorizationTTL
 	}
 	return m.AuthorizationTTL
+}
+
+// ReviewExpiry is how long a payment may wait in review: ReviewTTL, at
+// most the authorization expiry.
+func (m *Merchant) ReviewExpiry() time.Duration {
+	if m.ReviewTTL <= 0 || m.ReviewTTL > m.AuthorizationExpiry() {
+		return m.AuthorizationExpiry()
+	}
+	return m.ReviewTTL
 }
 
 // MerchantCredential is one API secret of a merchant, kept only as a hash.

@@ -90,7 +90,10 @@ type merchantForm struct {
 	AutoCaptureMaxScore string
 	// AuthorizationHours is the authorization expiry in hours.
 	AuthorizationHours string
-	RiskProfile        string
+	// CaptureDelayMinutes delays an auto-capture; ReviewHours is the
+	// review expiry (empty or 0: as long as the authorization lasts).
+	CaptureDelayMinutes, ReviewHours string
+	RiskProfile                      string
 	// Methods are the payment methods, each on or off.
 	Methods []methodChoice
 	// Version is the merchant's updated_at as read, for the
@@ -120,6 +123,8 @@ func merchantFormOf(m *paywire.Merchant) merchantForm {
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, AutoCapture: m.AutoCapture,
 		AutoCaptureMaxScore: strconv.Itoa(m.AutoCaptureMaxScore),
 		AuthorizationHours:  strconv.FormatInt(int64(m.AuthorizationExpiry()/time.Hour), 10),
+		CaptureDelayMinutes: strconv.FormatInt(int64(m.CaptureDelay/time.Minute), 10),
+		ReviewHours:         strconv.FormatInt(int64(m.ReviewTTL/time.Hour), 10),
 		RiskProfile:         m.RiskProfile, Version: m.UpdatedAt.UTC().Format(time.RFC3339Nano),
 		Methods: methodChoices(m.Offers),
 	}
@@ -133,6 +138,7 @@ func readMerchantForm(r *http.Request) merchantForm {
 		ReturnURLPrefixes: f.Get("return_url_prefixes"), AllowLocalhostHTTP: f.Get("allow_localhost_http") == "on",
 		AutoCapture: f.Get("auto_capture") == "on", AutoCaptureMaxScore: strings.TrimSpace(f.Get("auto_capture_max_score")),
 		AuthorizationHours: strings.TrimSpace(f.Get("authorization_ttl_hours")), RiskProfile: f.Get("risk_profile"),
+		CaptureDelayMinutes: strings.TrimSpace(f.Get("capture_delay_minutes")), ReviewHours: strings.TrimSpace(f.Get("review_ttl_hours")),
 		Version: f.Get("version"),
 		Methods: methodChoices(func(x paywire.Method) bool { return f.Get("method_"+string(x)) == "on" }),
 	}
@@ -169,6 +175,16 @@ func (f merchantForm) apply(m *paywire.Merchant, profiles []string, current stri
 		return paywire.Errorf(paywire.EINVALID, "The authorization expiry must be a whole number of hours from 1 to %d (0 or empty: 7 days).", maxAuthorizationHours)
 	}
 	m.AuthorizationTTL = time.Duration(hours) * time.Hour
+	delay, err := strconv.Atoi(orZero(f.CaptureDelayMinutes))
+	if err != nil || delay < 0 || time.Duration(delay)*time.Minute >= m.AuthorizationExpiry() {
+		return paywire.Errorf(paywire.EINVALID, "The capture delay must be a whole number of minutes, shorter than the authorization expiry.")
+	}
+	m.CaptureDelay = time.Duration(delay) * time.Minute
+	review, err := strconv.Atoi(orZero(f.ReviewHours))
+	if err != nil || review < 0 || review > maxAuthorizationHours {
+		return paywire.Errorf(paywire.EINVALID, "The review expiry must be a whole number of hours from 0 to %d (0 or empty: as long as the authorization).", maxAuthorizationHours)
+	}
+	m.ReviewTTL = time.Duration(review) * time.Hour
 	if f.RiskProfile != "" && f.RiskProfile != current && !slices.Contains(profiles, f.RiskProfile) {
 		return paywire.Errorf(paywire.EINVALID, "The active policy bundle has no risk profile %q.", f.RiskProfile)
 	}
@@ -317,6 +333,7 @@ func merchantSettings(m *paywire.Merchant) map[string]any {
 		"notification_format": m.NotificationFormat, "return_url_prefixes": prefixes,
 		"allow_localhost_http": m.AllowLocalhostHTTP, "auto_capture": m.AutoCapture,
 		"auto_capture_max_score": m.AutoCaptureMaxScore, "authorization_ttl_seconds": int64(m.AuthorizationExpiry() / time.Second),
+		"capture_delay_seconds": int64(m.CaptureDelay / time.Second), "review_ttl_seconds": int64(m.ReviewTTL / time.Second),
 		"risk_profile": m.RiskProfile, "disabled_methods": fmt.Sprint(m.DisabledMethods),
 	}
 }

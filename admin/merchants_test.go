@@ -202,6 +202,8 @@ func TestEditMerchant(t *testing.T) {
 		t.Fatalf("the form does not offer every method on: %v", rootForm)
 	}
 	rootForm.Del("method_ewallet") // turned off
+	rootForm.Set("capture_delay_minutes", "90")
+	rootForm.Set("review_ttl_hours", "12")
 	rootForm.Set("return_url_prefixes", "https://shop.example/return/\nhttps://shop.example/other/")
 	if a := root.do("POST", "/admin/merchants/shop", rootForm); a.status != http.StatusSeeOther || a.loc != "/admin/merchants/shop" {
 		t.Fatalf("save: %d %s", a.status, a.body)
@@ -209,7 +211,7 @@ func TestEditMerchant(t *testing.T) {
 	m := e.merchant("shop")
 	if m.Name != "Shop Deluxe" || !m.AutoCapture || m.AutoCaptureMaxScore != 20 || m.AuthorizationTTL != 48*time.Hour ||
 		m.RiskProfile != "standard" || len(m.ReturnURLPrefixes) != 2 || m.NotificationURL != "https://shop.example/notify" ||
-		m.Offers(paywire.MethodEWallet) || !m.Offers(paywire.MethodCard) {
+		m.Offers(paywire.MethodEWallet) || !m.Offers(paywire.MethodCard) || m.CaptureDelay != 90*time.Minute || m.ReviewTTL != 12*time.Hour {
 		t.Fatalf("stored %+v", m)
 	}
 	au := e.lastAudit()

@@ -167,12 +167,14 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		case paywire.ActionScheduleExpiry:
 			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpAuthorizationExpiry, now.Add(m.AuthorizationExpiry())))
 		case paywire.ActionHoldForReview:
-			// A review nobody decides ends when an authorization would
-			// lapse: funds are not held longer for it.
-			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpReviewExpiry, now.Add(m.AuthorizationExpiry())))
+			// A review nobody decides ends after the merchant's review
+			// expiry, at the latest when an authorization would lapse:
+			// funds are not held longer for it.
+			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpReviewExpiry, now.Add(m.ReviewExpiry())))
 		case paywire.ActionCapture:
 			if d.NextState == paywire.StateAuthorized {
-				c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpCapture, now))
+				// An auto-capture, after the merchant's capture delay.
+				c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpCapture, now.Add(m.CaptureDelay)))
 			}
 		}
 	}

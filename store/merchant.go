@@ -28,6 +28,8 @@ type merchantRow struct {
 	AutoCaptureMax     int       `bun:"auto_capture_max_score"`
 	AuthorizationTTL   int64     `bun:"authorization_ttl_seconds"`
 	RiskProfile        string    `bun:"risk_profile"`
+	CaptureDelay       int64     `bun:"capture_delay_seconds"`
+	ReviewTTL          int64     `bun:"review_ttl_seconds"`
 	DisabledMethods    string    `bun:"disabled_methods"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
@@ -68,7 +70,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 	if err != nil {
 		return classify(op, err, "")
 	}
-	row := &merchantRow{DisabledMethods: disabled,
+	row := &merchantRow{DisabledMethods: disabled, CaptureDelay: int64(m.CaptureDelay / time.Second), ReviewTTL: int64(m.ReviewTTL / time.Second),
 		ID: m.ID, Name: m.Name, Disabled: m.Disabled, NotificationURL: m.NotificationURL,
 		NotificationFormat: m.NotificationFormat, ReturnURLPrefixes: prefixes,
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
@@ -93,6 +95,7 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 		SigningSecret: row.SigningSecret, PreviousSigningSecret: row.PreviousSecret,
 		AutoCapture: row.AutoCapture, AutoCaptureMaxScore: row.AutoCaptureMax,
 		AuthorizationTTL: time.Duration(row.AuthorizationTTL) * time.Second, RiskProfile: row.RiskProfile,
+		CaptureDelay: time.Duration(row.CaptureDelay) * time.Second, ReviewTTL: time.Duration(row.ReviewTTL) * time.Second,
 		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {

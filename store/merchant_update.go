@@ -53,7 +53,9 @@ func (db *DB) UpdateMerchant(ctx context.Context, m *paywire.Merchant, audit *pa
 			Set("return_url_prefixes = ?", prefixes).Set("allow_localhost_http = ?", m.AllowLocalhostHTTP).
 			Set("auto_capture = ?", m.AutoCapture).Set("auto_capture_max_score = ?", m.AutoCaptureMaxScore).
 			Set("authorization_ttl_seconds = ?", int64(m.AuthorizationExpiry()/time.Second)).
-			Set("risk_profile = ?", m.RiskProfile).Set("disabled_methods = ?", disabled).Set("updated_at = ?", at).
+			Set("risk_profile = ?", m.RiskProfile).Set("disabled_methods = ?", disabled).
+			Set("capture_delay_seconds = ?", int64(m.CaptureDelay/time.Second)).Set("review_ttl_seconds = ?", int64(m.ReviewTTL/time.Second)).
+			Set("updated_at = ?", at).
 			Where("id = ?", m.ID).Exec(ctx)
 		if err != nil {
 			return err

@@ -868,12 +868,13 @@ func testStartDetails(t *testing.T, db *store.DB) {
 	}
 
 	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25, AuthorizationTTL: 48 * time.Hour, RiskProfile: "high_ticket",
-		DisabledMethods: []paywire.Method{paywire.MethodEWallet}}
+		DisabledMethods: []paywire.Method{paywire.MethodEWallet}, CaptureDelay: time.Hour, ReviewTTL: 6 * time.Hour}
 	if err := db.CreateMerchant(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 || back.AuthorizationTTL != 48*time.Hour || back.RiskProfile != "high_ticket" ||
-		len(back.DisabledMethods) != 1 || back.Offers(paywire.MethodEWallet) || !back.Offers(paywire.MethodCard) {
+		len(back.DisabledMethods) != 1 || back.Offers(paywire.MethodEWallet) || !back.Offers(paywire.MethodCard) ||
+		back.CaptureDelay != time.Hour || back.ReviewTTL != 6*time.Hour {
 		t.Errorf("auto-capture read back %+v", back)
 	}
 	if back, _ := db.Merchant(ctx, "m-start"); back.AuthorizationExpiry() != paywire.DefaultAuthorizationTTL {
