@@ -14,8 +14,8 @@ import (
 	"github.com/paywire/paywire"
 )
 
-// templates maps a page name to its template: layout.html with the
-// "content" block of templates/<name>.html.
+// templates maps a page name to its template: layout.html and the
+// partials with the "content" block of templates/<name>.html.
 var templates = mustParseTemplates()
 
 var funcs = template.FuncMap{
@@ -29,7 +29,9 @@ var funcs = template.FuncMap{
 }
 
 func mustParseTemplates() map[string]*template.Template {
-	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	// The layout and the partials (partial_*.html: templates several pages
+	// call) are in every page's set.
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html"))
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		panic(err)
@@ -37,7 +39,7 @@ func mustParseTemplates() map[string]*template.Template {
 	out := make(map[string]*template.Template, len(files))
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "partial_") {
 			continue
 		}
 		t := template.Must(base.Clone())
