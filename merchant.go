@@ -44,6 +44,10 @@ type Merchant struct {
 	// DisabledMethods are the payment methods the merchant turned off: the
 	// availability decision's answer never offers them.
 	DisabledMethods []Method
+	// WithdrawalApprovals is how many people must approve each of the
+	// merchant's withdrawals before any provider pays it out: 0 (none), 1,
+	// or 2 (four eyes: the second approver differs from the first).
+	WithdrawalApprovals int
 	// SigningSecret keys the signatures of result parameters on return
 	// URLs and of notifications; generated when the merchant is created.
 	SigningSecret string
@@ -73,6 +77,8 @@ func (m *Merchant) Validate() error {
 		return Errorf(EINVALID, "the capture delay must be 0 or more and shorter than the authorization expiry")
 	case m.ReviewTTL < 0 || m.ReviewTTL > 31*24*time.Hour:
 		return Errorf(EINVALID, "the review expiry must be 0 to 31 days")
+	case m.WithdrawalApprovals < 0 || m.WithdrawalApprovals > MaxWithdrawalApprovals:
+		return Errorf(EINVALID, "withdrawal approvals must be 0, 1 or 2")
 	case len(m.RiskProfile) > 64 || !idChars(m.RiskProfile):
 		return Errorf(EINVALID, "a risk profile is a profile name: up to 64 of a-z, 0-9, '-' and '_'")
 	}
@@ -83,6 +89,9 @@ func (m *Merchant) Validate() error {
 	}
 	return nil
 }
+
+// MaxWithdrawalApprovals is the most approvals a merchant may ask for.
+const MaxWithdrawalApprovals = 2
 
 // Offers reports whether the merchant has method turned on.
 func (m *Merchant) Offers(method Method) bool { return !slices.Contains(m.DisabledMethods, method) }

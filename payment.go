@@ -199,6 +199,25 @@ type StateChange struct {
 	// Audit records who made the change and why (a person's decision),
 	// in its transaction.
 	Audit *AuditEntry
+	// Approval records a person's approval of a payment held for review,
+	// with the change it leads to (or alone, while more approvals are
+	// needed). Returns ECONFLICT when its Seq was taken meanwhile (a
+	// concurrent approval) or its approver approved the payment already.
+	Approval *Approval
+}
+
+// Approval is one person's approval of a payment held for review. A
+// withdrawal of a merchant that asks for two approvals needs two, by
+// different people.
+type Approval struct {
+	PaymentID  string
+	MerchantID string
+	// Seq numbers the payment's approvals from 1, in the order they were
+	// given.
+	Seq      int
+	Approver Actor
+	Reason   string
+	At       time.Time
 }
 
 // ProviderEvent identifies a provider's webhook event.
@@ -264,6 +283,16 @@ type PaymentStore interface {
 	// DepositMethods returns the methods, sorted, of the end user's deposits
 	// with the merchant that were paid (authorized or further).
 	DepositMethods(ctx context.Context, merchantID, endUserID string) ([]string, error)
+
+	// PayoutSource returns the end user's latest deposit with the merchant
+	// by method (with the card of fingerprint, when given) that was paid
+	// and not charged back, and that its provider can pay out to again.
+	// Returns ENOTFOUND when there is none.
+	PayoutSource(ctx context.Context, merchantID, endUserID string, method Method, fingerprint string) (*Payment, error)
+
+	// Approvals returns the approvals of the merchant's payment, in Seq
+	// order (none for a payment nobody approved).
+	Approvals(ctx context.Context, merchantID, paymentID string) ([]Approval, error)
 }
 
 // FollowUpKind says what a follow-up does when it falls due.

@@ -98,10 +98,11 @@ const (
 	ActionNotifyMerchant Action = "notify_merchant" // tell the merchant of the move
 	ActionHoldForReview  Action = "hold_for_review" // the move puts the payment in the review queue
 	ActionScheduleExpiry Action = "schedule_expiry" // the authorization lapses after the merchant's authorization expiry
+	ActionRecordApproval Action = "record_approval" // an approval is recorded without a move: more are needed
 )
 
 // Actions lists every action.
-var Actions = []Action{ActionCapture, ActionVoid, ActionRefund, ActionNotifyMerchant, ActionHoldForReview, ActionScheduleExpiry}
+var Actions = []Action{ActionCapture, ActionVoid, ActionRefund, ActionNotifyMerchant, ActionHoldForReview, ActionScheduleExpiry, ActionRecordApproval}
 
 // Valid reports whether a is a defined action.
 func (a Action) Valid() bool { return slices.Contains(Actions, a) }

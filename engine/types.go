@@ -147,6 +147,9 @@ type RiskSummary struct {
 type MerchantSettings struct {
 	AutoCapture         bool `json:"auto_capture" expr:"auto_capture"`
 	AutoCaptureMaxScore int  `json:"auto_capture_max_score" expr:"auto_capture_max_score"`
+	// WithdrawalApprovals is how many people must approve a withdrawal
+	// before it is paid out (0, 1 or 2).
+	WithdrawalApprovals int `json:"withdrawal_approvals" expr:"withdrawal_approvals"`
 }
 
 // WorkflowRequest asks what happens next to a payment.
@@ -161,8 +164,12 @@ type WorkflowRequest struct {
 	Provider string        `json:"provider" expr:"provider"`
 	// Backend: the merchant made the payment with createPayment on an
 	// earlier payment's credential (no end user present).
-	Backend              bool             `json:"backend" expr:"backend"`
-	Risk                 RiskSummary      `json:"risk" expr:"risk"`
+	Backend bool        `json:"backend" expr:"backend"`
+	Risk    RiskSummary `json:"risk" expr:"risk"`
+	// Approvals counts the people who approved the payment held for
+	// review, the event's approver included (review_approved); 0 for
+	// other events.
+	Approvals            int              `json:"approvals" expr:"approvals"`
 	Merchant             MerchantSettings `json:"merchant" expr:"merchant"`
 	AuthorizedAgeSeconds int64            `json:"authorized_age_seconds" expr:"authorized_age_seconds"`
 	Time                 time.Time        `json:"time" expr:"time"`

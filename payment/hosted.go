@@ -111,7 +111,11 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	if d.IP != "" && eu.IP == "" {
 		eu.IP = d.IP
 	}
-	p, err = s.submit(ctx, m, p, d.Method, card, eu, now)
+	source, err := s.payoutSource(ctx, m, p, d.Method, card)
+	if err != nil {
+		return nil, err
+	}
+	p, err = s.submit(ctx, m, p, d.Method, card, eu, source, now)
 	// A concurrent submission that moved the payment first makes this one
 	// a second submission: its compare-and-set lost, and on the payment
 	// read again the workflow has nothing for "submitted" (not applicable).
@@ -154,11 +158,36 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 	return s.outcome(ctx, m, t.Payment), nil
 }
 
+// payoutSource is the deposit a withdrawal the end user submitted is paid
+// out to, when the merchant wants its withdrawals approved: the details
+// entered are not kept until a person approves (card numbers never are), so
+// the payout goes to the end user's latest paid deposit with the method —
+// with the same card, for cards — on the credential its provider holds.
+// "" when the payment needs no approval. A withdrawal to a card or method
+// the end user never paid with is refused as the entered details.
+func (s *Service) payoutSource(ctx context.Context, m *paywire.Merchant, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary) (string, error) {
+	if p.Kind != paywire.KindWithdrawal || m.WithdrawalApprovals == 0 {
+		return "", nil
+	}
+	field, fingerprint := "method", ""
+	if card != nil {
+		field, fingerprint = "card.number", card.Fingerprint
+	}
+	src, err := s.Payments.PayoutSource(ctx, m.ID, p.EndUser.ID, method, fingerprint)
+	if paywire.ErrorCode(err) == paywire.ENOTFOUND {
+		return "", &DetailsError{Fields: []FieldError{{Field: field, Reason: "not_deposited"}}}
+	} else if err != nil {
+		return "", err
+	}
+	return src.ID, nil
+}
+
 // submit records the end user's submission of a created payment through
 // the workflow, after risk: pending (on to the providers), review or
-// refused. It schedules the follow-up that finishes the payment if the
-// process dies before the providers answer.
-func (s *Service) submit(ctx context.Context, m *paywire.Merchant, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, now time.Time) (*paywire.Payment, error) {
+// refused. source binds a withdrawal that needs approval to the deposit it
+// is paid out to ("" for none). It schedules the follow-up that finishes
+// the payment if the process dies before the providers answer.
+func (s *Service) submit(ctx context.Context, m *paywire.Merchant, p *paywire.Payment, method paywire.Method, card *paywire.CardSummary, eu paywire.EndUser, source string, now time.Time) (*paywire.Payment, error) {
 	fingerprint, bin := "", ""
 	if card != nil {
 		fingerprint, bin = card.Fingerprint, card.BIN
@@ -174,12 +203,12 @@ func (s *Service) submit(ctx context.Context, m *paywire.Merchant, p *paywire.Pa
 	if risk.FailedClosed {
 		s.logger().ErrorContext(ctx, "risk decision failed closed", "payment_id", p.ID, "decision", risk.DecisionID, "error", risk.Error)
 	}
-	source := paywire.ActorEndUser
+	actor := paywire.ActorEndUser
 	if p.ReturnURLs == (paywire.ReturnURLs{}) {
-		source = paywire.ActorMerchant
+		actor = paywire.ActorMerchant
 	}
 	return s.transition(ctx, p, event{
-		Type: paywire.EventSubmitted, Source: source, Method: method, Card: card,
+		Type: paywire.EventSubmitted, Source: actor, Method: method, Card: card, SourcePaymentID: source,
 		Risk:      &paywire.RiskResult{Score: risk.Score, Action: risk.Action},
 		FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(s.recoverAfter()))},
 	})

@@ -135,13 +135,19 @@ func workflowInput(p *paywire.Payment, m *paywire.Merchant, ev event, fx facts, 
 	if ev.Provider != "" {
 		provider = ev.Provider
 	}
+	approvals := 0
+	if ev.Approval != nil {
+		approvals = ev.Approval.Seq
+	}
 	return engine.WorkflowInput{
 		PaymentID: p.ID, MerchantID: p.MerchantID, Features: fx.features,
 		Request: engine.WorkflowRequest{
 			State: string(p.State), Event: engine.WorkflowEvent{Type: string(ev.Type), Amount: ev.Amount, Source: string(ev.Source)},
 			Kind: string(p.Kind), Amount: engineMoney(p.Amount), Captured: p.Captured, Refunded: p.Refunded + p.ChargedBack,
-			Method: string(method), Provider: provider, Backend: p.SourcePaymentID != "", Risk: workflowRisk(p, ev),
-			Merchant:             engine.MerchantSettings{AutoCapture: m.AutoCapture, AutoCaptureMaxScore: m.AutoCaptureMaxScore},
+			Method: string(method), Provider: provider, Backend: p.SourcePaymentID != "" || ev.SourcePaymentID != "", Risk: workflowRisk(p, ev),
+			Approvals: approvals,
+			Merchant: engine.MerchantSettings{AutoCapture: m.AutoCapture, AutoCaptureMaxScore: m.AutoCaptureMaxScore,
+				WithdrawalApprovals: m.WithdrawalApprovals},
 			AuthorizedAgeSeconds: authorizedAge, Time: now,
 		},
 	}

@@ -40,8 +40,10 @@ func TestInputsAreFilled(t *testing.T) {
 		RiskScore: 35, RiskAction: paywire.RiskChallenge, PreselectedMethod: paywire.MethodCard,
 		SourcePaymentID: "pay_0", // a backend payment
 	}
-	m := &paywire.Merchant{ID: "shop", Name: "Shop", AutoCapture: true, AutoCaptureMaxScore: 40, RiskProfile: "strict"}
-	ev := event{Type: paywire.EventCaptureRequested, Amount: 1000, Source: paywire.ActorMerchant}
+	m := &paywire.Merchant{ID: "shop", Name: "Shop", AutoCapture: true, AutoCaptureMaxScore: 40, RiskProfile: "strict", WithdrawalApprovals: 2}
+	// Every field of an event at once: an approval rides on a review's
+	// approval only, but the builder reads it whatever the type.
+	ev := event{Type: paywire.EventCaptureRequested, Amount: 1000, Source: paywire.ActorMerchant, Approval: &paywire.Approval{Seq: 1}}
 
 	inputs := map[string]any{
 		"AvailabilityInput": availabilityInput(p.MerchantID, p.ID, p.Kind, p.Amount, eu, []string{"card"}, p.PreselectedMethod, fx, now),

@@ -14,7 +14,11 @@ import (
 // once completes; a backend payment goes to its providers), decline
 // refuses it (an authorization is voided, captured money refunded). Who decided
 // and why are recorded in the audit log with the change, and the event's
-// source is who. A payment not in review is ECONFLICT.
+// source is who. An approval is recorded as the payment's next; when the
+// workflow wants more (a withdrawal of a merchant that asks for two
+// approvals), the payment stays in review and is returned as it is.
+// Returns ECONFLICT for a payment not in review, EFORBIDDEN when who
+// approved it already.
 func (s *Service) Review(ctx context.Context, merchantID, paymentID string, approve bool, who paywire.Actor, why string) (*paywire.Payment, error) {
 	switch {
 	case who == "":
@@ -38,7 +42,16 @@ func (s *Service) Review(ctx context.Context, merchantID, paymentID string, appr
 	// A declined review of captured money is refunded under one key for
 	// every try: a retry after a crash asks the provider again, it does not
 	// refund twice.
-	next, err := s.transition(ctx, p, event{Type: typ, Source: who, Audit: audit, OpKey: "review-" + p.ID})
+	ev := event{Type: typ, Source: who, Audit: audit, OpKey: "review-" + p.ID}
+	if approve {
+		ev.Approval = &paywire.Approval{Approver: who, Reason: why}
+		if p.SourcePaymentID != "" {
+			// An approved backend payment goes on to its providers: if the
+			// process dies first, this follow-up takes it there.
+			ev.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, s.now().Add(s.recoverAfter()))}
+		}
+	}
+	next, err := s.transition(ctx, p, ev)
 	if isNotApplicable(err) {
 		return nil, paywire.Errorf(paywire.ECONFLICT, "the workflow has no move for this review decision")
 	}

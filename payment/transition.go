@@ -39,12 +39,19 @@ type event struct {
 	Method paywire.Method
 	Card   *paywire.CardSummary
 	Risk   *paywire.RiskResult
+	// SourcePaymentID binds a submitted withdrawal that needs approval to
+	// the earlier deposit whose credential pays it out after the approval.
+	SourcePaymentID string
 
 	Seen      *paywire.ProviderEvent // a provider event applied with the change
 	FollowUp  int64                  // the follow-up the change carries out
 	FollowUps []paywire.FollowUp     // scheduled with the change
 	Idem      *idemRequest           // the merchant's idempotent request, answered by the change
 	Audit     *paywire.AuditEntry    // a person's decision: who and why, written with the change
+	// Approval is a person's approval of a payment held for review
+	// (review_approved): counted with the earlier ones for the workflow,
+	// and written with the change.
+	Approval *paywire.Approval
 	// OpKey names the logical operation for the provider's idempotency
 	// keys of the money actions the event leads to; the same for every
 	// retry of the same request.
@@ -98,6 +105,14 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		return nil, nil, err
 	}
 	now := s.now()
+	if ev.Approval != nil {
+		// This approval is the next of the payment's, by someone who has
+		// not approved it yet. Read on every try: after a conflict the
+		// count may have grown.
+		if ev.Approval, err = s.nextApproval(ctx, p, *ev.Approval, now); err != nil {
+			return nil, nil, err
+		}
+	}
 	fx, err := s.paymentFacts(ctx, engine.PointWorkflow, p, now)
 	if err != nil {
 		return nil, nil, err
@@ -183,6 +198,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpRemainderRelease, now))
 	}
 	s.withSideRows(&c, ev)
+	c.Approval = ev.Approval
 	if ev.Idem != nil {
 		if c.Idempotency, err = ev.Idem.answer(next, nil); err != nil {
 			return nil, nil, err
@@ -323,6 +339,10 @@ func checkDecision(p *paywire.Payment, to paywire.State, ev paywire.EventType, a
 			if to == "" {
 				return fmt.Errorf("notify_merchant needs a move to tell of")
 			}
+		case paywire.ActionRecordApproval:
+			if to != "" || ev != paywire.EventReviewApproved || p.State != paywire.StateReview {
+				return fmt.Errorf("record_approval goes only without a move, with an approval of a payment in review")
+			}
 		}
 	}
 	return nil
@@ -387,6 +407,26 @@ func applyEventFields(next *paywire.Payment, ev event) {
 	if ev.Reference != "" {
 		next.ProviderReference = ev.Reference
 	}
+	if ev.SourcePaymentID != "" {
+		next.SourcePaymentID = ev.SourcePaymentID
+	}
+}
+
+// nextApproval returns a as the next approval of p, held for review:
+// numbered after the approvals given so far. Returns EFORBIDDEN when a's
+// approver approved p already: another person must.
+func (s *Service) nextApproval(ctx context.Context, p *paywire.Payment, a paywire.Approval, now time.Time) (*paywire.Approval, error) {
+	given, err := s.Payments.Approvals(ctx, p.MerchantID, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range given {
+		if g.Approver == a.Approver {
+			return nil, paywire.Errorf(paywire.EFORBIDDEN, "%s approved payment %s already: another person must approve it", a.Approver, p.ID)
+		}
+	}
+	a.PaymentID, a.MerchantID, a.Seq, a.At = p.ID, p.MerchantID, len(given)+1, now
+	return &a, nil
 }
 
 // withSideRows adds the rows an event brings to its change.

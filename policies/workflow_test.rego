@@ -101,11 +101,12 @@ events := {
 }
 
 # The actions of vocabulary.go (Actions).
-actions := {"capture", "void", "refund", "notify_merchant", "hold_for_review", "schedule_expiry"}
+actions := {"capture", "void", "refund", "notify_merchant", "hold_for_review", "schedule_expiry", "record_approval"}
 
 # The rules that move nothing (next_state ""): their actions are carried out
-# on the payment as it is. Every other rule is a move.
-no_move := {"remainder_release"}
+# on the payment as it is (a release of a remainder, an approval recorded).
+# Every other rule is a move.
+no_move := {"remainder_release", "review_approval_recorded"}
 
 # The event type a rule's `when` leads with.
 event_of(r) := m[0][1] if {
@@ -227,6 +228,9 @@ admits(from, to, _, "void") if {
 admits("review", to, _, "void") if to in {"refused", "cancelled", "expired"}
 
 admits(_, "", "remainder_release", "void")
+
+# An approval that is not the last one needed is recorded without a move.
+admits("review", "", "review_approved", "record_approval")
 
 admits(_, "review", _, "hold_for_review")
 

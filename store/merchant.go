@@ -31,6 +31,7 @@ type merchantRow struct {
 	CaptureDelay       int64     `bun:"capture_delay_seconds"`
 	ReviewTTL          int64     `bun:"review_ttl_seconds"`
 	DisabledMethods    string    `bun:"disabled_methods"`
+	Approvals          int       `bun:"withdrawal_approvals"`
 	CreatedAt          time.Time `bun:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at"`
 }
@@ -76,7 +77,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *paywire.Merchant) error {
 		AllowLocalhostHTTP: m.AllowLocalhostHTTP, SigningSecret: m.SigningSecret, PreviousSecret: m.PreviousSigningSecret,
 		AutoCapture: m.AutoCapture, AutoCaptureMax: m.AutoCaptureMaxScore,
 		AuthorizationTTL: int64(m.AuthorizationExpiry() / time.Second), RiskProfile: m.RiskProfile,
-		CreatedAt: now, UpdatedAt: now,
+		Approvals: m.WithdrawalApprovals, CreatedAt: now, UpdatedAt: now,
 	}
 	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
 	return classify(op, err, "a merchant with this id exists")
@@ -96,7 +97,7 @@ func (db *DB) Merchant(ctx context.Context, id string) (*paywire.Merchant, error
 		AutoCapture: row.AutoCapture, AutoCaptureMaxScore: row.AutoCaptureMax,
 		AuthorizationTTL: time.Duration(row.AuthorizationTTL) * time.Second, RiskProfile: row.RiskProfile,
 		CaptureDelay: time.Duration(row.CaptureDelay) * time.Second, ReviewTTL: time.Duration(row.ReviewTTL) * time.Second,
-		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		WithdrawalApprovals: row.Approvals, CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(row.ReturnURLPrefixes), &m.ReturnURLPrefixes); err != nil {
 		return nil, classify(op, err, "")

@@ -55,7 +55,7 @@ func (db *DB) UpdateMerchant(ctx context.Context, m *paywire.Merchant, audit *pa
 			Set("authorization_ttl_seconds = ?", int64(m.AuthorizationExpiry()/time.Second)).
 			Set("risk_profile = ?", m.RiskProfile).Set("disabled_methods = ?", disabled).
 			Set("capture_delay_seconds = ?", int64(m.CaptureDelay/time.Second)).Set("review_ttl_seconds = ?", int64(m.ReviewTTL/time.Second)).
-			Set("updated_at = ?", at).
+			Set("withdrawal_approvals = ?", m.WithdrawalApprovals).Set("updated_at = ?", at).
 			Where("id = ?", m.ID).Exec(ctx)
 		if err != nil {
 			return err

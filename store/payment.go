@@ -209,6 +209,14 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return err
 		}
 	}
+	if a := c.Approval; a != nil {
+		if _, err := tx.NewInsert().Model(&approvalRow{
+			PaymentID: a.PaymentID, MerchantID: a.MerchantID, Seq: a.Seq, Approver: string(a.Approver),
+			Reason: a.Reason, ApprovedAt: utc(a.At),
+		}).Exec(ctx); err != nil {
+			return err
+		}
+	}
 	if n := c.Notification; n != nil {
 		if _, err := tx.NewInsert().Model(&outboxRow{
 			EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
@@ -349,7 +357,7 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error
 			res, err := tx.NewUpdate().Model(row).
 				Column("state", "version", "updated_at", "captured", "refunded", "charged_back", "method", "provider",
 					"provider_reference", "card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year",
-					"card_fingerprint", "risk_score", "risk_action").
+					"card_fingerprint", "risk_score", "risk_action", "source_payment_id").
 				Where("id = ? AND merchant_id = ? AND version = ? AND state = ?", p.ID, p.MerchantID, c.Version, string(from)).
 				Exec(ctx)
 			if err != nil {
@@ -419,6 +427,23 @@ func (db *DB) Events(ctx context.Context, merchantID, paymentID string) ([]paywi
 		out[i] = rows[i].event()
 	}
 	return out, nil
+}
+
+// PayoutSource implements paywire.PaymentStore.
+func (db *DB) PayoutSource(ctx context.Context, merchantID, endUserID string, method paywire.Method, fingerprint string) (*paywire.Payment, error) {
+	const op = "store/DB.PayoutSource"
+	row := new(paymentRow)
+	q := db.bun.NewSelect().Model(row).
+		Where("merchant_id = ? AND end_user_id = ? AND kind = ? AND method = ?", merchantID, endUserID, string(paywire.KindDeposit), string(method)).
+		Where("state IN (?) AND state <> ? AND provider_reference <> ''", bun.In(paywire.PaidStates), string(paywire.StateChargedBack)).
+		OrderExpr("created_at DESC, id DESC").Limit(1)
+	if fingerprint != "" {
+		q = q.Where("card_fingerprint = ?", fingerprint)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, notFound(op, err, "no deposit to pay out to")
+	}
+	return row.payment()
 }
 
 // DepositMethods implements paywire.PaymentStore.

@@ -80,3 +80,51 @@ func (db *DB) ReviewAssignees(ctx context.Context, paymentIDs []string) (map[str
 	}
 	return out, nil
 }
+
+type approvalRow struct {
+	bun.BaseModel `bun:"table:review_approvals"`
+
+	PaymentID  string    `bun:"payment_id,pk"`
+	Seq        int       `bun:"seq,pk"`
+	MerchantID string    `bun:"merchant_id"`
+	Approver   string    `bun:"approver"`
+	Reason     string    `bun:"reason"`
+	ApprovedAt time.Time `bun:"approved_at"`
+}
+
+// Approvals implements paywire.PaymentStore. Approvals are written with
+// the change they lead to (paywire.StateChange.Approval).
+func (db *DB) Approvals(ctx context.Context, merchantID, paymentID string) ([]paywire.Approval, error) {
+	const op = "store/DB.Approvals"
+	var rows []approvalRow
+	if err := db.bun.NewSelect().Model(&rows).Where("payment_id = ? AND merchant_id = ?", paymentID, merchantID).
+		Order("seq").Scan(ctx); err != nil {
+		return nil, classify(op, err, "")
+	}
+	out := make([]paywire.Approval, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.Approval{PaymentID: r.PaymentID, MerchantID: r.MerchantID, Seq: r.Seq,
+			Approver: paywire.Actor(r.Approver), Reason: r.Reason, At: r.ApprovedAt.UTC()}
+	}
+	return out, nil
+}
+
+// ApprovalsOf returns the approvals of several payments, by payment id
+// (for the review queue).
+func (db *DB) ApprovalsOf(ctx context.Context, paymentIDs []string) (map[string][]paywire.Approval, error) {
+	const op = "store/DB.ApprovalsOf"
+	out := map[string][]paywire.Approval{}
+	if len(paymentIDs) == 0 {
+		return out, nil
+	}
+	var rows []approvalRow
+	if err := db.bun.NewSelect().Model(&rows).Where("payment_id IN (?)", bun.In(paymentIDs)).
+		Order("payment_id", "seq").Scan(ctx); err != nil {
+		return nil, classify(op, err, "")
+	}
+	for _, r := range rows {
+		out[r.PaymentID] = append(out[r.PaymentID], paywire.Approval{PaymentID: r.PaymentID, MerchantID: r.MerchantID,
+			Seq: r.Seq, Approver: paywire.Actor(r.Approver), Reason: r.Reason, At: r.ApprovedAt.UTC()})
+	}
+	return out, nil
+}

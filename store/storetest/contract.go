@@ -43,6 +43,8 @@ func Contract(t *testing.T) {
 		{"FollowUps", testFollowUps},
 		{"FollowUpBacklog", testFollowUpBacklog},
 		{"ConcurrentFollowUpClaims", testConcurrentFollowUpClaims},
+		{"Approvals", testApprovals},
+		{"PayoutSource", testPayoutSource},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { ForEachDatabase(t, tt.fn) })
@@ -868,19 +870,20 @@ func testStartDetails(t *testing.T, db *store.DB) {
 	}
 
 	m := &paywire.Merchant{ID: "m-auto", Name: "Auto", AutoCapture: true, AutoCaptureMaxScore: 25, AuthorizationTTL: 48 * time.Hour, RiskProfile: "high_ticket",
-		DisabledMethods: []paywire.Method{paywire.MethodEWallet}, CaptureDelay: time.Hour, ReviewTTL: 6 * time.Hour}
+		DisabledMethods: []paywire.Method{paywire.MethodEWallet}, CaptureDelay: time.Hour, ReviewTTL: 6 * time.Hour, WithdrawalApprovals: 2}
 	if err := db.CreateMerchant(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	if back, _ := db.Merchant(ctx, "m-auto"); !back.AutoCapture || back.AutoCaptureMaxScore != 25 || back.AuthorizationTTL != 48*time.Hour || back.RiskProfile != "high_ticket" ||
 		len(back.DisabledMethods) != 1 || back.Offers(paywire.MethodEWallet) || !back.Offers(paywire.MethodCard) ||
-		back.CaptureDelay != time.Hour || back.ReviewTTL != 6*time.Hour {
+		back.CaptureDelay != time.Hour || back.ReviewTTL != 6*time.Hour || back.WithdrawalApprovals != 2 {
 		t.Errorf("auto-capture read back %+v", back)
 	}
 	if back, _ := db.Merchant(ctx, "m-start"); back.AuthorizationExpiry() != paywire.DefaultAuthorizationTTL {
 		t.Errorf("authorization expiry of a merchant that did not choose: %s", back.AuthorizationExpiry())
 	}
 	wantCode(t, "an unknown method turned off", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-5", Name: "X", DisabledMethods: []paywire.Method{"cash"}}), paywire.EINVALID)
+	wantCode(t, "three approvals", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-6", Name: "X", WithdrawalApprovals: 3}), paywire.EINVALID)
 	wantCode(t, "risk profile not a name", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-4", Name: "X", RiskProfile: "Strict!"}), paywire.EINVALID)
 	wantCode(t, "score limit above 100", db.CreateMerchant(ctx, &paywire.Merchant{ID: "m-auto-2", Name: "X", AutoCaptureMaxScore: 101}), paywire.EINVALID)
 	wantCode(t, "authorization expiry above 31 days",
@@ -1379,4 +1382,78 @@ func testConcurrentFollowUpClaims(t *testing.T, db *store.DB) {
 	if again, err := db.ClaimFollowUps(ctx, "worker-z", now, time.Minute, rows); err != nil || len(again) != 0 {
 		t.Errorf("claimed again while leased: %d, %v", len(again), err)
 	}
+}
+
+// testApprovals checks that approvals are written with their change, read
+// back in order, and that a taken number or a second approval by the same
+// person refuses the whole change.
+func testApprovals(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-approve")
+	p := SeedPayment(t, db, "m-approve", "order-1")
+	p = Move(t, db, p, paywire.Move{To: paywire.StateReview})
+	approval := func(seq int, who paywire.Actor) *paywire.Approval {
+		return &paywire.Approval{PaymentID: p.ID, MerchantID: p.MerchantID, Seq: seq, Approver: who, Reason: "checked", At: t0}
+	}
+	same := func() *paywire.Payment { q := *p; return &q }
+	if as, err := db.Approvals(ctx, p.MerchantID, p.ID); err != nil || len(as) != 0 {
+		t.Fatalf("approvals before any: %v, %v", as, err)
+	}
+	apply(t, db, paywire.StateChange{Payment: same(), Version: p.Version, Approval: approval(1, "admin:alice")})
+	before := footprintOf(t, db, p)
+	wantCode(t, "a taken number", db.ApplyStateChange(ctx, paywire.StateChange{Payment: same(), Version: p.Version,
+		Approval: approval(1, "admin:bob"), Audit: &paywire.AuditEntry{Actor: "admin:bob", Action: "payment.review.approve", Target: p.ID}}), paywire.ECONFLICT)
+	wantCode(t, "the same person again", db.ApplyStateChange(ctx, paywire.StateChange{Payment: same(), Version: p.Version,
+		Approval: approval(2, "admin:alice")}), paywire.ECONFLICT)
+	if after := footprintOf(t, db, p); after != before {
+		t.Errorf("a refused approval wrote %+v, had %+v", after, before)
+	}
+	c := moved(t, p, paywire.Move{To: paywire.StatePending, Type: paywire.EventReviewApproved, Source: "admin:bob"})
+	c.Approval = approval(2, "admin:bob")
+	apply(t, db, c)
+	as, err := db.Approvals(ctx, p.MerchantID, p.ID)
+	if err != nil || len(as) != 2 || as[0].Approver != "admin:alice" || as[1].Approver != "admin:bob" || as[1].Seq != 2 || !as[0].At.Equal(t0) || as[0].Reason != "checked" {
+		t.Fatalf("approvals %+v, %v", as, err)
+	}
+	if as, err := db.Approvals(ctx, "m-other", p.ID); err != nil || len(as) != 0 {
+		t.Errorf("another merchant reads %v, %v", as, err)
+	}
+	byID, err := db.ApprovalsOf(ctx, []string{p.ID, "pay_none"})
+	if err != nil || len(byID[p.ID]) != 2 || len(byID["pay_none"]) != 0 {
+		t.Errorf("approvals by payment %v, %v", byID, err)
+	}
+}
+
+// testPayoutSource checks which deposit a withdrawal pays out to: the end
+// user's latest paid one with the method (and card), not one charged back
+// or without the provider's reference, and never another end user's.
+func testPayoutSource(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-payout")
+	paid := func(ref, fingerprint string, at time.Time, to paywire.State) *paywire.Payment {
+		p := SeedPaymentValue("m-payout", ref)
+		p.EndUser = paywire.EndUser{ID: "u1", Country: "DE"}
+		p.Method, p.Provider, p.Card.Fingerprint, p.CreatedAt = paywire.MethodCard, "acquirer-a", fingerprint, at
+		p = CreatePayment(t, db, p)
+		p.ProviderReference = "psp-" + ref
+		p = Move(t, db, p, paywire.Move{To: paywire.StatePending})
+		p = Move(t, db, p, paywire.Move{To: paywire.StateCompleted, Capture: p.Amount.Amount})
+		if to == paywire.StateChargedBack {
+			p = Move(t, db, p, paywire.Move{To: to, Type: paywire.EventChargeback, Chargeback: p.Amount.Amount})
+		}
+		return p
+	}
+	older := paid("d-1", "fp-a", t0.Add(-2*time.Hour), paywire.StateCompleted)
+	newer := paid("d-2", "fp-b", t0.Add(-time.Hour), paywire.StateCompleted)
+	paid("d-3", "fp-a", t0, paywire.StateChargedBack)
+	if got, err := db.PayoutSource(ctx, "m-payout", "u1", paywire.MethodCard, ""); err != nil || got.ID != newer.ID {
+		t.Errorf("latest card deposit: %+v, %v", got, err)
+	}
+	if got, err := db.PayoutSource(ctx, "m-payout", "u1", paywire.MethodCard, "fp-a"); err != nil || got.ID != older.ID {
+		t.Errorf("deposit with card a (the newer one was charged back): %+v, %v", got, err)
+	}
+	_, err := db.PayoutSource(ctx, "m-payout", "u1", paywire.MethodCard, "fp-unknown")
+	wantCode(t, "a card never paid with", err, paywire.ENOTFOUND)
+	_, err = db.PayoutSource(ctx, "m-payout", "u2", paywire.MethodCard, "")
+	wantCode(t, "another end user", err, paywire.ENOTFOUND)
+	_, err = db.PayoutSource(ctx, "m-payout", "u1", paywire.MethodEWallet, "")
+	wantCode(t, "a method never paid with", err, paywire.ENOTFOUND)
 }
