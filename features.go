@@ -19,6 +19,20 @@ import (
 // a count discloses nothing of another merchant's payments); customer ids
 // are the merchant's own, so customer features count that merchant's
 // payments only.
+//
+// Bounded work: a FeatureStore reads at most FeatureCap of a key's newest
+// payments, so that an attacker who makes more payments with a key does not
+// make every later decision on it more expensive. A key with more is
+// Capped: its counts are exact lower bounds, never silently smaller
+// numbers (unknown is not zero).
+
+// FeatureCap is how many of a key's newest payments a FeatureStore reads:
+// of the last 7 days for a card, e-mail, IP or device; of the customer's
+// whole history for a customer (CustomerSuccessful counts it). It is twice
+// the highest threshold of the shipped risk rules (customer_count_7d >= 50),
+// so that every shipped rule compares an exact count below its threshold,
+// and a capped count (FeatureCap) is above all of them.
+const FeatureCap = 100
 
 // FeatureQuery names the keys of one payment whose features are wanted.
 // Empty keys are unknown.
@@ -50,6 +64,10 @@ type Window struct {
 	// Amount sums the attempted payments in the query's currency, in its
 	// minor units.
 	Amount int64
+	// Capped says the window holds every payment read of a Capped key: it
+	// may hold more, so each figure above is a lower bound (Attempted is
+	// FeatureCap). A window of a capped key with fewer payments is exact.
+	Capped bool
 }
 
 // KeyFeatures are the features of one key.
@@ -61,8 +79,15 @@ type KeyFeatures struct {
 	H24   Window // the last 24 hours
 	D7    Window // the last 7 days
 	// FirstSeen is when the key's first payment was created; zero when the
-	// key has no earlier payment (it is new: age 0).
+	// key has no earlier payment (it is new: age 0). Exact, capped or not.
 	FirstSeen time.Time
+	// Capped says the key has FeatureCap payments read and may have more
+	// (for a customer: ever, which CustomerSuccessful counts; for the other
+	// keys: in the last 7 days). Which windows are lower bounds, each
+	// window's Capped says; CustomerSuccessful, EmailCards24h and
+	// IPCards24h are lower bounds too, the latter two when their key's H24
+	// is capped.
+	Capped bool
 }
 
 // Features are the features of one payment.
@@ -72,7 +97,8 @@ type Features struct {
 	// the last 24 hours (known with their key).
 	EmailCards24h, IPCards24h int64
 	// CustomerSuccessful counts the customer's earlier payments that were
-	// paid (ever; known with the customer).
+	// paid (ever; known with the customer; a lower bound when the customer
+	// is Capped).
 	CustomerSuccessful int64
 }
 

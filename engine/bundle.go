@@ -363,6 +363,7 @@ func compileRulesWith(point string, src []byte, inList func(name, value string) 
 	opts := []expr.Option{
 		expr.Env(envs[point]),
 		expr.AsBool(),
+		expr.Patch(flagPatch{}),
 		expr.DisableBuiltin("now"),
 		expr.Function("in_list", func(params ...any) (any, error) {
 			return inList(params[0].(string), params[1].(string)), nil

@@ -28,6 +28,9 @@ type RiskExplanation struct {
 	// Features are the features the decision knew; an absent one was
 	// unknown.
 	Features map[string]int64 `json:"features"`
+	// Flags are the boolean features the decision knew (K_capped: the
+	// key's counts that reached the cap are lower bounds).
+	Flags map[string]bool `json:"flags,omitempty"`
 	// Request is the decision's request as recorded (no card number).
 	Request json.RawMessage `json:"request"`
 }
@@ -49,8 +52,8 @@ func ExplainRisk(rec paywire.DecisionRecord, b *Bundle) (RiskExplanation, error)
 		return RiskExplanation{}, fmt.Errorf("decision %s is a %s decision, not risk", rec.ID, rec.Point)
 	}
 	var in struct {
-		Request  json.RawMessage  `json:"request"`
-		Features map[string]int64 `json:"features"`
+		Request  json.RawMessage            `json:"request"`
+		Features map[string]json.RawMessage `json:"features"`
 	}
 	var out RiskDecision
 	var fired []struct {
@@ -72,10 +75,22 @@ func ExplainRisk(rec paywire.DecisionRecord, b *Bundle) (RiskExplanation, error)
 	x := RiskExplanation{
 		DecisionID: rec.ID, BundleRevision: rec.BundleRevision, BundleHash: rec.BundleHash, DecidedAt: rec.CreatedAt,
 		Score: out.Score, Action: string(out.Action), Reasons: out.Reasons, Profile: out.Profile, ListsVersion: out.ListsVersion, Rules: []RuleContribution{},
-		Features: in.Features, Request: in.Request,
+		Features: map[string]int64{}, Request: in.Request,
 	}
-	if x.Features == nil {
-		x.Features = map[string]int64{}
+	for name, v := range in.Features {
+		var n int64
+		var flag bool
+		switch {
+		case json.Unmarshal(v, &n) == nil:
+			x.Features[name] = n
+		case json.Unmarshal(v, &flag) == nil:
+			if x.Flags == nil {
+				x.Flags = map[string]bool{}
+			}
+			x.Flags[name] = flag
+		default:
+			return RiskExplanation{}, fmt.Errorf("decision %s: feature %s: %s", rec.ID, name, v)
+		}
 	}
 	for _, f := range fired {
 		c := RuleContribution{ID: f.ID, Score: f.Effect.Score, Reason: f.Effect.Reason}

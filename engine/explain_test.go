@@ -25,7 +25,7 @@ func (d *decisionMem) Decisions(context.Context, string, string) ([]paywire.Deci
 func TestExplainRisk(t *testing.T) {
 	e := newEngine(t, with(minimalFiles(), "rules/risk/data.yaml", `rules:
   - id: busy_card
-    when: features.card_count_1h > 2
+    when: features.card_count_1h > 2 && !features.card_capped
     effect: {score: 30, reason: busy_card}
   - id: big
     when: request.amount.minor >= 100000
@@ -34,7 +34,7 @@ func TestExplainRisk(t *testing.T) {
 	mem := &decisionMem{}
 	e.Recorder = StoreRecorder{Store: mem}
 	in := riskInput(150000, "424242")
-	in.Features = Features{CardCount1h: Known(3), CardAgeDays: Known(0)}
+	in.Features = Features{CardCount1h: Known(3), CardAgeDays: Known(0), CardCapped: KnownFlag(false)}
 	if _, err := e.Risk(ctx, in); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestExplainRisk(t *testing.T) {
 	for _, r := range x.Rules {
 		byID[r.ID] = r
 	}
-	if r := byID["busy_card"]; r.Score != 30 || !slices.Equal(r.Reads, []string{"features.card_count_1h"}) {
+	if r := byID["busy_card"]; r.Score != 30 || !slices.Equal(r.Reads, []string{"features.card_capped", "features.card_count_1h"}) {
 		t.Errorf("busy_card: %+v", r)
 	}
 	if r := byID["big"]; r.Score != 20 || len(r.Reads) != 0 {
@@ -57,6 +57,9 @@ func TestExplainRisk(t *testing.T) {
 	}
 	if _, ok := x.Features["ip_count_1h"]; ok || x.Features["card_count_1h"] != 3 || len(x.Features) != 2 {
 		t.Errorf("features %v; want the two known ones only", x.Features)
+	}
+	if capped, ok := x.Flags["card_capped"]; !ok || capped || len(x.Flags) != 1 {
+		t.Errorf("flags %v; want card_capped false", x.Flags)
 	}
 	if _, err := ExplainRisk(paywire.DecisionRecord{Point: PointWorkflow}, nil); err == nil {
 		t.Error("a workflow decision explained as risk")

@@ -305,7 +305,7 @@ func featureObject(f *Features, sel *partPlan) map[string]any {
 			continue
 		}
 		if v := a.get(f); v != nil {
-			o[a.name] = *v
+			o[a.name] = v
 		}
 	}
 	return o

@@ -155,9 +155,10 @@ func TestFeaturesOfEveryKey(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	k := paywire.KeyFeatures{Known: true, FirstSeen: at.Add(-8*24*time.Hour - time.Minute),
 		H1: paywire.Window{Attempted: 1}, D7: paywire.Window{Attempted: 3},
-		H24: paywire.Window{Attempted: 2, Authorized: 4, Declined: 5, Blocked: 6, Amount: 7}}
+		H24: paywire.Window{Attempted: 2, Authorized: 4, Declined: 5, Blocked: 6, Amount: 7}, Capped: true}
 	f := FeaturesOf(paywire.Features{Card: k, Email: k, IP: k, Customer: k, Device: k, EmailCards24h: 9, IPCards24h: 10, CustomerSuccessful: 11}, at)
-	want := map[string]int64{"count_1h": 1, "count_24h": 2, "count_7d": 3, "authorized_24h": 4, "declines_24h": 5, "blocked_24h": 6, "amount_24h": 7, "age_days": 8}
+	want := map[string]any{"count_1h": int64(1), "count_24h": int64(2), "count_7d": int64(3), "authorized_24h": int64(4), "declines_24h": int64(5),
+		"blocked_24h": int64(6), "amount_24h": int64(7), "age_days": int64(8), "capped": true}
 	seen := 0
 	for _, a := range featureAttrs {
 		v := a.get(&f)
@@ -167,18 +168,22 @@ func TestFeaturesOfEveryKey(t *testing.T) {
 		}
 		switch a.name {
 		case "email_cards_24h", "ip_cards_24h", "customer_successful":
-			if w := map[string]int64{"email_cards_24h": 9, "ip_cards_24h": 10, "customer_successful": 11}[a.name]; *v != w {
-				t.Errorf("%s = %d; want %d", a.name, *v, w)
+			if w := map[string]int64{"email_cards_24h": 9, "ip_cards_24h": 10, "customer_successful": 11}[a.name]; v != w {
+				t.Errorf("%s = %v; want %d", a.name, v, w)
 			}
 			continue
 		}
 		_, suffix, _ := strings.Cut(a.name, "_")
-		if *v != want[suffix] {
-			t.Errorf("%s = %d; want %d", a.name, *v, want[suffix])
+		if v != want[suffix] {
+			t.Errorf("%s = %v; want %v", a.name, v, want[suffix])
 		}
 		seen++
 	}
 	if seen != 5*len(want) {
 		t.Errorf("%d per-key attributes; want %d", seen, 5*len(want))
+	}
+	// Not capped is known too: false, not absent.
+	if f := FeaturesOf(paywire.Features{Card: paywire.KeyFeatures{Known: true}}, at); f.CardCapped == nil || *f.CardCapped || f.EmailCapped != nil {
+		t.Errorf("card capped %v, e-mail capped %v; want false and unknown", f.CardCapped, f.EmailCapped)
 	}
 }

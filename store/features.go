@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,13 +15,16 @@ var _ paywire.FeatureStore = (*DB)(nil)
 
 // Features implements paywire.FeatureStore.
 //
-// All known keys are read in one statement, one round trip: per key, an
-// aggregate over its payments of the last 7 days, each count with a
-// FILTER, and its first payment as a subquery that reads one entry of the
-// key's index. Each part is a range scan of the key's index of migration
-// 0009, which holds every column read (an index-only scan). The customer's
-// part reads the customer's whole history instead, which the count of paid
-// payments needs anyway.
+// All known keys are read in one statement, one round trip: per key, the
+// key's newest paywire.FeatureCap payments of the last 7 days (of the
+// customer's whole history, which the count of paid payments reads), then
+// each count an aggregate with a FILTER over them, and the key's first
+// payment as a subquery that reads one entry of the key's index. Each read
+// is a scan of the key's index of migration 0009, newest first, which
+// holds every column read (an index-only scan) and stops at the cap: the
+// work per key is bounded, however many payments an attacker makes with
+// it. A key with as many payments read as the cap is capped (see
+// paywire.KeyFeatures): its windows that hold all of them are lower bounds.
 //
 // The statement is sent with the driver's placeholders, not formatted by
 // bun: its text then depends only on which keys are known (32 texts), so
@@ -53,16 +57,25 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 		var name string
 		var kf paywire.KeyFeatures
 		var first any
-		var cards, paid int64
+		var cards, paid, read int64
 		dest := []any{&name}
-		for _, w := range []*paywire.Window{&kf.H1, &kf.H24, &kf.D7} {
+		windows := []*paywire.Window{&kf.H1, &kf.H24, &kf.D7}
+		for _, w := range windows {
 			dest = append(dest, &w.Attempted, &w.Authorized, &w.Declined, &w.Blocked, &w.Amount)
 		}
-		dest = append(dest, &first, &cards, &paid)
+		dest = append(dest, &first, &cards, &paid, &read)
 		if err := rows.Scan(dest...); err != nil {
 			return f, classify(op, err, "")
 		}
 		kf.Known = true
+		// As many read as the cap: there may be more, older than the
+		// oldest read. A window that holds it may miss them; one that
+		// does not (fewer payments than the cap) holds everything newer.
+		if kf.Capped = read >= paywire.FeatureCap; kf.Capped {
+			for _, w := range windows {
+				w.Capped = w.Attempted >= paywire.FeatureCap
+			}
+		}
 		if kf.FirstSeen, err = scanTime(first); err != nil {
 			return f, classify(op, err, "")
 		}
@@ -103,19 +116,24 @@ func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
 			key = "merchant_id = " + s.arg(q.MerchantID) + " AND " + key
 		}
 		mine := " AND created_at <= " + pAt + " AND id <> " + pPayment
+		// The oldest entry of the key's index, read forwards: written as
+		// ORDER BY ... LIMIT 1, since PostgreSQL's generic plan, which
+		// expects one payment per key, may read a MIN() over the whole
+		// history.
+		firstSeen := "(SELECT created_at FROM payments WHERE " + key + mine + " ORDER BY created_at LIMIT 1)"
+		columns := "created_at, state, risk_action, currency, amount"
 		cards, paid := "0", "0"
 		if k.cards {
+			columns += ", card_fingerprint"
 			cards = "COUNT(DISTINCT card_fingerprint)" + filter("created_at > "+p24h, "card_fingerprint <> ''")
 		}
 		if k.merchant {
-			// The whole history: the paid count needs it, and it gives the
-			// first payment too.
+			// The newest of the whole history: the paid count reads it.
 			paid = "COUNT(*)" + filter("state IN "+paidStates)
-			s.part(k.name, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), "MIN(created_at)", cards, paid)
+			s.part(k.name, columns, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), firstSeen, cards, paid)
 			continue
 		}
-		firstSeen := "(SELECT MIN(created_at) FROM payments WHERE " + key + mine + ")"
-		s.part(k.name, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "", pCurrency), firstSeen, cards, paid)
+		s.part(k.name, columns, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "", pCurrency), firstSeen, cards, paid)
 	}
 	if len(s.parts) == 0 {
 		return "", nil
@@ -183,9 +201,15 @@ func (s *featureStatement) time(t time.Time) string {
 // what compares as text in the order of time).
 const sqliteTime = "2006-01-02 15:04:05.999999-07:00"
 
-func (s *featureStatement) part(name, where, windows, firstSeen, cards, paid string) {
-	s.parts = append(s.parts, "SELECT '"+name+"', "+windows+", "+firstSeen+", "+cards+", "+paid+
-		" FROM payments WHERE "+where)
+// part adds a key's part: the columns of its newest payments meeting
+// where, at most paywire.FeatureCap of them (the key's index, read
+// backwards), counted into its windows, first payment, distinct cards and
+// paid count, and how many were read. The cap is written in the text, not
+// bound, so that the planner knows it.
+func (s *featureStatement) part(name, columns, where, windows, firstSeen, cards, paid string) {
+	s.parts = append(s.parts, "SELECT '"+name+"', "+windows+", "+firstSeen+", "+cards+", "+paid+", COUNT(*)"+
+		" FROM (SELECT "+columns+" FROM payments WHERE "+where+
+		" ORDER BY created_at DESC LIMIT "+strconv.Itoa(paywire.FeatureCap)+") AS newest")
 }
 
 // windowSums returns the counts of the three windows, each with the five

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -29,21 +30,34 @@ var featureEdges = []time.Duration{0, time.Microsecond, -time.Microsecond,
 // featureHistory stores a random payment history of two merchants around
 // featuresAt through the store's write path: keys drawn from small pools
 // (some empty), every state, risk actions and currencies mixed, and
-// payments placed exactly on the windows' edges.
-func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n int) []*paywire.Payment {
+// payments placed exactly on the windows' edges. After the n random ones
+// come hot ones: a burst on the hot keys (hotCard, ...), more than
+// paywire.FeatureCap, so dense in the hour before featuresAt that seen
+// from then every window of theirs is capped, and seen from earlier or
+// later only the longer ones, or none.
+func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n, hot int) []*paywire.Payment {
 	t.Helper()
 	ctx := context.Background()
 	storetest.SeedMerchant(t, db, "m1")
 	storetest.SeedMerchant(t, db, "m2")
 	pick := func(pool ...string) string { return pool[rng.IntN(len(pool))] }
+	between := func(from, to time.Duration) time.Time {
+		return featuresAt.Add(from + time.Duration(rng.Int64N(int64((to-from)/time.Microsecond)))*time.Microsecond)
+	}
 	var out []*paywire.Payment
-	for i := range n {
+	for i := range n + hot {
 		var created time.Time
-		if i < len(featureEdges) {
+		switch {
+		case i < len(featureEdges):
 			created = featuresAt.Add(featureEdges[i])
-		} else {
+		case i >= n && (i-n)%2 == 0:
+			// Half of the burst in 40 minutes of the hour before At.
+			created = between(-50*time.Minute, -10*time.Minute)
+		case i >= n && (i-n)%4 == 1:
+			created = between(-30*time.Hour, 0)
+		default:
 			// 8 days before At to 2 days after, to the microsecond.
-			created = featuresAt.Add(-8*24*time.Hour + time.Duration(rng.Int64N(int64(10*24*time.Hour/time.Microsecond)))*time.Microsecond)
+			created = between(-8*24*time.Hour, 2*24*time.Hour)
 		}
 		amt, err := paywire.NewMoney(2+rng.Int64N(10000), pick("EUR", "EUR", "USD", "GBP"))
 		if err != nil {
@@ -59,6 +73,9 @@ func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n int) []*paywir
 				DeviceID: pick("", "dev-1", "dev-2", "dev-3"),
 			},
 			RiskAction: paywire.RiskAction(pick("", "allow", "challenge", "review", "block", "block")),
+		}
+		if i >= n {
+			p.MerchantID, p.Card.Fingerprint, p.EndUser = "m1", hotCard, paywire.EndUser{ID: hotCustomer, Email: hotEmail, IP: hotIP, DeviceID: hotDevice}
 		}
 		c := paywire.Creation(p, paywire.ActorMerchant, created)
 		if err := db.CreatePayment(ctx, c); err != nil {
@@ -90,11 +107,24 @@ func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n int) []*paywir
 	return out
 }
 
+// The keys of the burst of featureHistory.
+const (
+	hotCard     = "card-hot"
+	hotEmail    = "hot@example.com"
+	hotIP       = "203.0.113.66"
+	hotDevice   = "dev-hot"
+	hotCustomer = "cust-hot"
+)
+
 // wantFeatures computes the features of q from the history as the
-// contract of paywire.FeatureStore says, one payment at a time.
-func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery) paywire.Features {
+// contract of paywire.FeatureStore says, one payment at a time, reading
+// at most limit payments of each key, newest first (paywire.FeatureCap;
+// with no limit, the exact counts).
+func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery, limit int) paywire.Features {
 	var f paywire.Features
-	key := func(known bool, match func(p *paywire.Payment) bool) (paywire.KeyFeatures, []*paywire.Payment) {
+	// whole: the key's read range is its whole history (the customer's),
+	// not 7 days.
+	key := func(known, whole bool, match func(p *paywire.Payment) bool) (paywire.KeyFeatures, []*paywire.Payment) {
 		var k paywire.KeyFeatures
 		if !known {
 			return k, nil
@@ -105,10 +135,25 @@ func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery) paywire.Fe
 			if !match(p) || p.ID == q.PaymentID || p.CreatedAt.After(q.At) {
 				continue
 			}
-			matched = append(matched, p)
 			if k.FirstSeen.IsZero() || p.CreatedAt.Before(k.FirstSeen) {
 				k.FirstSeen = p.CreatedAt
 			}
+			if whole || p.CreatedAt.After(q.At.Add(-7*24*time.Hour)) {
+				matched = append(matched, p)
+			}
+		}
+		slices.SortStableFunc(matched, func(a, b *paywire.Payment) int { return b.CreatedAt.Compare(a.CreatedAt) })
+		if len(matched) >= limit {
+			// Read as many as the limit: there may be more, and a window
+			// that holds the oldest read may miss them.
+			matched = matched[:limit]
+			k.Capped = true
+			oldest := matched[limit-1].CreatedAt
+			k.H1.Capped = oldest.After(q.At.Add(-time.Hour))
+			k.H24.Capped = oldest.After(q.At.Add(-24 * time.Hour))
+			k.D7.Capped = oldest.After(q.At.Add(-7 * 24 * time.Hour))
+		}
+		for _, p := range matched {
 			for _, w := range []struct {
 				w   *paywire.Window
 				ago time.Duration
@@ -142,14 +187,14 @@ func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery) paywire.Fe
 		}
 		return int64(len(seen))
 	}
-	f.Card, _ = key(q.CardFingerprint != "", func(p *paywire.Payment) bool { return p.Card.Fingerprint == q.CardFingerprint })
+	f.Card, _ = key(q.CardFingerprint != "", false, func(p *paywire.Payment) bool { return p.Card.Fingerprint == q.CardFingerprint })
 	email := paywire.EmailKey(q.Email)
 	var ps []*paywire.Payment
-	f.Email, ps = key(email != "", func(p *paywire.Payment) bool { return paywire.EmailKey(p.EndUser.Email) == email })
+	f.Email, ps = key(email != "", false, func(p *paywire.Payment) bool { return paywire.EmailKey(p.EndUser.Email) == email })
 	f.EmailCards24h = cards24h(ps)
-	f.IP, ps = key(q.IP != "", func(p *paywire.Payment) bool { return p.EndUser.IP == q.IP })
+	f.IP, ps = key(q.IP != "", false, func(p *paywire.Payment) bool { return p.EndUser.IP == q.IP })
 	f.IPCards24h = cards24h(ps)
-	f.Customer, ps = key(q.CustomerID != "", func(p *paywire.Payment) bool {
+	f.Customer, ps = key(q.CustomerID != "", true, func(p *paywire.Payment) bool {
 		return p.MerchantID == q.MerchantID && p.EndUser.ID == q.CustomerID
 	})
 	for _, p := range ps {
@@ -157,28 +202,44 @@ func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery) paywire.Fe
 			f.CustomerSuccessful++
 		}
 	}
-	f.Device, _ = key(q.DeviceID != "", func(p *paywire.Payment) bool { return p.EndUser.DeviceID == q.DeviceID })
+	f.Device, _ = key(q.DeviceID != "", false, func(p *paywire.Payment) bool { return p.EndUser.DeviceID == q.DeviceID })
 	return f
 }
 
 // TestFeaturesMatchHistory compares the store's features with the
 // contract computed payment by payment, for many queries over a random
 // history: decision times on the windows' edges, the decided payment
-// excluded or not, keys unknown, unseen, or an e-mail in other case.
+// excluded or not, keys unknown, unseen, or an e-mail in other case, and
+// keys with more payments than paywire.FeatureCap, seen from times where
+// none, some or all of their windows are capped.
 func TestFeaturesMatchHistory(t *testing.T) {
 	storetest.ForEachDatabase(t, func(t *testing.T, db *store.DB) {
 		rng := rand.New(rand.NewPCG(1, 2))
-		history := featureHistory(t, db, rng, 400)
+		history := featureHistory(t, db, rng, 400, 240)
 		ctx := context.Background()
+		capped := 0
 		check := func(q paywire.FeatureQuery) {
 			t.Helper()
 			got, err := db.Features(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := wantFeatures(history, q); !sameFeatures(got, want) {
+			if want := wantFeatures(history, q, paywire.FeatureCap); !sameFeatures(got, want) {
 				t.Fatalf("query %+v:\n got %+v\nwant %+v", q, got, want)
 			}
+			exact := wantFeatures(history, q, math.MaxInt)
+			if err := lowerBounds(got, exact); err != nil {
+				t.Fatalf("query %+v: %v", q, err)
+			}
+			if got.Card.H24.Capped {
+				capped++
+			}
+		}
+		// The hot keys, from times where all, some or none of their
+		// windows are capped.
+		for _, at := range []time.Duration{0, -20 * time.Minute, -45 * time.Minute, -time.Hour, -6 * time.Hour, -2 * 24 * time.Hour, 30 * time.Minute, 25 * time.Hour, 8 * 24 * time.Hour} {
+			check(paywire.FeatureQuery{MerchantID: "m1", At: featuresAt.Add(at), Currency: "EUR",
+				CardFingerprint: hotCard, Email: hotEmail, IP: hotIP, CustomerID: hotCustomer, DeviceID: hotDevice})
 		}
 		// Each payment on an edge, seen from the times that put it on the
 		// edge of each window, and at its creation.
@@ -241,7 +302,50 @@ func TestFeaturesMatchHistory(t *testing.T) {
 			}
 			check(q)
 		}
+		if capped < 10 {
+			t.Errorf("%d queries saw the card's 24 hours capped; the history is meant to make many", capped)
+		}
 	})
+}
+
+// lowerBounds checks the capped features got against the exact ones:
+// every window not capped is exact; a capped one counts FeatureCap
+// payments, no figure above the exact one; the keys' flags say which.
+func lowerBounds(got, exact paywire.Features) error {
+	keys := []struct {
+		name       string
+		got, exact paywire.KeyFeatures
+	}{{"card", got.Card, exact.Card}, {"email", got.Email, exact.Email}, {"ip", got.IP, exact.IP}, {"customer", got.Customer, exact.Customer}, {"device", got.Device, exact.Device}}
+	for _, k := range keys {
+		if !k.got.FirstSeen.Equal(k.exact.FirstSeen) {
+			return fmt.Errorf("%s: first seen %v, exactly %v", k.name, k.got.FirstSeen, k.exact.FirstSeen)
+		}
+		anyCapped := false
+		for i, w := range []struct{ got, exact paywire.Window }{{k.got.H1, k.exact.H1}, {k.got.H24, k.exact.H24}, {k.got.D7, k.exact.D7}} {
+			g, e := w.got, w.exact
+			if !g.Capped {
+				if g != e {
+					return fmt.Errorf("%s window %d not capped: %+v, exactly %+v", k.name, i, g, e)
+				}
+				continue
+			}
+			anyCapped = true
+			if !k.got.Capped || g.Attempted != paywire.FeatureCap || e.Attempted < paywire.FeatureCap ||
+				g.Authorized > e.Authorized || g.Declined > e.Declined || g.Blocked > e.Blocked || g.Amount > e.Amount {
+				return fmt.Errorf("%s window %d capped: %+v, not a lower bound of %+v (key capped %v)", k.name, i, g, e, k.got.Capped)
+			}
+		}
+		if k.got.Capped && !anyCapped && k.name != "customer" {
+			return fmt.Errorf("%s capped, none of its windows", k.name)
+		}
+	}
+	if !got.Customer.Capped && got.CustomerSuccessful != exact.CustomerSuccessful || got.CustomerSuccessful > exact.CustomerSuccessful {
+		return fmt.Errorf("customer successful %d, exactly %d (capped %v)", got.CustomerSuccessful, exact.CustomerSuccessful, got.Customer.Capped)
+	}
+	if !got.Email.H24.Capped && got.EmailCards24h != exact.EmailCards24h || !got.IP.H24.Capped && got.IPCards24h != exact.IPCards24h {
+		return fmt.Errorf("cards %d/%d, exactly %d/%d", got.EmailCards24h, got.IPCards24h, exact.EmailCards24h, exact.IPCards24h)
+	}
+	return nil
 }
 
 // TestFeaturesEdges checks the edges of the contract on a history small
