@@ -135,7 +135,7 @@ func (s *Service) payBackend(ctx context.Context, p, src *paywire.Payment, idem 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.takePayment(ctx, p, route.Providers, paywire.OpPay, func(ctx context.Context, prov adapters.Provider, att *paywire.Attempt) (adapters.Result, error, bool) {
+	t, err := s.takePayment(ctx, p, credentialRoute(route.Providers, src), paywire.OpPay, func(ctx context.Context, prov adapters.Provider, att *paywire.Attempt) (adapters.Result, error, bool) {
 		payer, ok := prov.(adapters.Payer)
 		if !ok {
 			return adapters.Result{}, nil, false
@@ -154,6 +154,16 @@ func (s *Service) payBackend(ctx context.Context, p, src *paywire.Payment, idem 
 		s.storeAnswer(ctx, t.Payment, idem)
 	}
 	return t.Payment, nil
+}
+
+// credentialRoute is the route of a backend payment on src's stored
+// credential: only the provider that holds the credential can pay on it,
+// whatever the routing decision listed (it is recorded all the same).
+func credentialRoute(routed []string, src *paywire.Payment) []string {
+	if src.Provider == "" {
+		return routed
+	}
+	return []string{src.Provider}
 }
 
 // storeAnswer stores a request's outcome on its own (the last change did

@@ -50,15 +50,19 @@ var (
 	unknown  = reply{Err: timeout()}
 )
 
-// TestCreateFollowsTheRoute: a backend payment goes to the routed
-// providers in order and falls back only after a definite "not done". What
-// changed with the provider loop: completion is the provider's word (an
-// approval that moved the money, Captured), an approval alone authorizes;
-// an unknown outcome (a timeout) does not fall back: the payment stays
-// pending, its attempt open for a status query.
+// TestCreateFollowsTheRoute: a backend payment goes to the provider that
+// holds its source's stored credential, the only one that can pay on it:
+// never to another routed provider, even after a definite "not done" (the
+// other would not know the credential). Completion is the provider's word
+// (an approval that moved the money, Captured), an approval alone
+// authorizes; an unknown outcome (a timeout) leaves the payment pending,
+// its attempt open for a status query.
 func TestCreateFollowsTheRoute(t *testing.T) {
 	t.Parallel()
 	route := routeOf(t)
+	if route[0] != "acquirer-a" {
+		t.Fatalf("the route starts with %s; the source's credential is acquirer-a's", route[0])
+	}
 	tests := []struct {
 		note          string
 		first, second reply
@@ -68,11 +72,10 @@ func TestCreateFollowsTheRoute(t *testing.T) {
 	}{
 		{"a sale by the first", sale, sale, paywire.StateCompleted, 0, 0},
 		{"an authorization by the first", approved, sale, paywire.StateAuthorized, 0, 0},
-		{"technical failure falls back", failed, sale, paywire.StateCompleted, 1, 1},
-		{"a request not sent falls back", notSent, sale, paywire.StateCompleted, 1, 1},
+		{"technical failure does not go elsewhere", failed, sale, paywire.StateFailed, -1, 0},
+		{"a request not sent does not go elsewhere", notSent, sale, paywire.StateFailed, -1, 0},
 		{"a decline is final", declined, sale, paywire.StateRefused, 0, 0},
-		{"every provider fails", failed, failed, paywire.StateFailed, -1, 1},
-		{"an unknown outcome does not fall back", unknown, sale, paywire.StatePending, -1, 0},
+		{"an unknown outcome stays open", unknown, sale, paywire.StatePending, -1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.note, func(t *testing.T) {
@@ -165,5 +168,29 @@ func TestCreateIsIdempotent(t *testing.T) {
 	}
 	if _, err := e.s.Create(ctx, "shop", "key-1", backend("b-2", src.ID)); paywire.ErrorCode(err) != paywire.EIDEMPOTENCY {
 		t.Errorf("the key with another request: %v", err)
+	}
+}
+
+// TestBackendPaymentStaysWithTheCredential: a source paid at the second
+// routed provider makes its backend payments go there, not to the first
+// (which does not hold the credential).
+func TestBackendPaymentStaysWithTheCredential(t *testing.T) {
+	t.Parallel()
+	route := routeOf(t)
+	first, second := newFake(route[0]), newFake(route[1])
+	first.setScript(answers(sale))
+	second.setScript(answers(sale))
+	e := newEnv(t, withProviders(first, second))
+	src := storetest.SeedPayment(t, e.db, "shop", "source-2")
+	src.Method, src.Provider = paywire.MethodCard, route[1]
+	src = e.move(src, paywire.Move{To: paywire.StatePending})
+	src.ProviderReference = "b-1"
+	src = e.move(src, paywire.Move{To: paywire.StateCompleted, Capture: src.Amount.Amount})
+	p, err := e.s.Create(ctx, "shop", "", backend("b-2", src.ID))
+	if err != nil || p.State != paywire.StateCompleted || p.Provider != route[1] {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	if len(first.callsOf("pay")) != 0 || len(second.callsOf("pay")) != 1 || second.callsOf("pay")[0].Reference != "b-1" {
+		t.Errorf("pay calls %d/%d", len(first.callsOf("pay")), len(second.callsOf("pay")))
 	}
 }
