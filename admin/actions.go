@@ -67,6 +67,8 @@ type ReviewAssignments interface {
 	// ENOTFOUND for a payment the merchant does not have.
 	AssignReview(ctx context.Context, merchantID, paymentID, assignee string) (previous string, err error)
 	ReviewAssignees(ctx context.Context, paymentIDs []string) (map[string]string, error)
+	// ApprovalsOf returns the approvals given so far, by payment id.
+	ApprovalsOf(ctx context.Context, paymentIDs []string) (map[string][]paywire.Approval, error)
 }
 
 // ActionOutbox lists a payment's notifications.
@@ -410,6 +412,12 @@ type reviewRow struct {
 	Age      string
 	Assignee string
 	Mine     bool
+	// Approvals are the approvals given so far, of a withdrawal that needs
+	// more than one; Needed is how many it needs (0: one, as any review).
+	Approvals []paywire.Approval
+	Needed    int
+	// Approved says the user approved it already: another person must.
+	Approved bool
 }
 
 type reviewsView struct {
@@ -421,6 +429,7 @@ type reviewsView struct {
 var reviewDone = map[string]string{
 	"assigned": "The payment is assigned to you.",
 	"approved": "Approved: the payment goes on as its workflow says.",
+	"recorded": "Your approval is recorded: the withdrawal waits for a second person to approve it.",
 	"declined": "Declined: the payment is refused, its authorization voided or its captured money refunded.",
 }
 
@@ -444,11 +453,34 @@ func (a *App) renderReviews(w http.ResponseWriter, r *http.Request, status int, 
 		a.problem(w, r, err)
 		return
 	}
+	approvals, err := a.ReviewAssignments.ApprovalsOf(ctx, ids)
+	if err != nil {
+		a.problem(w, r, err)
+		return
+	}
+	needed := map[string]int{} // by merchant
+	for _, p := range ps {
+		if _, ok := needed[p.MerchantID]; ok || p.Kind != paywire.KindWithdrawal || a.Merchants == nil {
+			continue
+		}
+		m, err := a.Merchants.Merchant(ctx, p.MerchantID)
+		if err != nil {
+			a.problem(w, r, err)
+			return
+		}
+		needed[p.MerchantID] = m.WithdrawalApprovals
+	}
 	now := a.Now()
 	v := reviewsView{CanDecide: c.user.Has(decideRoles...)}
 	for _, p := range ps {
 		row := reviewRow{Payment: p, Amount: p.Amount.String(), Age: age(now.Sub(p.UpdatedAt)),
-			Assignee: assignees[p.ID], Mine: assignees[p.ID] == c.user.Username}
+			Assignee: assignees[p.ID], Mine: assignees[p.ID] == c.user.Username, Approvals: approvals[p.ID]}
+		if p.Kind == paywire.KindWithdrawal && needed[p.MerchantID] > 1 {
+			row.Needed = needed[p.MerchantID]
+		}
+		for _, ap := range row.Approvals {
+			row.Approved = row.Approved || ap.Approver == paywire.AdminActor(c.user.Username)
+		}
 		if a.RiskDecisions != nil {
 			if row.Reasons, err = a.riskReasons(ctx, p); err != nil {
 				a.problem(w, r, err)
@@ -548,14 +580,21 @@ func (a *App) decideReview(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var pe *paywire.Error
 		if errors.As(err, &pe) && pe.Code != paywire.EINTERNAL {
-			a.renderReviews(w, r, http.StatusConflict, "", paywire.ErrorMessage(err))
+			status := http.StatusConflict
+			if pe.Code == paywire.EFORBIDDEN {
+				status = http.StatusForbidden // an approver approving again
+			}
+			a.renderReviews(w, r, status, "", paywire.ErrorMessage(err))
 			return
 		}
 		a.problem(w, r, err)
 		return
 	}
 	done := "declined"
-	if approve {
+	switch {
+	case approve && next.State == paywire.StateReview:
+		done = "recorded" // more approvals are needed
+	case approve:
 		done = "approved"
 	}
 	a.Logger.InfoContext(ctx, "review decided", "payment_id", p.ID, "decision", done, "state", next.State)

@@ -16,6 +16,7 @@ import (
 	"github.com/paywire/paywire/admin"
 	"github.com/paywire/paywire/paywiretest"
 	"github.com/paywire/paywire/store"
+	"github.com/paywire/paywire/store/storetest"
 )
 
 // acquirer approves every capture, void and refund, and remembers them.
@@ -69,6 +70,7 @@ func newActionEnv(t *testing.T) *actionEnv {
 		a.Audit = core.DB
 		a.ActionPages = admin.ActionPages{ActionService: core.Payments, ActionKeys: core.DB,
 			ReviewAssignments: core.DB, ActionOutbox: core.DB, RiskDecisions: core.DB}
+		a.Merchants = core.DB // the approvals a merchant's withdrawals need
 	})
 	return &actionEnv{env: e, core: core, prov: prov}
 }
@@ -391,5 +393,67 @@ func TestReviewQueue(t *testing.T) {
 	}
 	if q := root.do("GET", "/admin/reviews", nil); !strings.Contains(q.body, `id="empty-queue"`) {
 		t.Error("the queue is not empty after both decisions")
+	}
+}
+
+// TestWithdrawalApprovedByTwo: a withdrawal of a merchant that asks for
+// two approvals shows "0 of 2" in the queue; the first analyst's approval
+// is recorded and leaves it waiting, the same analyst cannot approve it
+// again (403, the button disabled), and a second person's approval moves
+// it on. Both approvals are audited.
+func TestWithdrawalApprovedByTwo(t *testing.T) {
+	e := newActionEnv(t)
+	ctx := context.Background()
+	e.core.AddMerchant(&paywire.Merchant{ID: "shop-w", Name: "Shop W", WithdrawalApprovals: 2}, "")
+	p := storetest.SeedPaymentValue("shop-w", "wd-1")
+	p.Kind = paywire.KindWithdrawal
+	p.EndUser = paywire.EndUser{ID: "u1", Country: "DE"}
+	p = e.core.Move(e.core.CreatePayment(p), paywire.Move{To: paywire.StateReview})
+
+	rita := e.signedIn("rita")
+	q := rita.do("GET", "/admin/reviews", nil)
+	row := func(body string) string {
+		r := body[strings.Index(body, `id="review-`+p.ID):]
+		return r[:strings.Index(r, "</tr>")]
+	}
+	if !strings.Contains(row(q.body), "0 of 2") {
+		t.Fatalf("the queue does not show the approvals needed: %s", row(q.body))
+	}
+	decide := func(b *browser, csrf string) answer {
+		return b.do("POST", "/admin/reviews/shop-w/"+p.ID+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}, "reason": {"payout checked"}})
+	}
+	if a := decide(rita, csrfOf(t, q.body)); a.status != http.StatusSeeOther || a.loc != "/admin/reviews?done=recorded" {
+		t.Fatalf("first approval: %d %s %s", a.status, a.loc, a.body)
+	}
+	if got := e.payment(p); got.State != paywire.StateReview {
+		t.Fatalf("after one approval of two: %s", got.State)
+	}
+	q = rita.do("GET", "/admin/reviews?done=recorded", nil)
+	if r := row(q.body); !strings.Contains(r, "1 of 2") || !strings.Contains(r, "admin:rita") || !strings.Contains(r, "disabled") ||
+		!strings.Contains(q.body, "waits for a second person") {
+		t.Errorf("after the first approval: %s", r)
+	}
+	if a := decide(rita, csrfOf(t, q.body)); a.status != http.StatusForbidden || !strings.Contains(a.body, "another person must approve") {
+		t.Errorf("the same analyst again: %d %s", a.status, a.body)
+	}
+	root := e.signedIn("root")
+	if a := decide(root, csrfOf(t, root.do("GET", "/admin/reviews", nil).body)); a.status != http.StatusSeeOther || a.loc != "/admin/reviews?done=approved" {
+		t.Fatalf("second approval: %d %s %s", a.status, a.loc, a.body)
+	}
+	if got := e.payment(p); got.State == paywire.StateReview {
+		t.Fatal("approved by two, still in review")
+	}
+	as, err := e.core.DB.Approvals(ctx, "shop-w", p.ID)
+	if err != nil || len(as) != 2 || as[0].Approver != "admin:rita" || as[1].Approver != "admin:root" {
+		t.Errorf("approvals %+v, %v", as, err)
+	}
+	var approvers []string // newest first
+	for _, a := range e.audit(10) {
+		if a.Action == "payment.review.approve" && a.Target == p.ID {
+			approvers = append(approvers, a.Actor)
+		}
+	}
+	if strings.Join(approvers, " ") != "admin:root admin:rita" {
+		t.Errorf("approvals audited: %v", approvers)
 	}
 }

@@ -93,7 +93,9 @@ type merchantForm struct {
 	// CaptureDelayMinutes delays an auto-capture; ReviewHours is the
 	// review expiry (empty or 0: as long as the authorization lasts).
 	CaptureDelayMinutes, ReviewHours string
-	RiskProfile                      string
+	// WithdrawalApprovals is "0", "1" or "2".
+	WithdrawalApprovals string
+	RiskProfile         string
 	// Methods are the payment methods, each on or off.
 	Methods []methodChoice
 	// Version is the merchant's updated_at as read, for the
@@ -125,6 +127,7 @@ func merchantFormOf(m *paywire.Merchant) merchantForm {
 		AuthorizationHours:  strconv.FormatInt(int64(m.AuthorizationExpiry()/time.Hour), 10),
 		CaptureDelayMinutes: strconv.FormatInt(int64(m.CaptureDelay/time.Minute), 10),
 		ReviewHours:         strconv.FormatInt(int64(m.ReviewTTL/time.Hour), 10),
+		WithdrawalApprovals: strconv.Itoa(m.WithdrawalApprovals),
 		RiskProfile:         m.RiskProfile, Version: m.UpdatedAt.UTC().Format(time.RFC3339Nano),
 		Methods: methodChoices(m.Offers),
 	}
@@ -139,7 +142,7 @@ func readMerchantForm(r *http.Request) merchantForm {
 		AutoCapture: f.Get("auto_capture") == "on", AutoCaptureMaxScore: strings.TrimSpace(f.Get("auto_capture_max_score")),
 		AuthorizationHours: strings.TrimSpace(f.Get("authorization_ttl_hours")), RiskProfile: f.Get("risk_profile"),
 		CaptureDelayMinutes: strings.TrimSpace(f.Get("capture_delay_minutes")), ReviewHours: strings.TrimSpace(f.Get("review_ttl_hours")),
-		Version: f.Get("version"),
+		WithdrawalApprovals: f.Get("withdrawal_approvals"), Version: f.Get("version"),
 		Methods: methodChoices(func(x paywire.Method) bool { return f.Get("method_"+string(x)) == "on" }),
 	}
 }
@@ -185,6 +188,11 @@ func (f merchantForm) apply(m *paywire.Merchant, profiles []string, current stri
 		return paywire.Errorf(paywire.EINVALID, "The review expiry must be a whole number of hours from 0 to %d (0 or empty: as long as the authorization).", maxAuthorizationHours)
 	}
 	m.ReviewTTL = time.Duration(review) * time.Hour
+	approvals, err := strconv.Atoi(orZero(f.WithdrawalApprovals))
+	if err != nil || approvals < 0 || approvals > paywire.MaxWithdrawalApprovals {
+		return paywire.Errorf(paywire.EINVALID, "Withdrawal approvals must be none, one person or two people.")
+	}
+	m.WithdrawalApprovals = approvals
 	if f.RiskProfile != "" && f.RiskProfile != current && !slices.Contains(profiles, f.RiskProfile) {
 		return paywire.Errorf(paywire.EINVALID, "The active policy bundle has no risk profile %q.", f.RiskProfile)
 	}
@@ -295,7 +303,11 @@ func (a *App) createMerchant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) merchantPage(w http.ResponseWriter, r *http.Request) {
-	a.renderMerchant(w, r, http.StatusOK, chi.URLParam(r, "id"), merchantView{}, "", "")
+	notice := ""
+	if r.URL.Query().Get("done") == "saved" {
+		notice = "Settings saved."
+	}
+	a.renderMerchant(w, r, http.StatusOK, chi.URLParam(r, "id"), merchantView{}, "", notice)
 }
 
 // renderMerchant renders the merchant page of id with v's one-time
@@ -335,6 +347,7 @@ func merchantSettings(m *paywire.Merchant) map[string]any {
 		"auto_capture_max_score": m.AutoCaptureMaxScore, "authorization_ttl_seconds": int64(m.AuthorizationExpiry() / time.Second),
 		"capture_delay_seconds": int64(m.CaptureDelay / time.Second), "review_ttl_seconds": int64(m.ReviewTTL / time.Second),
 		"risk_profile": m.RiskProfile, "disabled_methods": fmt.Sprint(m.DisabledMethods),
+		"withdrawal_approvals": m.WithdrawalApprovals,
 	}
 }
 
@@ -372,7 +385,7 @@ func (a *App) saveMerchant(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(after) == 0 && version.Equal(m.UpdatedAt) {
-		http.Redirect(w, r, "/admin/merchants/"+m.ID, http.StatusSeeOther)
+		http.Redirect(w, r, "/admin/merchants/"+m.ID+"?done=saved", http.StatusSeeOther)
 		return
 	}
 	d, _ := json.Marshal(map[string]any{"before": before, "after": after})
@@ -389,7 +402,7 @@ func (a *App) saveMerchant(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	http.Redirect(w, r, "/admin/merchants/"+m.ID, http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/merchants/"+m.ID+"?done=saved", http.StatusSeeOther)
 }
 
 func (a *App) issueCredential(w http.ResponseWriter, r *http.Request) {

@@ -104,6 +104,7 @@ func settingsForm(t *testing.T, body string) url.Values {
 		"return_url_prefixes":     {find(t, `(?s)name="return_url_prefixes"[^>]*>([^<]*)</textarea>`, body)},
 		"auto_capture_max_score":  {find(t, `name="auto_capture_max_score" value="([^"]*)"`, body)},
 		"authorization_ttl_hours": {find(t, `name="authorization_ttl_hours" value="([^"]*)"`, body)},
+		"withdrawal_approvals":    {find(t, `<option value="([012])" selected>`, body)},
 	}
 	for _, m := range regexp.MustCompile(`name="(method_[a-z_]+)" checked`).FindAllStringSubmatch(body, -1) {
 		f.Set(m[1], "on")
@@ -204,21 +205,27 @@ func TestEditMerchant(t *testing.T) {
 	rootForm.Del("method_ewallet") // turned off
 	rootForm.Set("capture_delay_minutes", "90")
 	rootForm.Set("review_ttl_hours", "12")
+	if rootForm.Get("withdrawal_approvals") != "0" {
+		t.Fatalf("withdrawal approvals on the form: %q", rootForm.Get("withdrawal_approvals"))
+	}
+	rootForm.Set("withdrawal_approvals", "2")
 	rootForm.Set("return_url_prefixes", "https://shop.example/return/\nhttps://shop.example/other/")
-	if a := root.do("POST", "/admin/merchants/shop", rootForm); a.status != http.StatusSeeOther || a.loc != "/admin/merchants/shop" {
+	if a := root.do("POST", "/admin/merchants/shop", rootForm); a.status != http.StatusSeeOther || a.loc != "/admin/merchants/shop?done=saved" {
 		t.Fatalf("save: %d %s", a.status, a.body)
 	}
 	m := e.merchant("shop")
 	if m.Name != "Shop Deluxe" || !m.AutoCapture || m.AutoCaptureMaxScore != 20 || m.AuthorizationTTL != 48*time.Hour ||
 		m.RiskProfile != "standard" || len(m.ReturnURLPrefixes) != 2 || m.NotificationURL != "https://shop.example/notify" ||
-		m.Offers(paywire.MethodEWallet) || !m.Offers(paywire.MethodCard) || m.CaptureDelay != 90*time.Minute || m.ReviewTTL != 12*time.Hour {
+		m.Offers(paywire.MethodEWallet) || !m.Offers(paywire.MethodCard) || m.CaptureDelay != 90*time.Minute || m.ReviewTTL != 12*time.Hour ||
+		m.WithdrawalApprovals != 2 {
 		t.Fatalf("stored %+v", m)
 	}
 	au := e.lastAudit()
 	var d struct{ Before, After map[string]any }
 	if err := json.Unmarshal(au.Details, &d); err != nil || au.Action != "merchant.update" || au.Actor != "admin:root" || au.Target != "shop" ||
 		d.Before["name"] != "Shop" || d.After["name"] != "Shop Deluxe" || d.Before["auto_capture"] != false || d.After["auto_capture"] != true ||
-		d.After["authorization_ttl_seconds"] != float64(48*3600) || d.Before["disabled_methods"] != "[]" || d.After["disabled_methods"] != "[ewallet]" {
+		d.After["authorization_ttl_seconds"] != float64(48*3600) || d.Before["disabled_methods"] != "[]" || d.After["disabled_methods"] != "[ewallet]" ||
+		d.Before["withdrawal_approvals"] != float64(0) || d.After["withdrawal_approvals"] != float64(2) {
 		t.Fatalf("audit %+v: %s", au, au.Details)
 	}
 	if _, ok := d.After["notification_url"]; ok {

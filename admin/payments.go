@@ -36,6 +36,9 @@ type PaymentReader interface {
 	// OutboxOf returns the payment's notifications to the merchant,
 	// oldest first.
 	OutboxOf(ctx context.Context, merchantID, paymentID string) ([]paywire.OutboxMessage, error)
+	// Approvals returns who approved the payment held for review, in
+	// order.
+	Approvals(ctx context.Context, merchantID, paymentID string) ([]paywire.Approval, error)
 }
 
 // PaymentPages are the dependencies of the payments list and a payment's
@@ -241,15 +244,17 @@ func paymentCard(c paywire.CardSummary) string {
 }
 
 type paymentDetailView struct {
-	Payment   *paywire.Payment
-	Href      string
-	Amount    string
-	Captured  string
-	Refunded  string
-	Charged   string
-	Card      string
-	Expiry    string
-	Events    []paymentEventView
+	Payment  *paywire.Payment
+	Href     string
+	Amount   string
+	Captured string
+	Refunded string
+	Charged  string
+	Card     string
+	Expiry   string
+	Events   []paymentEventView
+	// Approvals are the people who approved the payment in review.
+	Approvals []paywire.Approval
 	Decisions []paymentDecisionView
 	// Risk is the latest risk decision broken down; RiskProblem says why
 	// it could not be, when it could not.
@@ -322,6 +327,10 @@ func (a *App) paymentDetail(w http.ResponseWriter, r *http.Request) {
 			ev.Moved = money(e.Amount)
 		}
 		v.Events = append(v.Events, ev)
+	}
+	if v.Approvals, err = reader.Approvals(ctx, merchantID, id); err != nil {
+		a.problem(w, r, err)
+		return
 	}
 	attempts, err := reader.Attempts(ctx, merchantID, id)
 	if err != nil {

@@ -133,6 +133,9 @@ type OperatorMerchant struct {
 	// RiskProfile names the active bundle's risk profile for the
 	// merchant's payments; empty for the bundle's default.
 	RiskProfile string `json:"riskProfile,omitempty"`
+	// WithdrawalApprovals is how many people approve each withdrawal in
+	// the back office before it is paid out: 0, 1 or 2.
+	WithdrawalApprovals int `json:"withdrawalApprovals"`
 }
 
 // OperatorCredential is a credential as the operator API shows it: never
@@ -156,7 +159,8 @@ func toOperatorMerchant(m *paywire.Merchant) OperatorMerchant {
 		p = []string{}
 	}
 	return OperatorMerchant{ID: m.ID, Name: m.Name, Disabled: m.Disabled, ReturnURLPrefixes: p,
-		NotificationURL: m.NotificationURL, NotificationFormat: m.NotificationFormat, RiskProfile: m.RiskProfile}
+		NotificationURL: m.NotificationURL, NotificationFormat: m.NotificationFormat, RiskProfile: m.RiskProfile,
+		WithdrawalApprovals: m.WithdrawalApprovals}
 }
 
 func toOperatorCredential(c paywire.MerchantCredential) OperatorCredential {
@@ -185,7 +189,8 @@ func (o *Operator) createMerchant(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	m := &paywire.Merchant{ID: in.ID, Name: in.Name, ReturnURLPrefixes: in.ReturnURLPrefixes,
-		NotificationURL: in.NotificationURL, NotificationFormat: in.NotificationFormat, RiskProfile: in.RiskProfile}
+		NotificationURL: in.NotificationURL, NotificationFormat: in.NotificationFormat, RiskProfile: in.RiskProfile,
+		WithdrawalApprovals: in.WithdrawalApprovals}
 	if err := o.checkRiskProfile(in.RiskProfile); err != nil {
 		return 0, nil, err
 	}

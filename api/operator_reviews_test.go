@@ -109,12 +109,12 @@ func TestOperatorMerchantRiskProfile(t *testing.T) {
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 
-	st, out := operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "travel", "name": "Travel", "riskProfile": "high_ticket"}`)
+	st, out := operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "travel", "name": "Travel", "riskProfile": "high_ticket", "withdrawalApprovals": 2}`)
 	m, _ := out["merchant"].(map[string]any)
-	if st != 201 || m["riskProfile"] != "high_ticket" {
+	if st != 201 || m["riskProfile"] != "high_ticket" || m["withdrawalApprovals"] != float64(2) {
 		t.Fatalf("create: %d %v", st, out)
 	}
-	if back, err := core.DB.Merchant(ctx, "travel"); err != nil || back.RiskProfile != "high_ticket" {
+	if back, err := core.DB.Merchant(ctx, "travel"); err != nil || back.RiskProfile != "high_ticket" || back.WithdrawalApprovals != 2 {
 		t.Fatalf("stored: %+v, %v", back, err)
 	}
 	st, out = operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "lost", "name": "Lost", "riskProfile": "lenient"}`)
@@ -123,5 +123,9 @@ func TestOperatorMerchantRiskProfile(t *testing.T) {
 	}
 	if _, err := core.DB.Merchant(ctx, "lost"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
 		t.Errorf("a refused merchant was stored: %v", err)
+	}
+	st, out = operatorCall(t, srv, operatorToken, "POST", "/api/v1/operator/merchants", `{"id": "many", "name": "Many", "withdrawalApprovals": 3}`)
+	if st != 400 || !strings.Contains(fmt.Sprint(out), "withdrawal approvals must be 0, 1 or 2") {
+		t.Fatalf("three approvals: %d %v", st, out)
 	}
 }

@@ -84,6 +84,7 @@ func runMerchant(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	notifyURL := fs.String("notification-url", "", "where state-change notifications go (create)")
 	notifyFormat := fs.String("notification-format", "soap", "soap or json (create)")
 	riskProfile := fs.String("risk-profile", "", "the bundle's risk profile for the merchant's payments; empty for the default (create)")
+	approvals := fs.Int("withdrawal-approvals", 0, "how many people approve each withdrawal before it is paid out: 0, 1 or 2 (create)")
 	label := fs.String("label", "", "what the credential is for (issue)")
 	cred := fs.String("credential", "", "credential id (rotate, revoke)")
 	overlap := fs.Duration("overlap", 24*time.Hour, "how long the rotated credential stays valid (rotate)")
@@ -121,7 +122,7 @@ func runMerchant(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	switch sub {
 	case "create":
 		m := &paywire.Merchant{ID: *id, Name: *name, ReturnURLPrefixes: prefixes, NotificationURL: *notifyURL, NotificationFormat: *notifyFormat,
-			RiskProfile: *riskProfile}
+			RiskProfile: *riskProfile, WithdrawalApprovals: *approvals}
 		issued, err := mg.CreateMerchant(ctx, cliActor, m)
 		if err != nil {
 			return errorText(err)
