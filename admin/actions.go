@@ -41,6 +41,9 @@ type ActionPages struct {
 	// RiskDecisions, if set, gives the review queue the reasons of each
 	// payment's risk decision (*store.DB).
 	RiskDecisions RiskDecisions
+	// Manual, if set, creates manual payments with their links
+	// (*payment.Service).
+	Manual ManualPayments
 }
 
 // PaymentActions are the payment use cases the back office carries out.
@@ -98,6 +101,10 @@ func (a *App) mountActions(r chi.Router) {
 	d := a.ActionPages
 	if d.ActionService == nil || d.ActionKeys == nil || d.ReviewAssignments == nil {
 		return
+	}
+	if d.Manual != nil {
+		r.Get("/payments/new", a.allow(a.manualForm, actionRoles...))
+		r.Post("/payments/new", a.allow(a.checked(a.createManual), actionRoles...))
 	}
 	r.Get("/payments/{merchant}/{id}/actions/{action}", a.allow(a.confirmPage, actionRoles...))
 	r.Post("/payments/{merchant}/{id}/actions/{action}", a.allow(a.checked(a.act), actionRoles...))

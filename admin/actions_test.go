@@ -69,8 +69,9 @@ func newActionEnv(t *testing.T) *actionEnv {
 	e := newEnv(t, users, func(a *admin.App, _ *store.DB) {
 		a.Audit = core.DB
 		a.ActionPages = admin.ActionPages{ActionService: core.Payments, ActionKeys: core.DB,
-			ReviewAssignments: core.DB, ActionOutbox: core.DB, RiskDecisions: core.DB}
+			ReviewAssignments: core.DB, ActionOutbox: core.DB, RiskDecisions: core.DB, Manual: core.Payments}
 		a.Merchants = core.DB // the approvals a merchant's withdrawals need
+		a.PaymentPages = admin.PaymentPages{Payments: core.DB}
 	})
 	return &actionEnv{env: e, core: core, prov: prov}
 }
@@ -455,5 +456,77 @@ func TestWithdrawalApprovedByTwo(t *testing.T) {
 	}
 	if strings.Join(approvers, " ") != "admin:root admin:rita" {
 		t.Errorf("approvals audited: %v", approvers)
+	}
+}
+
+// TestManualPaymentPage: support creates a payment for an end user and
+// gets its link; the payment's history names them; the same form sent
+// again gives the same link; bad input comes back with a reason; a viewer
+// may not create payments.
+func TestManualPaymentPage(t *testing.T) {
+	e := newActionEnv(t)
+	ctx := context.Background()
+	vera := e.signedIn("vera")
+	if a := vera.do("GET", "/admin/payments/new", nil); a.status != http.StatusForbidden {
+		t.Errorf("a viewer's new payment page: %d", a.status)
+	}
+	if a := vera.do("GET", "/admin/payments", nil); strings.Contains(a.body, `id="new-payment"`) {
+		t.Error("a viewer is offered to create payments")
+	}
+
+	sam := e.signedIn("sam")
+	if a := sam.do("GET", "/admin/payments", nil); !strings.Contains(a.body, `href="/admin/payments/new"`) {
+		t.Error("support is not offered to create payments")
+	}
+	page := sam.do("GET", "/admin/payments/new?merchant=shop-a", nil)
+	if page.status != 200 || !strings.Contains(page.body, `id="manual-form"`) {
+		t.Fatalf("new payment page: %d %s", page.status, page.body)
+	}
+	form := url.Values{"csrf": {csrfOf(t, page.body)}, "key": {keyField.FindStringSubmatch(page.body)[1]},
+		"merchant": {"shop-a"}, "reference": {"invoice-77"}, "kind": {"deposit"}, "amount": {"12.50"}, "currency": {"eur"},
+		"end_user_id": {"customer-9"}, "email": {"c9@example.com"}, "country": {"de"}, "language": {"de"}, "method": {""}, "valid_hours": {"48"}}
+	a := sam.do("POST", "/admin/payments/new", form)
+	link := regexp.MustCompile(`id="payment-link" value="([^"]+)"`).FindStringSubmatch(a.body)
+	if a.status != http.StatusCreated || link == nil || !strings.Contains(link[1], "/pay/link/") {
+		t.Fatalf("create: %d %s", a.status, a.body)
+	}
+	p, err := e.core.DB.PaymentByReference(ctx, "shop-a", "invoice-77")
+	if err != nil || p.Amount.String() != "12.50 EUR" || p.EndUser.Country != "DE" || p.State != paywire.StateCreated {
+		t.Fatalf("stored %+v, %v", p, err)
+	}
+	if evs, _ := e.core.DB.Events(ctx, "shop-a", p.ID); evs[0].Source != "admin:sam" {
+		t.Errorf("created by %q", evs[0].Source)
+	}
+	if es := e.audit(1); es[0].Action != "payment.create_manual" || es[0].Actor != "admin:sam" || es[0].Target != p.ID {
+		t.Errorf("audit %+v", es[0])
+	}
+	again := sam.do("POST", "/admin/payments/new", form)
+	if m := regexp.MustCompile(`id="payment-link" value="([^"]+)"`).FindStringSubmatch(again.body); m == nil || m[1] != link[1] {
+		t.Errorf("the same form again: %d, a different link", again.status)
+	}
+
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("key", strings.Repeat("ab", 16))
+	bad.Set("reference", "invoice-78")
+	bad.Set("amount", "12,50")
+	if a := sam.do("POST", "/admin/payments/new", bad); a.status != http.StatusBadRequest || !strings.Contains(a.body, "The amount must be a number") ||
+		!strings.Contains(a.body, `value="invoice-78"`) {
+		t.Errorf("a bad amount: %d %s", a.status, a.body)
+	}
+	bad.Set("amount", "12.50")
+	bad.Set("valid_hours", "200")
+	if a := sam.do("POST", "/admin/payments/new", bad); a.status != http.StatusBadRequest || !strings.Contains(a.body, "from 1 to 168") {
+		t.Errorf("a link for too long: %d", a.status)
+	}
+	bad.Set("valid_hours", "1")
+	bad.Set("reference", "invoice-77")
+	if a := sam.do("POST", "/admin/payments/new", bad); a.status != http.StatusConflict || !strings.Contains(a.body, "already used") {
+		t.Errorf("a reference taken: %d %s", a.status, a.body)
+	}
+	if _, err := e.core.DB.PaymentByReference(ctx, "shop-a", "invoice-78"); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("a refused form created a payment: %v", err)
 	}
 }

@@ -75,11 +75,13 @@ type paymentFilterForm struct {
 }
 
 type paymentsView struct {
-	Form     paymentFilterForm
-	States   []paywire.State
-	Methods  []paywire.Method
-	Rows     []paymentListRow
-	Searched bool // the filter was accepted and the search ran
+	// CanCreate offers the new payment page.
+	CanCreate bool
+	Form      paymentFilterForm
+	States    []paywire.State
+	Methods   []paywire.Method
+	Rows      []paymentListRow
+	Searched  bool // the filter was accepted and the search ran
 	// Next is the next page's address, "" on the last page; First is the
 	// first page's, "" on the first page.
 	Next, First string
@@ -102,6 +104,7 @@ func (a *App) paymentList(w http.ResponseWriter, r *http.Request) {
 		Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), Min: strings.TrimSpace(q.Get("min")), Max: strings.TrimSpace(q.Get("max")),
 		Search: strings.TrimSpace(q.Get("q")), Limit: strings.TrimSpace(q.Get("limit")),
 	}}
+	v.CanCreate = a.ActionPages.Manual != nil && currentOf(r.Context()).user.Has(actionRoles...)
 	refuse := func(err error) {
 		a.render(w, r, http.StatusBadRequest, "payments", page{Title: "Payments", Data: v, Problem: paywire.ErrorMessage(err)})
 	}

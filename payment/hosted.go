@@ -203,12 +203,10 @@ func (s *Service) submit(ctx context.Context, m *paywire.Merchant, p *paywire.Pa
 	if risk.FailedClosed {
 		s.logger().ErrorContext(ctx, "risk decision failed closed", "payment_id", p.ID, "decision", risk.DecisionID, "error", risk.Error)
 	}
-	actor := paywire.ActorEndUser
-	if p.ReturnURLs == (paywire.ReturnURLs{}) {
-		actor = paywire.ActorMerchant
-	}
+	// The hosted pages' submission is the end user's, also on a payment
+	// link without return URLs (a manual payment).
 	return s.transition(ctx, p, event{
-		Type: paywire.EventSubmitted, Source: actor, Method: method, Card: card, SourcePaymentID: source,
+		Type: paywire.EventSubmitted, Source: paywire.ActorEndUser, Method: method, Card: card, SourcePaymentID: source,
 		Risk:      &paywire.RiskResult{Score: risk.Score, Action: risk.Action},
 		FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(s.recoverAfter()))},
 	})

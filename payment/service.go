@@ -11,6 +11,7 @@ package payment
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"regexp"
@@ -143,51 +144,137 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 	if err := validateStart(m, &req, s.now()); err != nil {
 		return nil, err
 	}
+	ttl := s.RedirectTTL
+	if ttl <= 0 {
+		ttl = 15 * time.Minute
+	}
 	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*Redirect, error) {
-		now := s.now()
-		methods, err := s.availableMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
+		r, err := s.register(ctx, m, req, paywire.ActorMerchant, ttl, idem, func(r *Redirect) any { return r })
+		return r, err
+	})
+}
+
+// register creates the payment of req for the hosted pages, by source,
+// expiring with its link after ttl, and returns its redirect. idem, when
+// set, is answered in the creation's transaction with what answer makes
+// of the redirect.
+func (s *Service) register(ctx context.Context, m *paywire.Merchant, req StartRequest, source paywire.Actor, ttl time.Duration, idem *idemRequest, answer func(*Redirect) any) (*Redirect, error) {
+	now := s.now()
+	methods, err := s.availableMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
+	if err != nil {
+		return nil, err
+	}
+	if req.PaymentMethod != "" && !slices.ContainsFunc(methods, func(o engine.MethodOption) bool { return o.Method == string(req.PaymentMethod) }) {
+		return nil, paywire.Errorf(paywire.EINVALID, "payment method %q is not available for this payment", req.PaymentMethod)
+	}
+	if len(methods) == 0 {
+		return nil, paywire.Errorf(paywire.EINVALID, "no payment method is available for this amount, currency and country")
+	}
+	p := &paywire.Payment{
+		MerchantID: m.ID, MerchantReference: req.MerchantReference, Kind: req.Kind, Amount: req.Amount,
+		EndUser: req.EndUser, ReturnURLs: req.ReturnURLs, NotificationURL: req.NotificationURL,
+		PreselectedMethod: req.PaymentMethod, ExpiresAt: now.Add(ttl).Truncate(time.Second),
+	}
+	c := paywire.Creation(p, source, now)
+	c.Notification = paywire.Notification(p, c.Event)
+	if source != paywire.ActorMerchant {
+		// A person's payment (an operator's manual payment) is audited
+		// with its creation.
+		details, _ := json.Marshal(map[string]any{"merchantId": m.ID, "merchantReference": p.MerchantReference,
+			"kind": p.Kind, "amount": p.Amount.String(), "endUserId": p.EndUser.ID, "linkExpiresAt": p.ExpiresAt})
+		c.Audit = &paywire.AuditEntry{Actor: string(source), Action: "payment.create_manual", Target: p.ID, Details: details}
+	}
+	// The payment and its redirect link expire together.
+	c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpPaymentExpiry, p.ExpiresAt)}
+	r := &Redirect{
+		PaymentID:  p.ID,
+		URL:        s.PortalURL + "/pay",
+		HTTPMethod: "POST",
+		PostFields: []Field{{Name: "token", Value: SignToken(s.TokenKey, m.ID, p.ID, p.ExpiresAt)}},
+		ExpiresAt:  p.ExpiresAt,
+	}
+	if idem != nil {
+		if c.Idempotency, err = idem.answerWith(answer(r)); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.create(ctx, c); err != nil {
+		if paywire.ErrorCode(err) == paywire.ECONFLICT {
+			return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
+		}
+		return nil, err
+	}
+	idem.committed()
+	return r, nil
+}
+
+// ManualRequest is a payment an operator creates in the back office for a
+// merchant's end user, who pays it on the hosted pages through a link the
+// operator sends them.
+type ManualRequest struct {
+	MerchantReference string          `json:"merchantReference"`
+	Kind              paywire.Kind    `json:"kind"`
+	Amount            paywire.Money   `json:"amount"`
+	EndUser           paywire.EndUser `json:"endUser"`
+	PaymentMethod     paywire.Method  `json:"paymentMethod,omitempty"`
+	// ValidFor is how long the link works: MinLinkValidity to
+	// MaxLinkValidity.
+	ValidFor time.Duration `json:"validFor"`
+}
+
+// PaymentLink is the link of a manual payment: it opens the hosted pages
+// for that payment until it expires, and pays it once (after the end
+// user's submission it shows where the payment stands).
+type PaymentLink struct {
+	PaymentID string    `json:"paymentId"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// How long a payment link may work.
+const (
+	MinLinkValidity = time.Hour
+	MaxLinkValidity = 7 * 24 * time.Hour
+)
+
+// LinkPath is where a payment link opens the hosted pages, followed by
+// the link's token.
+const LinkPath = "/pay/link/"
+
+// StartManual creates a payment for a merchant's end user on an operator's
+// behalf (who, named in its history) and returns its link. The payment has
+// no return URLs: the hosted pages show its outcome themselves; the
+// merchant is notified of every change as for its own payments. key makes
+// the request idempotent (a form sent twice gets the same link). Returns
+// EINVALID for a malformed request or no method available, ECONFLICT when
+// the merchant reference is taken.
+func (s *Service) StartManual(ctx context.Context, who paywire.Actor, merchantID, key string, req ManualRequest) (*PaymentLink, error) {
+	m, err := s.Merchants.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	if who == "" {
+		return nil, paywire.Errorf(paywire.EINVALID, "a manual payment needs who creates it")
+	}
+	if req.ValidFor < MinLinkValidity || req.ValidFor > MaxLinkValidity {
+		return nil, paywire.Errorf(paywire.EINVALID, "a payment link works for 1 hour to 7 days")
+	}
+	if err := validateOrder(req.MerchantReference, req.Kind, req.Amount, &req.EndUser, s.now()); err != nil {
+		return nil, err
+	}
+	if err := validateMethod(req.PaymentMethod, false); err != nil {
+		return nil, err
+	}
+	start := StartRequest{MerchantReference: req.MerchantReference, Kind: req.Kind, Amount: req.Amount, EndUser: req.EndUser, PaymentMethod: req.PaymentMethod}
+	linkOf := func(r *Redirect) *PaymentLink {
+		return &PaymentLink{PaymentID: r.PaymentID, URL: s.PortalURL + LinkPath + r.PostFields[0].Value, ExpiresAt: r.ExpiresAt}
+	}
+	return idempotentCreate(ctx, s, merchantID, key, req, func(idem *idemRequest) (*PaymentLink, error) {
+		r, err := s.register(ctx, m, start, who, req.ValidFor, idem, func(r *Redirect) any { return linkOf(r) })
 		if err != nil {
 			return nil, err
 		}
-		if req.PaymentMethod != "" && !slices.ContainsFunc(methods, func(o engine.MethodOption) bool { return o.Method == string(req.PaymentMethod) }) {
-			return nil, paywire.Errorf(paywire.EINVALID, "payment method %q is not available for this payment", req.PaymentMethod)
-		}
-		if len(methods) == 0 {
-			return nil, paywire.Errorf(paywire.EINVALID, "no payment method is available for this amount, currency and country")
-		}
-		ttl := s.RedirectTTL
-		if ttl <= 0 {
-			ttl = 15 * time.Minute
-		}
-		p := &paywire.Payment{
-			MerchantID: m.ID, MerchantReference: req.MerchantReference, Kind: req.Kind, Amount: req.Amount,
-			EndUser: req.EndUser, ReturnURLs: req.ReturnURLs, NotificationURL: req.NotificationURL,
-			PreselectedMethod: req.PaymentMethod, ExpiresAt: now.Add(ttl).Truncate(time.Second),
-		}
-		c := paywire.Creation(p, paywire.ActorMerchant, now)
-		c.Notification = paywire.Notification(p, c.Event)
-		// The payment and its redirect link expire together.
-		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpPaymentExpiry, p.ExpiresAt)}
-		r := &Redirect{
-			PaymentID:  p.ID,
-			URL:        s.PortalURL + "/pay",
-			HTTPMethod: "POST",
-			PostFields: []Field{{Name: "token", Value: SignToken(s.TokenKey, m.ID, p.ID, p.ExpiresAt)}},
-			ExpiresAt:  p.ExpiresAt,
-		}
-		if idem != nil {
-			if c.Idempotency, err = idem.answerWith(r); err != nil {
-				return nil, err
-			}
-		}
-		if err := s.create(ctx, c); err != nil {
-			if paywire.ErrorCode(err) == paywire.ECONFLICT {
-				return nil, paywire.Errorf(paywire.ECONFLICT, "merchant reference %q is already used by another payment", req.MerchantReference)
-			}
-			return nil, err
-		}
-		idem.committed()
-		return r, nil
+		return linkOf(r), nil
 	})
 }
 

@@ -67,6 +67,7 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Route("/pay", func(r chi.Router) {
 		r.Use(h.secure)
 		r.Post("/", h.start)
+		r.Get("/link/{token}", h.link)
 		r.Post("/method", h.method)
 		r.Post("/submit", h.submit)
 		r.Post("/status", h.status)
@@ -77,6 +78,8 @@ func (h *Handler) Mount(r chi.Router) {
 		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/pay/assets/") {
 				w.Header().Set("Allow", "GET, HEAD")
+			} else if strings.HasPrefix(r.URL.Path, "/pay/link/") {
+				w.Header().Set("Allow", http.MethodGet)
 			} else {
 				w.Header().Set("Allow", http.MethodPost)
 			}
@@ -180,6 +183,29 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 		h.logger().ErrorContext(r.Context(), "portal: payment step failed", "path", r.URL.Path, "payment_id", pid, "error", err)
 	}
 	h.problem(w, r, rq, pr)
+}
+
+// link opens a payment link (a manual payment's) as start opens the
+// merchant's redirect: the link's token is the one that travels in a URL,
+// for the end user follows it from a message; the pages send no Referer,
+// and every step after this one posts the token in the form.
+func (h *Handler) link(w http.ResponseWriter, r *http.Request) {
+	rq := h.newRequest(r)
+	rq.token = chi.URLParam(r, "token")
+	if rq.token == "" || len(rq.token) > maxTokenLength {
+		rq.token = ""
+		h.problem(w, r, rq, problemInvalid)
+		return
+	}
+	if err := h.load(r, rq); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if rq.co.State != paywire.StateCreated {
+		h.progress(w, r, rq)
+		return
+	}
+	h.choose(w, r, rq)
 }
 
 // start is where the merchant's site sends the end user: the method

@@ -85,3 +85,52 @@ func TestWithTheRealService(t *testing.T) {
 	res = e.post(t, "/pay", form("token", tok[:len(tok)-2]+"xx"))
 	checkStatus(t, res, http.StatusBadRequest)
 }
+
+// TestPaymentLink opens a manual payment's link (GET, the token in the
+// path) on the real service: the method selection in the end user's
+// language, no Referer sent on; a tampered link is refused with a page; the
+// link takes only GET; after the payment it shows the outcome, not a form.
+func TestPaymentLink(t *testing.T) {
+	ctx := context.Background()
+	core := paywiretest.New(t)
+	core.Merchant("shop", "")
+	amount, _ := paywire.NewMoney(5000, "EUR")
+	link, err := core.Payments.StartManual(ctx, "admin:alice", "shop", "", payment.ManualRequest{MerchantReference: "m-1",
+		Kind: paywire.KindDeposit, Amount: amount, ValidFor: 24 * time.Hour, PaymentMethod: "card",
+		EndUser: paywire.EndUser{ID: "u1", Email: "u1@example.com", Country: "DE", Language: "de"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	(&portal.Handler{Checkouts: core.Payments}).Mount(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv}
+	path := link.URL[strings.Index(link.URL, payment.LinkPath):]
+	get := func(path string) response {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		return e.do(t, req)
+	}
+
+	res := get(path)
+	checkStatus(t, res, http.StatusOK)
+	mustContain(t, res.body, `<html lang="de">`, "Kartendaten", "50,00\u00a0EUR bezahlen")
+	if res.header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("Referrer-Policy %q", res.header.Get("Referrer-Policy"))
+	}
+	res = get(path[:len(path)-2] + "xx")
+	checkStatus(t, res, http.StatusBadRequest)
+	mustContain(t, res.body, "This payment link is not valid")
+	res = e.post(t, path, form())
+	checkStatus(t, res, http.StatusMethodNotAllowed)
+	if res.header.Get("Allow") != http.MethodGet {
+		t.Errorf("Allow %q", res.header.Get("Allow"))
+	}
+
+	if _, err := core.Payments.CancelRedirect(ctx, path[len(payment.LinkPath):]); err != nil {
+		t.Fatal(err)
+	}
+	res = get(path)
+	checkStatus(t, res, http.StatusOK)
+	mustNotContain(t, res.body, "Kartendaten")
+}

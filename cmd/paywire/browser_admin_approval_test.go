@@ -109,3 +109,56 @@ func TestBrowserWithdrawalApproval(t *testing.T) {
 		t.Errorf("console errors: %q", errs)
 	}
 }
+
+// TestBrowserManualPayment: support creates a payment on the back office's
+// form and gets its link; the end user opens the link, pays by card and
+// sees the outcome on the hosted pages (a manual payment has no merchant
+// page to return to); the link opened again shows the outcome, not a form.
+func TestBrowserManualPayment(t *testing.T) {
+	e := newBrowserEnv(t)
+	console := e.console(t)
+	e.adminUser(t, "sam", "sam-password-for-browser-tests", "support")
+	e.signIn(t, "sam", "sam-password-for-browser-tests")
+	e.run(t, "create a payment with a link",
+		chromedp.Navigate(e.base+"/admin/payments"),
+		chromedp.Click(chromedp.CSS(`#new-payment`)),
+		chromedp.WaitVisible(chromedp.CSS(`#manual-form`)),
+		chromedp.SetValue(chromedp.CSS(`#manual-form select[name=merchant]`), "demo"),
+		chromedp.SendKeys(chromedp.CSS(`#manual-form input[name=amount]`), "19.90"),
+		chromedp.SendKeys(chromedp.CSS(`#manual-form input[name=end_user_id]`), "customer-manual-1"),
+		chromedp.SendKeys(chromedp.CSS(`#manual-form input[name=email]`), "manual-buyer@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#manual-form input[name=country]`), "DE"),
+		chromedp.SendKeys(chromedp.CSS(`#manual-form input[name=language]`), "en"),
+		chromedp.Click(chromedp.CSS(`#create-payment`)),
+		chromedp.WaitVisible(chromedp.CSS(`#payment-link`)))
+	link := get(t, e, "the link", chromedp.Value(chromedp.CSS(`#payment-link`)))
+	e.shot(t, "admin-payment-link")
+	if !strings.HasPrefix(link, e.base+"/pay/link/") {
+		t.Fatalf("link %q", link)
+	}
+	e.signOut(t)
+
+	e.run(t, "open the link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form.cancel button`)))
+	// The method selection first, unless the pages went straight to the
+	// card form.
+	if get(t, e, "method selection", chromedp.Evaluate[bool](`document.querySelector("#card-number") === null`)) {
+		e.run(t, "choose card", chromedp.Click(chromedp.CSS(`button[value=card], input[value=card]`)))
+	}
+	e.payByCard(t, "4242424242424242", "")
+	e.run(t, "the outcome on the hosted pages", chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	ps, _, err := e.main.DB.SearchPayments(context.Background(), paywire.PaymentFilter{MerchantID: "demo", Search: "manual-buyer@example.com"}, "", 5)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("the manual payment: %v, %v", ps, err)
+	}
+	p := ps[0]
+	if !p.State.Paid() && p.State != paywire.StateReview {
+		t.Fatalf("after paying through the link: %s", p.State)
+	}
+	e.run(t, "the link again", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	if n := get(t, e, "card form", chromedp.Evaluate[int](`document.querySelectorAll("#card-number").length`)); n != 0 {
+		t.Error("the link shows a card form after the payment")
+	}
+	if errs := console.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}

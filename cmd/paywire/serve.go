@@ -199,7 +199,7 @@ func (m *Main) mountAPI() error {
 		FailuresPerAddress: m.Config.AuthFailPerAddr, FailuresPerUser: m.Config.AuthFailPerMerchant,
 		PaymentPages: admin.PaymentPages{Payments: m.DB, ActiveBundle: m.Engine.Active},
 		ActionPages: admin.ActionPages{ActionService: m.Payments, ActionKeys: m.DB, ReviewAssignments: m.DB,
-			ActionOutbox: m.DB, RiskDecisions: m.DB},
+			ActionOutbox: m.DB, RiskDecisions: m.DB, Manual: m.Payments},
 		MerchantPages: admin.MerchantPages{Merchants: m.DB, Credentials: credentialManager(m.DB, m.Config.TokenKey),
 			RiskProfiles: riskProfiles, Lists: m.DB},
 		ReportPages: admin.ReportPages{Reports: m.DB},
