@@ -121,7 +121,7 @@ func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
 		// expects one payment per key, may read a MIN() over the whole
 		// history.
 		firstSeen := "(SELECT created_at FROM payments WHERE " + key + mine + " ORDER BY created_at LIMIT 1)"
-		columns := "created_at, state, risk_action, currency, amount"
+		columns := classified(pCurrency)
 		cards, paid := "0", "0"
 		if k.cards {
 			columns += ", card_fingerprint"
@@ -129,11 +129,11 @@ func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
 		}
 		if k.merchant {
 			// The newest of the whole history: the paid count reads it.
-			paid = "COUNT(*)" + filter("state IN "+paidStates)
-			s.part(k.name, columns, key+mine, windowSums(p1h, p24h, "created_at > "+p7d, pCurrency), firstSeen, cards, paid)
+			paid = "COUNT(*)" + filter("paid")
+			s.part(k.name, columns, key+mine, windowSums(p1h, p24h, "created_at > "+p7d), firstSeen, cards, paid)
 			continue
 		}
-		s.part(k.name, columns, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, "", pCurrency), firstSeen, cards, paid)
+		s.part(k.name, columns, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, ""), firstSeen, cards, paid)
 	}
 	if len(s.parts) == 0 {
 		return "", nil
@@ -213,22 +213,29 @@ func (s *featureStatement) part(name, columns, where, windows, firstSeen, cards,
 }
 
 // windowSums returns the counts of the three windows, each with the five
-// of paywire.Window; d7 is the condition of the 7-day window ("" when only
-// its rows are read). PostgreSQL sums BIGINTs into NUMERIC: hence the CAST.
-func windowSums(p1h, p24h, d7, pCurrency string) string {
+// of paywire.Window, over the rows of featureStatement.part; d7 is the
+// condition of the 7-day window ("" when only its rows are read).
+// PostgreSQL sums BIGINTs into NUMERIC: hence the CAST.
+func windowSums(p1h, p24h, d7 string) string {
 	var sums []string
 	for _, window := range []string{"created_at > " + p1h, "created_at > " + p24h, d7} {
-		for _, counted := range []string{
-			"",
-			"state IN " + paidStates,
-			"state IN ('" + string(paywire.StateRefused) + "', '" + string(paywire.StateFailed) + "') AND risk_action <> '" + string(paywire.RiskBlock) + "'",
-			"risk_action = '" + string(paywire.RiskBlock) + "'",
-		} {
+		for _, counted := range []string{"", "paid", "declined", "blocked"} {
 			sums = append(sums, "COUNT(*)"+filter(window, counted))
 		}
-		sums = append(sums, "CAST(COALESCE(SUM(amount)"+filter(window, "currency = "+pCurrency)+", 0) AS BIGINT)")
+		sums = append(sums, "CAST(COALESCE(SUM(amount)"+filter(window)+", 0) AS BIGINT)")
 	}
 	return strings.Join(sums, ", ")
+}
+
+// classified are the columns of the payments a part reads, each payment
+// classified once (not once per window): when, whether paid, declined (not
+// by a risk block) or blocked by risk, and its amount if in the currency
+// of pCurrency, else 0.
+func classified(pCurrency string) string {
+	return "created_at, state IN " + paidStates + " AS paid, " +
+		"state IN ('" + string(paywire.StateRefused) + "', '" + string(paywire.StateFailed) + "') AND risk_action <> '" + string(paywire.RiskBlock) + "' AS declined, " +
+		"risk_action = '" + string(paywire.RiskBlock) + "' AS blocked, " +
+		"CASE WHEN currency = " + pCurrency + " THEN amount ELSE 0 END AS amount"
 }
 
 // filter returns the FILTER clause of an aggregate over the rows meeting
