@@ -49,9 +49,9 @@ type ActionPages struct {
 // PaymentActions are the payment use cases the back office carries out.
 type PaymentActions interface {
 	Get(ctx context.Context, merchantID, id, reference string) (*payment.PaymentDetails, error)
-	CaptureAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error)
-	CancelAs(ctx context.Context, who paywire.Actor, merchantID, key, id string) (*paywire.Payment, error)
-	RefundAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error)
+	CaptureAs(ctx context.Context, by payment.Operator, merchantID, key, id, amount string) (*paywire.Payment, error)
+	CancelAs(ctx context.Context, by payment.Operator, merchantID, key, id string) (*paywire.Payment, error)
+	RefundAs(ctx context.Context, by payment.Operator, merchantID, key, id, amount string) (*paywire.Payment, error)
 	Undelivered(ctx context.Context, merchantID string, limit int) ([]payment.Notification, error)
 	Resend(ctx context.Context, merchantID, key string, id int64) error
 	Review(ctx context.Context, merchantID, paymentID string, approve bool, who paywire.Actor, why string) (*paywire.Payment, error)
@@ -338,17 +338,19 @@ func (a *App) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	details := map[string]any{"merchantId": p.MerchantID, "reason": v.Reason, "key": v.Key}
-	who := paywire.AdminActor(c.user.Username)
+	// A payment's change is audited by the use case, in the change's
+	// transaction, with the reason and the payment before and after; a
+	// resend changes no payment and is audited here.
+	by := payment.Operator{Actor: paywire.AdminActor(c.user.Username), Reason: v.Reason}
 	var next *paywire.Payment
 	var err error
 	switch act.Name {
 	case "capture":
-		next, err = a.ActionService.CaptureAs(ctx, who, p.MerchantID, key, p.ID, v.Amount)
+		next, err = a.ActionService.CaptureAs(ctx, by, p.MerchantID, key, p.ID, v.Amount)
 	case "refund":
-		next, err = a.ActionService.RefundAs(ctx, who, p.MerchantID, key, p.ID, v.Amount)
+		next, err = a.ActionService.RefundAs(ctx, by, p.MerchantID, key, p.ID, v.Amount)
 	case "cancel":
-		next, err = a.ActionService.CancelAs(ctx, who, p.MerchantID, key, p.ID)
+		next, err = a.ActionService.CancelAs(ctx, by, p.MerchantID, key, p.ID)
 	case "resend":
 		var id int64
 		if err := a.resendable(ctx, &v); err != nil {
@@ -360,33 +362,21 @@ func (a *App) act(w http.ResponseWriter, r *http.Request) {
 			a.refuse(w, r, http.StatusBadRequest, v, "Choose one of this payment's notifications to send again.")
 			return
 		}
-		err = a.ActionService.Resend(ctx, p.MerchantID, key, id)
-		details["notification"] = id
+		if err = a.ActionService.Resend(ctx, p.MerchantID, key, id); err == nil {
+			_ = a.audit(ctx, c.user, "payment.resend", p.ID, map[string]any{"merchantId": p.MerchantID, "reason": v.Reason,
+				"key": v.Key, "notification": id})
+		}
 	}
 	if err != nil {
 		a.actionFailed(w, r, v, err)
 		return
 	}
-	if next != nil {
-		if next.Version <= p.Version {
-			// A stored outcome answered: the confirmation acted before.
-			http.Redirect(w, r, v.Detail+"?done=again", http.StatusSeeOther)
-			return
-		}
-		if act.Amount {
-			details["amount"] = v.Amount + " " + p.Amount.Currency.Code
-		}
-		details["before"] = paymentState(p)
-		details["after"] = paymentState(next)
+	if next != nil && next.Version <= p.Version {
+		// A stored outcome answered: the confirmation acted before.
+		http.Redirect(w, r, v.Detail+"?done=again", http.StatusSeeOther)
+		return
 	}
-	_ = a.audit(ctx, c.user, "payment."+act.Name, p.ID, details)
 	http.Redirect(w, r, v.Detail+"?done="+act.Name, http.StatusSeeOther)
-}
-
-// paymentState is what an action changes of a payment, for the audit log.
-func paymentState(p *paywire.Payment) map[string]any {
-	m := func(minor int64) string { return paywire.Money{Amount: minor, Currency: p.Amount.Currency}.String() }
-	return map[string]any{"state": p.State, "captured": m(p.Captured), "refunded": m(p.Refunded), "version": p.Version}
 }
 
 // actionFailed shows why a use case refused an action; what it cannot

@@ -483,13 +483,22 @@ func parseAmount(p *paywire.Payment, text string, def int64) (int64, error) {
 // refuses, EUNAVAILABLE when its answer is unknown (retry with the same
 // key: the provider is asked with the same key again).
 func (s *Service) Capture(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
-	return s.CaptureAs(ctx, paywire.ActorMerchant, merchantID, key, id, amount)
+	return s.CaptureAs(ctx, Operator{}, merchantID, key, id, amount)
 }
 
-// CaptureAs is Capture asked for by who (an operator in the back office):
-// the payment's history names who.
-func (s *Service) CaptureAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error) {
-	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
+// Operator is a person acting on a merchant's payment in the back office:
+// who (named in the payment's history) and why. The zero Operator is the
+// merchant itself.
+type Operator struct {
+	Actor  paywire.Actor
+	Reason string
+}
+
+// CaptureAs is Capture asked for by an operator: the payment's history
+// names them, and the audit log has their reason with the payment before
+// and after, written in the change's transaction.
+func (s *Service) CaptureAs(ctx context.Context, by Operator, merchantID, key, id, amount string) (*paywire.Payment, error) {
+	return s.merchantRequest(ctx, by, merchantID, key, id, []string{"capture", id, amount}, paywire.EventCaptureRequested, "captured", func(p *paywire.Payment) (int64, error) {
 		if p.State != paywire.StateAuthorized {
 			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be captured", p.State)
 		}
@@ -508,12 +517,12 @@ func (s *Service) CaptureAs(ctx context.Context, who paywire.Actor, merchantID, 
 // authorization. Returns EILLEGALMOVE when the payment's state allows
 // neither, EDECLINED when the provider refuses the void.
 func (s *Service) Cancel(ctx context.Context, merchantID, key, id string) (*paywire.Payment, error) {
-	return s.CancelAs(ctx, paywire.ActorMerchant, merchantID, key, id)
+	return s.CancelAs(ctx, Operator{}, merchantID, key, id)
 }
 
-// CancelAs is Cancel asked for by who.
-func (s *Service) CancelAs(ctx context.Context, who paywire.Actor, merchantID, key, id string) (*paywire.Payment, error) {
-	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"cancel", id}, paywire.EventCancelRequested, "cancelled", nil)
+// CancelAs is Cancel asked for by an operator, as CaptureAs.
+func (s *Service) CancelAs(ctx context.Context, by Operator, merchantID, key, id string) (*paywire.Payment, error) {
+	return s.merchantRequest(ctx, by, merchantID, key, id, []string{"cancel", id}, paywire.EventCancelRequested, "cancelled", nil)
 }
 
 // Refund refunds part or all of what was captured; refunds may repeat
@@ -523,15 +532,15 @@ func (s *Service) CancelAs(ctx context.Context, who paywire.Actor, merchantID, k
 // with a key made from the idempotency key: the same refund retried is
 // the same refund at the provider.
 func (s *Service) Refund(ctx context.Context, merchantID, key, id, amount string) (*paywire.Payment, error) {
-	return s.RefundAs(ctx, paywire.ActorMerchant, merchantID, key, id, amount)
+	return s.RefundAs(ctx, Operator{}, merchantID, key, id, amount)
 }
 
-// RefundAs is Refund asked for by who.
-func (s *Service) RefundAs(ctx context.Context, who paywire.Actor, merchantID, key, id, amount string) (*paywire.Payment, error) {
+// RefundAs is Refund asked for by an operator, as CaptureAs.
+func (s *Service) RefundAs(ctx context.Context, by Operator, merchantID, key, id, amount string) (*paywire.Payment, error) {
 	if amount == "" {
 		return nil, paywire.Errorf(paywire.EINVALID, "amount is required")
 	}
-	return s.merchantRequest(ctx, who, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
+	return s.merchantRequest(ctx, by, merchantID, key, id, []string{"refund", id, amount}, paywire.EventRefundRequested, "refunded", func(p *paywire.Payment) (int64, error) {
 		if p.State != paywire.StateCompleted && p.State != paywire.StatePartiallyRefunded {
 			// Only captured money can go back (the transition table).
 			return 0, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be refunded", p.State)
@@ -547,15 +556,31 @@ func (s *Service) RefundAs(ctx context.Context, who paywire.Actor, merchantID, k
 	})
 }
 
-// merchantRequest runs a merchant's request on a payment through the
-// transition path, idempotent by key.
-func (s *Service) merchantRequest(ctx context.Context, who paywire.Actor, merchantID, key, id string, request any, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
+// merchantRequest runs a merchant's request on a payment (or an
+// operator's, on the merchant's behalf) through the transition path,
+// idempotent by key.
+func (s *Service) merchantRequest(ctx context.Context, by Operator, merchantID, key, id string, request []string, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
+	who := paywire.ActorMerchant
+	if by.Actor != "" {
+		if by.Reason == "" || utf8.RuneCountInString(by.Reason) > 500 || !paywire.ValidText(by.Reason) {
+			return nil, paywire.Errorf(paywire.EINVALID, "reason must be 1 to 500 characters of text")
+		}
+		who = by.Actor
+	}
 	return idempotent(ctx, s, merchantID, key, request, func(idem *idemRequest) (*paywire.Payment, error) {
 		p, err := s.payment(ctx, merchantID, id)
 		if err != nil {
 			return nil, err
 		}
 		ev := event{Type: typ, Source: who, Idem: idem, OpKey: key}
+		if by.Actor != "" {
+			d := map[string]any{"merchantId": merchantID, "reason": by.Reason, "key": key}
+			if len(request) > 2 && request[2] != "" {
+				d["amount"] = request[2] + " " + p.Amount.Currency.Code
+			}
+			details, _ := json.Marshal(d)
+			ev.Audit = &paywire.AuditEntry{Actor: string(who), Action: "payment." + request[0], Target: id, Details: details}
+		}
 		if key != "" {
 			ev.OpKey = merchantID + "/" + key
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -198,6 +199,9 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpRemainderRelease, now))
 	}
 	s.withSideRows(&c, ev)
+	if c.Audit != nil {
+		withStates(c.Audit, p, next)
+	}
 	c.Approval = ev.Approval
 	if ev.Idem != nil {
 		if c.Idempotency, err = ev.Idem.answer(next, nil); err != nil {
@@ -427,6 +431,23 @@ func (s *Service) nextApproval(ctx context.Context, p *paywire.Payment, a paywir
 	}
 	a.PaymentID, a.MerchantID, a.Seq, a.At = p.ID, p.MerchantID, len(given)+1, now
 	return &a, nil
+}
+
+// withStates adds the payment before and after a change to the details
+// (an object) of the audit entry written with it.
+func withStates(a *paywire.AuditEntry, before, after *paywire.Payment) {
+	d := map[string]any{}
+	if len(a.Details) > 0 && json.Unmarshal(a.Details, &d) != nil {
+		d = map[string]any{"details": a.Details}
+	}
+	d["before"], d["after"] = auditState(before), auditState(after)
+	a.Details, _ = json.Marshal(d)
+}
+
+// auditState is what a change does to a payment, for the audit log.
+func auditState(p *paywire.Payment) map[string]any {
+	m := func(minor int64) string { return paywire.Money{Amount: minor, Currency: p.Amount.Currency}.String() }
+	return map[string]any{"state": p.State, "captured": m(p.Captured), "refunded": m(p.Refunded), "version": p.Version}
 }
 
 // withSideRows adds the rows an event brings to its change.
