@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/paywire/paywire"
@@ -251,5 +252,33 @@ func TestHostedWithdrawalApproval(t *testing.T) {
 	pays := e.first.callsOf("pay")
 	if len(pays) != 1 || pays[0].Reference != deposit.ProviderReference {
 		t.Fatalf("payout calls %+v, want one on %q", pays, deposit.ProviderReference)
+	}
+}
+
+// TestApprovedWithdrawalSurvivesACrash: the process dies after the last
+// approval committed and before the payout reached a provider; the
+// follow-up written with the approval pays it out, once.
+func TestApprovedWithdrawalSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	e, first, src := approvalsEnv(t, 1)
+	p, err := e.s.Create(ctx, "payouts", "", withdrawal("wd-1", src.ID))
+	if err != nil || p.State != paywire.StateReview {
+		t.Fatalf("created: %+v, %v", p, err)
+	}
+	// The process dies at the routing decision after the approval.
+	e.pin.route = func(ctx context.Context, in engine.RouteInput) (engine.RouteDecision, error) {
+		crash(ctx)
+		return e.pin.Decider.Route(ctx, in)
+	}
+	if _, err := e.s.Review(withCrash(ctx), "payouts", p.ID, true, alice, "fine"); err == nil {
+		t.Fatal("the approval went through the crash")
+	}
+	e.pin.route = nil
+	if got := e.get("payouts", p.ID); got.State != paywire.StatePending || len(first.callsOf("pay")) != 0 {
+		t.Fatalf("after the crash: %s, %d pay calls; want pending, none", got.State, len(first.callsOf("pay")))
+	}
+	e.runWorker(3 * time.Minute)
+	if got := e.get("payouts", p.ID); got.State != paywire.StateCompleted || len(first.callsOf("pay")) != 1 {
+		t.Fatalf("after the worker: %s, %d pay calls; want completed, one", got.State, len(first.callsOf("pay")))
 	}
 }
