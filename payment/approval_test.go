@@ -265,6 +265,12 @@ func TestApprovedWithdrawalSurvivesACrash(t *testing.T) {
 	if err != nil || p.State != paywire.StateReview {
 		t.Fatalf("created: %+v, %v", p, err)
 	}
+	// The creation's follow-up runs while the payment waits: it has
+	// nothing to do.
+	e.runWorker(time.Hour)
+	if got := e.get("payouts", p.ID); got.State != paywire.StateReview || len(first.callsOf("pay")) != 0 {
+		t.Fatalf("after an hour in review: %s", got.State)
+	}
 	// The process dies at the routing decision after the approval.
 	e.pin.route = func(ctx context.Context, in engine.RouteInput) (engine.RouteDecision, error) {
 		crash(ctx)
