@@ -41,6 +41,11 @@ type Config struct {
 	DemoSecret          string // PAYWIRE_DEMO_SECRET only: never a flag, so it stays out of process lists
 	AdminPassword       string // PAYWIRE_ADMIN_PASSWORD only
 	OperatorToken       string // PAYWIRE_OPERATOR_TOKEN only; empty: the operator API is off
+	// Policy bundles from the database (issue 14).
+	PolicyPoll            time.Duration // how often a node reads the active revision
+	PolicyVerificationKey string        // key file bundles loaded must be signed with; empty: not verified
+	PolicyKeyAlg          string        // the keys' algorithm
+	PolicyKeyID           string        // the keys' id in signatures
 }
 
 // option is one setting. The table below is the single list of settings:
@@ -75,6 +80,11 @@ var options = []option{
 	{"public-url", "PAYWIRE_PUBLIC_URL", "", "base URL merchants and end users reach this service at, used in redirect URLs and WSDL addresses (empty: http://<addr>)", "serve"},
 	{"metrics-addr", "PAYWIRE_METRICS_ADDR", "127.0.0.1:9090", "address of the metrics listener, which serves /metrics (and /debug/pprof/ with --pprof); `public` serves /metrics on the main listener instead (protect it with PAYWIRE_METRICS_TOKEN)", "serve"},
 	{"pprof", "PAYWIRE_PPROF", "false", "serve Go's pprof profiles under /debug/pprof/ on the metrics listener (needs a metrics address other than `public`)", "serve"},
+	{"policy-poll", "PAYWIRE_POLICY_POLL", "1s", "how often a node reads which policy bundle revision is active in the database and loads it when it changed (100ms to 5s)", "serve"},
+	{"policy-verification-key", "PAYWIRE_POLICY_VERIFICATION_KEY", "", "file holding the PEM public key (or, with HS256, the shared secret) that every policy bundle loaded from the database must be signed with; activate and rollback refuse a revision that does not verify; empty: not verified", "serve, policy"},
+	{"policy-signing-key", "PAYWIRE_POLICY_SIGNING_KEY", "", "file holding the PEM private key (or, with HS256, the shared secret) that `paywire policy approve` signs bundles with; empty: approvals do not sign", "policy"},
+	{"policy-key-alg", "PAYWIRE_POLICY_KEY_ALG", "RS256", "algorithm of the policy signing and verification keys: RS256, PS256, ES256, HS256, ...", "serve, policy"},
+	{"policy-key-id", "PAYWIRE_POLICY_KEY_ID", "paywire", "key id that policy bundle signatures name", "serve, policy"},
 	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
@@ -167,7 +177,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		flag string
 		min  time.Duration
 		to   *time.Duration
-	}{{"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}}
+	}{{"policy-poll", 100 * time.Millisecond, &c.PolicyPoll}, {"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}}
 	for _, d := range durations {
 		if values[d.flag] == nil {
 			continue
@@ -178,6 +188,10 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		}
 		*d.to = v
 	}
+	if c.PolicyPoll > 5*time.Second {
+		errs = append(errs, fmt.Errorf("--policy-poll: %q is longer than 5s: nodes must run an activated revision within 5 s", str("policy-poll")))
+	}
+	c.PolicyVerificationKey, c.PolicyKeyAlg, c.PolicyKeyID = str("policy-verification-key"), str("policy-key-alg"), str("policy-key-id")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "":
 	default:

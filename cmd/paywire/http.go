@@ -29,6 +29,8 @@ type routerConfig struct {
 	// Metrics serves /metrics on the public router; nil when metrics are
 	// served on their own listener (or not at all).
 	Metrics http.Handler
+	// PolicyBundle reports the policy bundle the node runs; nil: not shown.
+	PolicyBundle func() any
 }
 
 // newRouter returns the node's router with the operational endpoints; the
@@ -79,7 +81,11 @@ func newRouter(log *slog.Logger, reg *prometheus.Registry, db *store.DB, cfg rou
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": string(db.Dialect())})
+		ready := map[string]any{"status": "ready", "database": string(db.Dialect())}
+		if cfg.PolicyBundle != nil {
+			ready["policyBundle"] = cfg.PolicyBundle()
+		}
+		writeJSON(w, http.StatusOK, ready)
 	})
 	if cfg.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.Metrics)

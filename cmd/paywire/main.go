@@ -6,6 +6,7 @@
 //	paywire migrate up|status [--db ...]             manage the schema
 //	paywire healthcheck [--url ...]                  probe a running node
 //	paywire policy test|eval|build ...               work with policy bundles
+//	paywire policy push|submit|approve|activate|rollback|history  govern the bundles nodes run
 //	paywire merchant create|list|credentials|issue|rotate|revoke  manage merchants and API secrets
 //	paywire audit verify|list [--db ...]             check the audit log's hash chain
 package main
@@ -35,6 +36,8 @@ Usage:
   paywire migrate status [flags]  list migrations and whether they are applied
   paywire healthcheck [--url U]   exit 0 if U (default http://127.0.0.1:8080/readyz) answers 200
   paywire policy test|eval|build  test, evaluate or package a policy bundle
+  paywire policy push|submit|approve|activate|rollback|history
+                                  the life cycle of policy bundles in the database (run on every node)
   paywire merchant ...            create merchants; issue, rotate, revoke and list API secrets
   paywire list add|remove|show    block and allow lists that policies read (in effect within seconds)
   paywire review list|approve|decline

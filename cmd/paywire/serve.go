@@ -78,6 +78,7 @@ type Main struct {
 	passwords *credential.Gate
 	geo       *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
 	lists     *listRefresher
+	bundles   *bundleRefresher // the active policy bundle from the database
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -116,7 +117,11 @@ func (m *Main) Open(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.metrics = newMetrics(m.Registry, m.DB.FollowUpBacklog)
-	rc := routerConfig{MaxBody: m.Config.MaxBodyBytes, HSTS: strings.HasPrefix(m.Config.PublicURL, "https://")}
+	if err := m.openBundles(ctx); err != nil {
+		return err
+	}
+	rc := routerConfig{MaxBody: m.Config.MaxBodyBytes, HSTS: strings.HasPrefix(m.Config.PublicURL, "https://"),
+		PolicyBundle: func() any { return m.bundles.Status() }}
 	if m.Config.MetricsAddr == "" {
 		rc.Metrics = metricsHandler(m.Registry, m.Config.MetricsToken)
 	}
@@ -298,6 +303,11 @@ func (m *Main) Run(ctx context.Context) error {
 	listsDone := make(chan struct{})
 	go func() { defer close(listsDone); m.lists.run(ctx) }()
 	defer func() { <-listsDone }()
+	// The policy bundle refresher: an activated revision runs here within
+	// its period.
+	bundlesDone := make(chan struct{})
+	go func() { defer close(bundlesDone); m.bundles.run(ctx) }()
+	defer func() { <-bundlesDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {

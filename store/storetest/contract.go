@@ -45,6 +45,8 @@ func Contract(t *testing.T) {
 		{"ConcurrentFollowUpClaims", testConcurrentFollowUpClaims},
 		{"Approvals", testApprovals},
 		{"PayoutSource", testPayoutSource},
+		{"Bundles", testBundles},
+		{"ConcurrentBundleActivations", testConcurrentBundleActivations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { ForEachDatabase(t, tt.fn) })
