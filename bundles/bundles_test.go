@@ -20,7 +20,7 @@ var ctx = context.Background()
 // setup returns a service over a new database with the users of the tests:
 // ann writes policies (and holds compliance too, which does not let her
 // approve her own), bob writes policies, carl is compliance, ada is admin,
-// vic only views.
+// vic only views, dan was admin and compliance and is disabled.
 func setup(t *testing.T, db *store.DB) *bundles.Service {
 	t.Helper()
 	users := map[string][]string{
@@ -34,6 +34,9 @@ func setup(t *testing.T, db *store.DB) *bundles.Service {
 		if err := db.CreateAdminUser(ctx, &paywire.AdminUser{Username: name, PasswordHash: "x", Roles: roles}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := db.CreateAdminUser(ctx, &paywire.AdminUser{Username: "dan", PasswordHash: "x", Roles: []string{"admin", "compliance"}, Disabled: true}); err != nil {
+		t.Fatal(err)
 	}
 	return &bundles.Service{Store: db, Users: db}
 }
@@ -121,6 +124,7 @@ func TestLifecycle(t *testing.T) {
 		wantCode(t, "approval by the author, compliance though she is", s.Approve(ctx, 1, "ann"), paywire.EFORBIDDEN)
 		wantCode(t, "approval by a risk analyst", s.Approve(ctx, 1, "bob"), paywire.EFORBIDDEN)
 		wantCode(t, "approval by an admin without compliance", s.Approve(ctx, 1, "ada"), paywire.EFORBIDDEN)
+		wantCode(t, "approval by a disabled user", s.Approve(ctx, 1, "dan"), paywire.EFORBIDDEN)
 		wantCode(t, "activate before approval", s.Activate(ctx, 1, "ada"), paywire.ECONFLICT)
 		if err := s.Approve(ctx, 1, "carl"); err != nil {
 			t.Fatal(err)
@@ -141,6 +145,7 @@ func TestLifecycle(t *testing.T) {
 
 		wantCode(t, "activation by compliance", s.Activate(ctx, 1, "carl"), paywire.EFORBIDDEN)
 		wantCode(t, "activation by a viewer", s.Activate(ctx, 1, "vic"), paywire.EFORBIDDEN)
+		wantCode(t, "activation by a disabled admin", s.Activate(ctx, 1, "dan"), paywire.EFORBIDDEN)
 		if err := s.Activate(ctx, 1, "ada"); err != nil {
 			t.Fatal(err)
 		}

@@ -154,7 +154,7 @@ func (r *bundleRefresher) run(ctx context.Context) {
 
 // openBundles starts following the database's active policy bundle: the
 // revision active there replaces the built-in bundle before the node
-// serves.
+// serves, and a node that cannot load it does not start.
 func (m *Main) openBundles(ctx context.Context) error {
 	v, err := policyVerification(m.Config.PolicyVerificationKey, m.Config.PolicyKeyAlg, m.Config.PolicyKeyID)
 	if err != nil {
@@ -167,6 +167,12 @@ func (m *Main) openBundles(ctx context.Context) error {
 	m.bundles = newBundleRefresher(m.DB, m.Engine, v, m.Logger, every, m.Registry)
 	if err := m.bundles.refresh(ctx); err != nil {
 		return fmt.Errorf("reading the active policy bundle: %w", err)
+	}
+	// A node that cannot run the active revision does not start on the
+	// built-in bundle beside nodes that run it: that would decide by rules
+	// nobody approved for now.
+	if s := m.bundles.Status(); s.Failed != 0 {
+		return fmt.Errorf("the active policy bundle, revision %d, cannot be loaded: %s (check --policy-verification-key, or roll back)", s.Failed, s.Error)
 	}
 	return nil
 }

@@ -270,6 +270,13 @@ func TestActivationReachesEveryNode(t *testing.T) {
 			t.Errorf("node %d's engine runs %q", i, got.Revision)
 		}
 	}
+	// A node starting now does not fall back to the built-in bundle.
+	m := NewMain(cfg, io.Discard, io.Discard)
+	err = m.Open(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "revision 3, cannot be loaded") {
+		t.Errorf("a node started while an unloadable revision is active: %v", err)
+	}
 }
 
 func scrape(t *testing.T, url string) string {
