@@ -181,13 +181,23 @@ func waitRevision(t *testing.T, base string, rev int64, start time.Time) time.Du
 // without a restart: /readyz, the metrics and the engine say so; a
 // rollback too. A revision the nodes cannot verify, activated by a CLI
 // that does not check, leaves them on their bundle and is reported.
+// It runs on SQLite and, when PAYWIRE_TEST_POSTGRES is set, on PostgreSQL.
 func TestActivationReachesEveryNode(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testActivationReachesEveryNode(t, filepath.Join(t.TempDir(), "p.db")) })
+	if dsn := os.Getenv("PAYWIRE_TEST_POSTGRES"); dsn != "" {
+		t.Run("postgres", func(t *testing.T) {
+			_, schemaDSN := crashSchema(t, dsn)
+			testActivationReachesEveryNode(t, schemaDSN)
+		})
+	}
+}
+
+func testActivationReachesEveryNode(t *testing.T, db string) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte("a shared secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db := filepath.Join(dir, "p.db")
 	env := map[string]string{"PAYWIRE_POLICY_SIGNING_KEY": secret, "PAYWIRE_POLICY_KEY_ALG": "HS256", "PAYWIRE_POLICY_KEY_ID": "k1"}
 	c := newPolicyCLI(t, db, env)
 
