@@ -244,8 +244,10 @@ func testActivationReachesEveryNode(t *testing.T, db string) {
 		if s.Source != "database" || s.Manifest != "1" || s.Hash != hash(1) || s.Error != "" {
 			t.Errorf("node %d: %+v", i, s)
 		}
-		if got := nodes[i].Engine.Active(); got.Revision != "1" {
-			t.Errorf("node %d's engine runs %q", i, got.Revision)
+		// Decisions record the revision and the stored hash: the node
+		// verified the signature and runs the files as stored.
+		if got := nodes[i].Engine.Active(); got.Revision != "1" || got.Hash != hash(1) {
+			t.Errorf("node %d's engine runs %q (hash %s), want revision 1 with the stored hash %s", i, got.Revision, got.Hash, hash(1))
 		}
 		metrics := scrape(t, "http://"+nodes[i].MetricsAddr()+"/metrics")
 		if !strings.Contains(metrics, `paywire_policy_bundle_info{hash="`+hash(1)+`",manifest_revision="1",revision="1",source="database"} 1`) {
