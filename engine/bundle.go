@@ -45,6 +45,10 @@ type Bundle struct {
 	bins     *enrich.BINTable // data.paywire.bins; nil: no BIN is known
 	lists    listLookup       // in_list: data.paywire.lists, then the live lists
 	profiles *riskProfiles    // data.paywire.risk_profiles; nil: none
+	cases    []decisionCase   // data.cases, which RunTests decides
+	// ownLists: the bundle's in_list reads no engine's live lists (it was
+	// compiled on its own), so its cases can be decided by it directly.
+	ownLists bool
 }
 
 // BIN returns what the bundle's BIN table (data.paywire.bins) says about a
@@ -130,8 +134,33 @@ func refuse(file string, line int, format string, args ...any) *LoadError {
 // entryPoint returns the Rego entry point of a decision point.
 func entryPoint(point string) string { return "data.paywire." + point + ".decision" }
 
-// rulesFile returns where a point's expr rules live in a bundle.
+// rulesFile returns where a point's expr rules live in a bundle as paywire
+// lays it out.
 func rulesFile(point string) string { return "rules/" + point + "/data.yaml" }
+
+// ruleSource returns the source of a point's expr rules and the file it is
+// named by in messages. A bundle laid out as paywire builds it has the
+// rules file, whose lines the messages then give (lines is true). A
+// bundle built by `opa build` has its data files merged into /data.json:
+// the rules are then the document data.rules.<point> that OPA's reader
+// merged, as JSON, which parseRules reads as it reads YAML, so that the
+// rules compile to the same programs and effects either way. src is nil
+// when the bundle has no rules for the point.
+func ruleSource(files Files, data map[string]any, point string) (file string, src []byte, lines bool) {
+	if src, ok := files[rulesFile(point)]; ok {
+		return rulesFile(point), src, true
+	}
+	rules, _ := data["rules"].(map[string]any)
+	doc, ok := rules[point]
+	if !ok {
+		return rulesFile(point), nil, false
+	}
+	src, err := json.Marshal(doc)
+	if err != nil { // data read from JSON or YAML always encodes
+		src = []byte("{}")
+	}
+	return "data.json (data.rules." + point + ")", src, false
+}
 
 // Compile parses and compiles a bundle without checking a signature (the
 // built-in bundle, tests; see CompileVerified). A bundle is refused, with
@@ -148,7 +177,12 @@ func Compile(ctx context.Context, files Files) (*Bundle, error) {
 // as OPA signs bundles: a missing, foreign or broken signature, or a file
 // changed, added or removed after signing, refuses the bundle.
 func CompileVerified(ctx context.Context, files Files, v *Verification) (*Bundle, error) {
-	return compile(ctx, files, v, new(atomic.Pointer[ListSet]))
+	b, err := compile(ctx, files, v, new(atomic.Pointer[ListSet]))
+	if err != nil {
+		return nil, err
+	}
+	b.ownLists = true
+	return b, nil
 }
 
 // compile is CompileVerified for a bundle whose in_list also reads the
@@ -219,7 +253,13 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 		if err != nil {
 			return nil, refuse("", 0, "preparing %s: %v", entryPoint(p), err)
 		}
-		rules, perr := compileRulesWith(p, files[rulesFile(p)], out.lists.has)
+		file, src, lines := ruleSource(files, b.Data, p)
+		rules, perr := compileRulesWith(p, file, src, out.lists.has)
+		for i := range perr {
+			if !lines {
+				perr[i].Line = 0 // a line of the JSON encoding would mislead
+			}
+		}
 		problems = append(problems, perr...)
 		cp := &compiledPoint{query: q, rules: rules, plan: planInput(compiler, ast.MustParseRef(entryPoint(p)))}
 		for _, r := range rules {
@@ -237,6 +277,9 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 		return nil, &LoadError{Problems: problems}
 	}
 	if out.profiles, err = readRiskProfiles(b.Data, out.points[PointRisk].rules); err != nil {
+		return nil, err
+	}
+	if out.cases, err = readCases(b.Data); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -347,12 +390,12 @@ var envs = map[string]any{
 
 // compileRules compiles a point's rules with in_list reading lists alone.
 func compileRules(point string, src []byte, lists map[string]map[string]bool) ([]compiledRule, []Problem) {
-	return compileRulesWith(point, src, func(name, value string) bool { return lists[name][value] })
+	return compileRulesWith(point, rulesFile(point), src, func(name, value string) bool { return lists[name][value] })
 }
 
-// compileRulesWith compiles a point's rules with inList as in_list.
-func compileRulesWith(point string, src []byte, inList func(name, value string) bool) ([]compiledRule, []Problem) {
-	file := rulesFile(point)
+// compileRulesWith compiles a point's rules, read from file, with inList as
+// in_list.
+func compileRulesWith(point, file string, src []byte, inList func(name, value string) bool) ([]compiledRule, []Problem) {
 	if src == nil {
 		return nil, []Problem{{File: file, Reason: "missing: every point needs a rules file (it may hold `rules: []`)"}}
 	}

@@ -3,13 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
@@ -145,29 +141,18 @@ func TestInputPlanDecidesAlike(t *testing.T) {
 	}
 
 	for _, point := range Points {
-		// The point's cases and its generated ones (<point>-*.yaml).
-		files, err := filepath.Glob(filepath.Join("testdata", "cases", point+"-*.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		type inputCase struct {
-			Note  string         `yaml:"note"`
-			Input map[string]any `yaml:"input"`
-		}
-		var cases []inputCase
-		for _, file := range append([]string{filepath.Join("testdata", "cases", point+".yaml")}, files...) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+		// The point's decision cases, written and generated.
+		var cases []decisionCase
+		for _, c := range b.cases {
+			if c.point == point {
+				cases = append(cases, c)
 			}
-			var these []inputCase
-			if err := yaml.Unmarshal(raw, &these); err != nil {
-				t.Fatal(err)
-			}
-			cases = append(cases, these...)
+		}
+		if len(cases) == 0 {
+			t.Fatalf("%s: no decision cases", point)
 		}
 		for _, c := range cases {
-			in, err := json.Marshal(c.Input)
+			in, err := json.Marshal(c.input)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +197,7 @@ func TestInputPlanDecidesAlike(t *testing.T) {
 			if a, b := decide(narrow), decide(whole); !reflect.DeepEqual(a, b) {
 				ja, _ := json.Marshal(a)
 				jb, _ := json.Marshal(b)
-				t.Errorf("%s / %s:\n narrow input: %s\n whole input:  %s", point, c.Note, ja, jb)
+				t.Errorf("%s / %s:\n narrow input: %s\n whole input:  %s", point, c.note, ja, jb)
 			}
 		}
 	}

@@ -18,17 +18,18 @@ import (
 )
 
 // The risk scenarios' inputs are golden files of the engine's decision
-// corpus: engine/testdata/cases/<point>-histories.yaml holds, case for
+// corpus: policies/cases/<point>/histories/data.yaml holds, case for
 // case, the input the builder made for a scenario's payment at the point
-// and the default bundle's decision on it. The engine tests decide the
-// files again; the scenario test fails when the builder's input no longer
+// and the default bundle's decision on it. The files are decision cases of
+// the default bundle: the engine tests and `paywire policy test` decide
+// them again; the scenario test fails when the builder's input no longer
 // matches them, so the corpus cannot drift from what production builds.
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite engine/testdata/cases/*-histories.yaml from the risk scenarios")
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite policies/cases/*/histories/data.yaml from the risk scenarios")
 
 // corpusPath is the generated case file of a decision point.
 func corpusPath(point string) string {
-	return filepath.Join("..", "engine", "testdata", "cases", point+"-histories.yaml")
+	return filepath.Join("..", "policies", "cases", point, "histories", "data.yaml")
 }
 
 // corpusHeader opens the generated case file of a decision point; want

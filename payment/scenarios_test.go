@@ -56,7 +56,7 @@ func (ipCountries) IPCountry(ip string) string {
 // inputs from the builder production uses, with the default bundle, on
 // every database. The risk and availability inputs of each scenario's
 // payment, with their decisions, are the golden files
-// engine/testdata/cases/{risk,availability}-histories.yaml (see
+// policies/cases/{risk,availability}/histories/data.yaml (see
 // corpus_test.go): every database must build the same, and -update-corpus
 // rewrites them from SQLite's.
 func TestRiskScenarios(t *testing.T) {

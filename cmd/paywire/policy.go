@@ -18,7 +18,8 @@ import (
 )
 
 const policyUsage = `Usage:
-  paywire policy test [--verification-key K] [bundle]         run the bundle's Rego unit tests
+  paywire policy test [-v] [--verification-key K] [bundle]    run the bundle's Rego unit tests and decide
+                                                              its decision cases (cases/<point>/<set>/data.yaml)
   paywire policy eval --point P --input F [--bundle B] [--verification-key K]
                                                               evaluate one decision and print it as JSON
   paywire policy eval --payment ID --merchant M [--db D] [--bundle B]
@@ -132,16 +133,21 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, cases := 0, 0
 	for _, r := range results {
-		if !r.Pass {
+		if r.Kind == engine.TestCase {
+			cases++
+		}
+		switch {
+		case !r.Pass:
 			failed++
-			fmt.Fprintf(stdout, "FAIL %s.%s (%s:%d): %s\n", r.Package, r.Name, r.File, r.Line, r.Error)
-		} else if *verbose {
-			fmt.Fprintf(stdout, "PASS %s.%s\n", r.Package, r.Name)
+			fmt.Fprintf(stdout, "FAIL %s\n     %s\n", testName(r), r.Error)
+		case *verbose:
+			fmt.Fprintf(stdout, "PASS %s\n", testName(r))
 		}
 	}
-	fmt.Fprintf(stdout, "bundle %s (%s): %d passed, %d failed\n", b.Revision, b.Hash[:12], len(results)-failed, failed)
+	fmt.Fprintf(stdout, "bundle %s (%s): %d passed, %d failed (%d Rego tests, %d decision cases)\n",
+		b.Revision, b.Hash[:12], len(results)-failed, failed, len(results)-cases, cases)
 	if len(results) == 0 {
 		return errors.New("the bundle has no tests")
 	}
@@ -149,6 +155,19 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%d of %d policy tests failed", failed, len(results))
 	}
 	return nil
+}
+
+// testName names a test as the analyst finds it: a Rego test by its rule,
+// a decision case by its file, line and note.
+func testName(r engine.TestResult) string {
+	where := r.File
+	if r.Line > 0 {
+		where = fmt.Sprintf("%s:%d", r.File, r.Line)
+	}
+	if r.Kind == engine.TestCase {
+		return fmt.Sprintf("case %s (%s): %s", r.Package, where, r.Name)
+	}
+	return fmt.Sprintf("rego %s.%s (%s)", r.Package, r.Name, where)
 }
 
 // maxEvalInput bounds the input file of policy eval.
