@@ -20,9 +20,9 @@ type TestResult struct {
 	Package string `json:"package"`
 	Name    string `json:"name"` // the rule, or the case's note
 	// File and Line locate the test; a case of a bundle built by `opa
-	// build` is in data.json, with no line.
+	// build` is in data.json, at line 0 (unknown).
 	File     string `json:"file"`
-	Line     int    `json:"line,omitempty"`
+	Line     int    `json:"line"`
 	Pass     bool   `json:"pass"`
 	Error    string `json:"error,omitempty"` // for a case: what differed
 	Duration int64  `json:"duration_ns"`
