@@ -138,18 +138,9 @@ func (r *bundleRefresher) refresh(ctx context.Context) error {
 
 // run refreshes until ctx ends.
 func (r *bundleRefresher) run(ctx context.Context) {
-	t := time.NewTicker(r.Every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
-				r.Logger.Warn("active policy bundle not read; the running bundle stays active", "error", err)
-			}
-		}
-	}
+	every(ctx, r.Every, r.refresh, func(err error) {
+		r.Logger.Warn("active policy bundle not read; the running bundle stays active", "error", err)
+	})
 }
 
 // openBundles starts following the database's active policy bundle: the

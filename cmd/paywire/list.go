@@ -167,15 +167,23 @@ func (r *listRefresher) refresh(ctx context.Context) error {
 
 // run refreshes until ctx ends.
 func (r *listRefresher) run(ctx context.Context) {
-	t := time.NewTicker(r.Every)
+	every(ctx, r.Every, r.refresh, func(err error) {
+		r.Logger.Warn("lists not reloaded; the last lists loaded stay in effect", "error", err)
+	})
+}
+
+// every calls fn every d until ctx ends, and failed with each error fn
+// returns while ctx lasts.
+func every(ctx context.Context, d time.Duration, fn func(context.Context) error, failed func(error)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
-				r.Logger.Warn("lists not reloaded; the last lists loaded stay in effect", "error", err)
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				failed(err)
 			}
 		}
 	}
