@@ -179,29 +179,7 @@ func (e *Engine) decideCase(ctx context.Context, c *decisionCase) (string, error
 	if err != nil {
 		return "input: " + err.Error(), nil
 	}
-	var out any
-	switch c.point {
-	case PointAvailability:
-		var in AvailabilityInput
-		if err = strictJSON(raw, &in); err == nil {
-			out, err = e.Availability(ctx, in)
-		}
-	case PointRisk:
-		var in RiskInput
-		if err = strictJSON(raw, &in); err == nil {
-			out, err = e.Risk(ctx, in)
-		}
-	case PointRouting:
-		var in RouteInput
-		if err = strictJSON(raw, &in); err == nil {
-			out, err = e.Route(ctx, in)
-		}
-	case PointWorkflow:
-		var in WorkflowInput
-		if err = strictJSON(raw, &in); err == nil {
-			out, err = e.Workflow(ctx, in)
-		}
-	}
+	out, err := Replay(ctx, e.active.Load(), c.point, raw, true)
 	var schema *inputError
 	if errors.As(err, &schema) {
 		return schema.Error(), nil

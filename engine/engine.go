@@ -98,9 +98,17 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 // Availability decides which methods an end user sees. A missing or invalid
 // policy answer gives no methods.
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
+	d := availability(ctx, e.active.Load(), in)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+func availability(ctx context.Context, b *Bundle, in AvailabilityInput) AvailabilityDecision {
 	var d AvailabilityDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointAvailability, env, "", func(reads uint64) uint64 { return availabilityOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+	res, run := decide(ctx, b, PointAvailability, env, "", func(reads uint64) uint64 { return availabilityOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
 		return regoInput(plan, availabilityAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
@@ -110,18 +118,23 @@ func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (Availa
 		d.Methods = []MethodOption{}
 	}
 	d.Meta = run.meta()
-	if e.Recorder == nil {
-		return d, nil
-	}
-	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, env, d, d.Meta)
+	return d
 }
 
 // Risk scores a payment. A missing or invalid policy answer gives action
 // review with score 100 and reason policy_error.
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
+	d := risk(ctx, e.active.Load(), in)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+}
+
+func risk(ctx context.Context, b *Bundle, in RiskInput) RiskDecision {
 	var d RiskDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRisk, env, in.Profile, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+	res, run := decide(ctx, b, PointRisk, env, in.Profile, func(reads uint64) uint64 { return riskOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
 		return regoInput(plan, riskAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
@@ -135,18 +148,23 @@ func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 		d.Profile = run.profile.name
 	}
 	d.Meta = run.meta()
-	if e.Recorder == nil {
-		return d, nil
-	}
-	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, env, d, d.Meta)
+	return d
 }
 
 // Route orders the providers for a payment. A missing or invalid policy
 // answer gives no provider: the caller fails the payment with no_route.
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
+	d := route(ctx, e.active.Load(), in)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 	var d RouteDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointRouting, env, "", func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+	res, run := decide(ctx, b, PointRouting, env, "", func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
 		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
@@ -156,19 +174,24 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 		d.Providers, d.Experiment, d.Arm = []string{}, "", ""
 	}
 	d.Meta = run.meta()
-	if e.Recorder == nil {
-		return d, nil
-	}
-	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, env, d, d.Meta)
+	return d
 }
 
 // Workflow decides what follows an event. A missing or invalid policy
 // answer, or one the domain's transition table forbids, gives no
 // transition.
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
+	d := workflow(ctx, e.active.Load(), in)
+	if e.Recorder == nil {
+		return d, nil
+	}
+	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+}
+
+func workflow(ctx context.Context, b *Bundle, in WorkflowInput) WorkflowDecision {
 	var d WorkflowDecision
 	env := any(in)
-	res, run := e.decide(ctx, PointWorkflow, env, "", func(reads uint64) uint64 { return workflowOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
+	res, run := decide(ctx, b, PointWorkflow, env, "", func(reads uint64) uint64 { return workflowOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
 		return regoInput(plan, workflowAttrs, &in.Request, &in.Features, hits, prof)
 	})
 	if run.err == nil {
@@ -178,10 +201,7 @@ func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecisi
 		d.NextState, d.Actions, d.Reason = "", []string{}, "policy_error"
 	}
 	d.Meta = run.meta()
-	if e.Recorder == nil {
-		return d, nil
-	}
-	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, env, d, d.Meta)
+	return d
 }
 
 // run is the bookkeeping of one decision.
@@ -206,15 +226,14 @@ func (r *run) meta() Meta {
 	return m
 }
 
-// decide runs a point's expr rules on env (the input by value, boxed once:
+// decide runs b's expr rules of point on env (the input by value, boxed once:
 // expr reads the fields of a struct value fastest, as compiled), skipping
 // those that read an attribute unknown for the payment (unknown returns
 // which of the attributes read are), then its
 // Rego entry point on the input that build makes from the hits, and returns
 // the raw result.
-func (e *Engine) decide(ctx context.Context, point string, env any, profile string, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) (*ast.Term, run) {
+func decide(ctx context.Context, b *Bundle, point string, env any, profile string, unknown func(reads uint64) uint64, build func(*inputPlan, *ast.Array, *riskProfile) ast.Value) (*ast.Term, run) {
 	r := run{id: paywire.NewID("dec_"), start: time.Now(), hits: []RuleHit{}}
-	b := e.active.Load()
 	r.bundle = b
 	if b == nil {
 		r.err = fmt.Errorf("no policy bundle is active")
