@@ -49,6 +49,7 @@ type App struct {
 	MerchantPages
 	ReportPages
 	AuditPages
+	PolicyPages
 
 	byAddress, byUser *credential.Failures
 	dummyHash         string
@@ -109,6 +110,7 @@ func (a *App) Mount(r chi.Router) {
 			a.mountMerchants(r)
 			a.mountReports(r)
 			a.mountAudit(r)
+			a.mountPolicies(r)
 			a.section("/admin/users", "Users", paywire.RoleAdmin)
 			r.Get("/users", a.allow(a.users, paywire.RoleAdmin))
 			r.Post("/users", a.allow(a.checked(a.createUser), paywire.RoleAdmin))

@@ -369,3 +369,18 @@ func Compile(ctx context.Context, b *paywire.PolicyBundle, v *engine.Verificatio
 	}
 	return engine.CompileVerified(ctx, signed, v)
 }
+
+// Revision returns a stored revision and its files as nodes would run
+// them (see Files: the content hash and manifest are checked), for anyone
+// who may read the registry.
+func (s *Service) Revision(ctx context.Context, rev int64) (*paywire.PolicyBundle, engine.Files, error) {
+	b, err := s.Store.Bundle(ctx, rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, signed, err := Files(b)
+	if err != nil {
+		return nil, nil, &paywire.Error{Op: "bundles/Service.Revision", Code: paywire.EINTERNAL, Message: "internal error", Err: err}
+	}
+	return b, signed, nil
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,6 +157,14 @@ func (m *Main) openBundles(ctx context.Context) error {
 		every = time.Second
 	}
 	m.bundles = newBundleRefresher(m.DB, m.Engine, v, m.Logger, every, m.Registry)
+	m.policies = &bundles.Service{Store: m.DB, Users: m.DB, Verification: v}
+	if m.Config.PolicySigningKey != "" {
+		key, err := os.ReadFile(m.Config.PolicySigningKey)
+		if err != nil {
+			return fmt.Errorf("--policy-signing-key: %v", err)
+		}
+		m.policies.Signing = &bundles.SigningKey{Key: strings.TrimSpace(string(key)), Algorithm: m.Config.PolicyKeyAlg, KeyID: m.Config.PolicyKeyID}
+	}
 	if err := m.bundles.refresh(ctx); err != nil {
 		return fmt.Errorf("reading the active policy bundle: %w", err)
 	}

@@ -44,6 +44,7 @@ type Config struct {
 	// Policy bundles from the database (issue 14).
 	PolicyPoll            time.Duration // how often a node reads the active revision
 	PolicyVerificationKey string        // key file bundles loaded must be signed with; empty: not verified
+	PolicySigningKey      string        // key file the back office's approvals sign with; empty: they do not sign
 	PolicyKeyAlg          string        // the keys' algorithm
 	PolicyKeyID           string        // the keys' id in signatures
 }
@@ -82,7 +83,7 @@ var options = []option{
 	{"pprof", "PAYWIRE_PPROF", "false", "serve Go's pprof profiles under /debug/pprof/ on the metrics listener (needs a metrics address other than `public`)", "serve"},
 	{"policy-poll", "PAYWIRE_POLICY_POLL", "1s", "how often a node reads which policy bundle revision is active in the database and loads it when it changed (100ms to 5s)", "serve"},
 	{"policy-verification-key", "PAYWIRE_POLICY_VERIFICATION_KEY", "", "file holding the PEM public key (or, with HS256, the shared secret) that every policy bundle loaded from the database must be signed with; activate and rollback refuse a revision that does not verify; empty: not verified", "serve, policy"},
-	{"policy-signing-key", "PAYWIRE_POLICY_SIGNING_KEY", "", "file holding the PEM private key (or, with HS256, the shared secret) that `paywire policy approve` signs bundles with; empty: approvals do not sign", "policy"},
+	{"policy-signing-key", "PAYWIRE_POLICY_SIGNING_KEY", "", "file holding the PEM private key (or, with HS256, the shared secret) that approvals (`paywire policy approve` and the back office's) sign bundles with; empty: approvals do not sign", "serve, policy"},
 	{"policy-key-alg", "PAYWIRE_POLICY_KEY_ALG", "RS256", "algorithm of the policy signing and verification keys: RS256, PS256, ES256, HS256, ...", "serve, policy"},
 	{"policy-key-id", "PAYWIRE_POLICY_KEY_ID", "paywire", "key id that policy bundle signatures name", "serve, policy"},
 	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
@@ -192,6 +193,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		errs = append(errs, fmt.Errorf("--policy-poll: %q is longer than 5s: nodes must run an activated revision within 5 s", str("policy-poll")))
 	}
 	c.PolicyVerificationKey, c.PolicyKeyAlg, c.PolicyKeyID = str("policy-verification-key"), str("policy-key-alg"), str("policy-key-id")
+	c.PolicySigningKey = str("policy-signing-key")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "":
 	default:

@@ -1,38 +1,38 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"github.com/paywire/paywire/adapters/sandbox"
-	"github.com/paywire/paywire/examples/merchant"
-	"github.com/paywire/paywire/listeners"
-	"github.com/paywire/paywire/notify"
-	"github.com/paywire/paywire/portal"
-	"strings"
-
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/paywire/paywire/adapters"
-	"github.com/paywire/paywire/admin"
-	"github.com/paywire/paywire/api"
-	"github.com/paywire/paywire/payment"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/adapters/sandbox"
+	"github.com/paywire/paywire/admin"
+	"github.com/paywire/paywire/api"
+	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/credential"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/enrich"
+	"github.com/paywire/paywire/examples/merchant"
+	"github.com/paywire/paywire/listeners"
+	"github.com/paywire/paywire/notify"
+	"github.com/paywire/paywire/payment"
 	"github.com/paywire/paywire/policies"
+	"github.com/paywire/paywire/portal"
 	"github.com/paywire/paywire/rules"
 	"github.com/paywire/paywire/store"
 )
@@ -79,6 +79,7 @@ type Main struct {
 	geo       *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
 	lists     *listRefresher
 	bundles   *bundleRefresher // the active policy bundle from the database
+	policies  *bundles.Service // the bundle life cycle, for the back office
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -208,6 +209,7 @@ func (m *Main) mountAPI() error {
 		MerchantPages: admin.MerchantPages{Merchants: m.DB, Credentials: credentialManager(m.DB, m.Config.TokenKey),
 			RiskProfiles: riskProfiles, Lists: m.DB},
 		ReportPages: admin.ReportPages{Reports: m.DB},
+		PolicyPages: admin.PolicyPages{Policies: m.policies, RunningBundle: m.Engine.Active},
 		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
 			c, err := m.DB.VerifyAudit(ctx)
 			return c.Checked, c.FirstBad, c.Problem, err
