@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/credential"
 	"github.com/paywire/paywire/engine"
 )
@@ -32,6 +33,9 @@ type Operator struct {
 	ActiveBundle func() *engine.Bundle
 	// Lists keeps the block and allow lists; nil: the list routes answer 503.
 	Lists paywire.ListStore
+	// Policies reads the policy bundle registry; nil: its routes answer
+	// 503.
+	Policies *bundles.Service
 	// Token is the operator's bearer token; empty turns the API off.
 	Token  string
 	Logger *slog.Logger
@@ -64,6 +68,7 @@ func (o *Operator) Mount(r chi.Router) {
 			r.Delete("/merchants/{id}/credentials/{cred}", o.json(o.revokeCredential))
 			o.mountReviews(r)
 			o.mountLists(r)
+			o.mountPolicies(r)
 		})
 	})
 }

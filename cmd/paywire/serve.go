@@ -187,7 +187,7 @@ func (m *Main) mountAPI() error {
 		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
 		AuthLimits: api.AuthLimits{PerAddress: m.Config.AuthFailPerAddr, PerMerchant: m.Config.AuthFailPerMerchant,
 			Passwords: m.passwordGate()}}).Mount(m.Router)
-	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Reviews: m.Payments, Lists: m.DB, Decisions: m.DB, ActiveBundle: m.Engine.Active, Logger: m.Logger,
+	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Reviews: m.Payments, Lists: m.DB, Policies: m.policies, Decisions: m.DB, ActiveBundle: m.Engine.Active, Logger: m.Logger,
 		Token: m.Config.OperatorToken}).Mount(m.Router)
 	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
 	if len(m.Sandbox) > 0 {
