@@ -8,8 +8,9 @@ import (
 // BundleState is where a stored policy bundle is in its life cycle:
 //
 //	draft -> submitted -> approved -> active -> retired
-//	                                    ^          |
-//	                                    +----------+ (rollback)
+//	             |                      ^          |
+//	             v                      +----------+ (rollback)
+//	          rejected
 //
 // A draft is pushed by its author; submitted, its tests passed and it can
 // no longer change; approved by someone with the compliance role who is not
@@ -24,12 +25,13 @@ const (
 	BundleApproved  BundleState = "approved"
 	BundleActive    BundleState = "active"
 	BundleRetired   BundleState = "retired"
+	BundleRejected  BundleState = "rejected"
 )
 
 // Valid reports whether s is one of the defined states.
 func (s BundleState) Valid() bool {
 	switch s {
-	case BundleDraft, BundleSubmitted, BundleApproved, BundleActive, BundleRetired:
+	case BundleDraft, BundleSubmitted, BundleApproved, BundleActive, BundleRetired, BundleRejected:
 		return true
 	}
 	return false
@@ -63,6 +65,11 @@ type PolicyBundle struct {
 	ActivatedBy string
 	ActivatedAt time.Time
 	RetiredAt   time.Time // the latest time it stopped being active
+	// RejectedBy, RejectedAt and RejectReason: who sent it back, when and
+	// why; empty unless it is rejected.
+	RejectedBy   string
+	RejectedAt   time.Time
+	RejectReason string
 }
 
 // BundleActivationKind says how a revision became active.
@@ -117,6 +124,12 @@ type BundleStore interface {
 	// signature (may be empty). Returns EFORBIDDEN when by is the author,
 	// ECONFLICT when it is not submitted, ENOTFOUND for an unknown one.
 	ApproveBundle(ctx context.Context, revision int64, by string, signature []byte, audit *AuditEntry) error
+
+	// RejectBundle moves a submitted revision to rejected by by, with
+	// reason. Returns EFORBIDDEN when by is the author, ECONFLICT when it
+	// is not submitted, ENOTFOUND for an unknown one, EINVALID without a
+	// reason.
+	RejectBundle(ctx context.Context, revision int64, by, reason string, audit *AuditEntry) error
 
 	// ActivateBundle makes a revision the only active one and retires the
 	// one active before, recording the activation. With BundleActivate the

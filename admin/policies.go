@@ -56,6 +56,7 @@ func (a *App) mountPolicies(r chi.Router) {
 	r.Get("/policies/{rev}/bundle.tar.gz", a.allow(a.policyDownload, policyViewers...))
 	r.Post("/policies/{rev}/submit", a.allow(a.checked(a.policyStep), policyAuthors...))
 	r.Post("/policies/{rev}/approve", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))
+	r.Post("/policies/{rev}/reject", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))
 	r.Post("/policies/{rev}/activate", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
 	r.Post("/policies/{rev}/rollback", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
 }
@@ -155,7 +156,7 @@ type policyView struct {
 	CanSubmit, CanApprove, CanActivate, CanRollback bool
 	// Why, when a step shows but cannot be taken by this user.
 	ApproveNote string
-	Reason      string // the rollback form's, kept after a refusal
+	Reason      string // the reject or rollback form's, kept after a refusal
 }
 
 // The notices after a step.
@@ -163,6 +164,7 @@ var policyNotices = map[string]string{
 	"push":     "Pushed as a draft. Submit it to run its tests; then someone with the compliance role approves it.",
 	"submit":   "Submitted: its tests pass. It awaits approval by someone with the compliance role who did not write it.",
 	"approve":  "Approved. An administrator can now activate it.",
+	"reject":   "Rejected. Its author pushes a corrected bundle as a new revision.",
 	"activate": "Activated. Every node runs it within its poll period (about a second).",
 	"rollback": "Rolled back to this revision. Every node runs it within its poll period.",
 }
@@ -247,6 +249,8 @@ func (a *App) policyStep(w http.ResponseWriter, r *http.Request) {
 		err = a.Policies.Submit(r.Context(), rev, who)
 	case "approve":
 		err = a.Policies.Approve(r.Context(), rev, who)
+	case "reject":
+		err = a.Policies.Reject(r.Context(), rev, who, reason)
 	case "activate":
 		err = a.Policies.Activate(r.Context(), rev, who)
 	case "rollback":

@@ -196,6 +196,20 @@ func TestPolicyPages(t *testing.T) {
 		t.Fatalf("state after rollback: %s", s)
 	}
 
+	// Compliance sends a submitted revision back with its reason.
+	if a := e.push("ann", archive, "a limit nobody signed off"); a.status != http.StatusSeeOther {
+		t.Fatalf("push 3: %d %s", a.status, a.body)
+	}
+	if a := e.step("ann", "3", "submit", nil); a.status != http.StatusSeeOther {
+		t.Fatalf("submit 3: %d %s", a.status, a.body)
+	}
+	wantStatus(t, "reject by an analyst", e.step("ann", "3", "reject", url.Values{"reason": {"x"}}), http.StatusForbidden)
+	wantStatus(t, "reject without a reason", e.step("carl", "3", "reject", url.Values{"reason": {""}}), http.StatusBadRequest, "reason")
+	if a := e.step("carl", "3", "reject", url.Values{"reason": {"needs a risk sign-off"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("reject: %d %s", a.status, a.body)
+	}
+	wantStatus(t, "the rejected revision", e.users["ann"].do("GET", "/admin/policies/3", nil), http.StatusOK, "by carl", "needs a risk sign-off")
+
 	// The file view and the download are the stored revision.
 	wantStatus(t, "a file", e.users["carl"].do("GET", "/admin/policies/1/files/rules/risk/data.yaml", nil), http.StatusOK, "rules:")
 	wantStatus(t, "a missing file", e.users["carl"].do("GET", "/admin/policies/1/files/nope.rego", nil), http.StatusNotFound)
@@ -221,7 +235,7 @@ func TestPolicyPages(t *testing.T) {
 			steps = append(steps, entries[i].Actor+" "+strings.TrimPrefix(entries[i].Action, "policy_bundle."))
 		}
 	}
-	want := "admin:ann push,admin:ann submit,admin:cora push,admin:cora submit,admin:carl approve,admin:ada activate,admin:carl approve,admin:ada activate,admin:ada rollback"
+	want := "admin:ann push,admin:ann submit,admin:cora push,admin:cora submit,admin:carl approve,admin:ada activate,admin:carl approve,admin:ada activate,admin:ada rollback,admin:ann push,admin:ann submit,admin:carl reject"
 	if strings.Join(steps, ",") != want {
 		t.Errorf("audited steps:\n %s\nwant\n %s", strings.Join(steps, ","), want)
 	}

@@ -34,6 +34,10 @@ type OperatorBundle struct {
 	ActivatedBy string     `json:"activatedBy,omitempty"`
 	ActivatedAt *time.Time `json:"activatedAt,omitempty"`
 	RetiredAt   *time.Time `json:"retiredAt,omitempty"`
+	RejectedBy  string     `json:"rejectedBy,omitempty"`
+	RejectedAt  *time.Time `json:"rejectedAt,omitempty"`
+	// RejectReason is why compliance sent it back.
+	RejectReason string `json:"rejectReason,omitempty"`
 	// Files lists the revision's files and sizes (one revision only).
 	Files []OperatorBundleFile `json:"files,omitempty"`
 }
@@ -92,7 +96,8 @@ func optionalTime(t time.Time) *time.Time {
 func toOperatorBundle(b *paywire.PolicyBundle) OperatorBundle {
 	return OperatorBundle{Revision: b.Revision, Hash: b.Hash, State: string(b.State), Author: b.Author, Message: b.Message,
 		CreatedAt: b.CreatedAt.UTC(), SubmittedAt: optionalTime(b.SubmittedAt), ApprovedBy: b.ApprovedBy, ApprovedAt: optionalTime(b.ApprovedAt),
-		Signed: len(b.Signature) > 0, ActivatedBy: b.ActivatedBy, ActivatedAt: optionalTime(b.ActivatedAt), RetiredAt: optionalTime(b.RetiredAt)}
+		Signed: len(b.Signature) > 0, ActivatedBy: b.ActivatedBy, ActivatedAt: optionalTime(b.ActivatedAt), RetiredAt: optionalTime(b.RetiredAt),
+		RejectedBy: b.RejectedBy, RejectedAt: optionalTime(b.RejectedAt), RejectReason: b.RejectReason}
 }
 
 // listBundles answers every revision and activation, newest first, and the

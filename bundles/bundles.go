@@ -255,6 +255,28 @@ func (s *Service) Approve(ctx context.Context, rev int64, who string) error {
 	return s.Store.ApproveBundle(ctx, rev, who, sig, a)
 }
 
+// Reject sends a submitted revision back: who holds the compliance role,
+// is not its author, and says why. It is final for the revision; the
+// author pushes a corrected bundle as a new one.
+func (s *Service) Reject(ctx context.Context, rev int64, who, reason string) error {
+	const op = "bundles/Service.Reject"
+	if _, err := s.user(ctx, op, who, paywire.RoleCompliance); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a rejection says why (a reason)"}
+	}
+	b, err := s.Store.Bundle(ctx, rev)
+	if err != nil {
+		return err
+	}
+	a, err := audit("policy_bundle.reject", who, map[string]any{"revision": rev, "hash": b.Hash, "author": b.Author, "reason": reason})
+	if err != nil {
+		return err
+	}
+	return s.Store.RejectBundle(ctx, rev, who, reason, a)
+}
+
 // Activate makes an approved revision newer than the active one active on
 // every node; who holds the admin role. An older revision is refused: it
 // comes back only through Rollback.

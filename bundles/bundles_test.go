@@ -269,3 +269,44 @@ func TestNodesRefuseTamperedRevisions(t *testing.T) {
 		t.Fatalf("active: %d", rev)
 	}
 }
+
+// TestReject: compliance sends a submitted revision back with a reason;
+// the author cannot, nor can a risk analyst; a rejected revision is never
+// approved or activated, and the rejection is audited with its reason.
+func TestReject(t *testing.T) {
+	storetest.ForEachDatabase(t, func(t *testing.T, db *store.DB) {
+		s := setup(t, db)
+		b, err := s.Push(ctx, defaultFiles(t), "ann", "raise the limit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "reject a draft", s.Reject(ctx, b.Revision, "carl", "no"), paywire.ECONFLICT)
+		if err := s.Submit(ctx, b.Revision, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "reject by the author", s.Reject(ctx, b.Revision, "ann", "changed my mind"), paywire.EFORBIDDEN)
+		wantCode(t, "reject by a risk analyst", s.Reject(ctx, b.Revision, "bob", "no"), paywire.EFORBIDDEN)
+		wantCode(t, "reject without a reason", s.Reject(ctx, b.Revision, "carl", " "), paywire.EINVALID)
+		wantCode(t, "reject an unknown revision", s.Reject(ctx, 99, "carl", "no"), paywire.ENOTFOUND)
+		if err := s.Reject(ctx, b.Revision, "carl", "the limit needs a risk sign-off"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Bundle(ctx, b.Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != paywire.BundleRejected || got.RejectedBy != "carl" || got.RejectReason != "the limit needs a risk sign-off" || got.RejectedAt.IsZero() {
+			t.Fatalf("rejected: %+v", got)
+		}
+		wantCode(t, "approve a rejected revision", s.Approve(ctx, b.Revision, "carl"), paywire.ECONFLICT)
+		wantCode(t, "activate a rejected revision", s.Activate(ctx, b.Revision, "ada"), paywire.ECONFLICT)
+		wantCode(t, "reject twice", s.Reject(ctx, b.Revision, "carl", "again"), paywire.ECONFLICT)
+		entries, err := db.AuditEntries(ctx, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := entries[0]; e.Action != "policy_bundle.reject" || e.Actor != "admin:carl" || !strings.Contains(string(e.Details), "risk sign-off") {
+			t.Errorf("audit: %+v", e)
+		}
+	})
+}

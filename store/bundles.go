@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -41,6 +42,9 @@ type policyBundleRow struct {
 	ActivatedBy string    `bun:"activated_by"`
 	ActivatedAt time.Time `bun:"activated_at,nullzero"`
 	RetiredAt   time.Time `bun:"retired_at,nullzero"`
+	RejectedBy  string    `bun:"rejected_by"`
+	RejectedAt  time.Time `bun:"rejected_at,nullzero"`
+	RejectWhy   string    `bun:"reject_reason"`
 }
 
 func (r *policyBundleRow) bundle() paywire.PolicyBundle {
@@ -49,6 +53,7 @@ func (r *policyBundleRow) bundle() paywire.PolicyBundle {
 		State: paywire.BundleState(r.State), CreatedAt: r.CreatedAt.UTC(), SubmittedAt: utcOrZero(r.SubmittedAt),
 		ApprovedBy: r.ApprovedBy, ApprovedAt: utcOrZero(r.ApprovedAt),
 		ActivatedBy: r.ActivatedBy, ActivatedAt: utcOrZero(r.ActivatedAt), RetiredAt: utcOrZero(r.RetiredAt),
+		RejectedBy: r.RejectedBy, RejectedAt: utcOrZero(r.RejectedAt), RejectReason: r.RejectWhy,
 	}
 }
 
@@ -232,6 +237,35 @@ func (db *DB) ApproveBundle(ctx context.Context, revision int64, by string, sign
 			set["signature"] = signature
 		}
 		if err := moveBundle(ctx, tx, revision, paywire.BundleSubmitted, paywire.BundleApproved, set); err != nil {
+			return err
+		}
+		return bundleAudit(ctx, tx, now, revision, audit)
+	})
+	return notFound(op, err, fmt.Sprintf("there is no policy bundle revision %d", revision))
+}
+
+// RejectBundle implements paywire.BundleStore.
+func (db *DB) RejectBundle(ctx context.Context, revision int64, by, reason string, audit *paywire.AuditEntry) error {
+	const op = "store/DB.RejectBundle"
+	switch {
+	case by == "":
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a rejection needs who rejects"}
+	case strings.TrimSpace(reason) == "":
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a rejection needs its reason"}
+	case !auditText(reason) || len(reason) > maxBundleMessage:
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: fmt.Sprintf("a reason is text of at most %d bytes", maxBundleMessage)}
+	}
+	now := db.now()
+	err := db.inTx(ctx, func(tx bun.Tx) error {
+		var author string
+		if err := tx.NewSelect().Table("policy_bundles").Column("author").Where("revision = ?", revision).Scan(ctx, &author); err != nil {
+			return err
+		}
+		if author == by {
+			return paywire.Errorf(paywire.EFORBIDDEN, "%s pushed revision %d and cannot reject it: a reviewer does", by, revision)
+		}
+		set := map[string]any{"rejected_by": by, "rejected_at": now, "reject_reason": reason}
+		if err := moveBundle(ctx, tx, revision, paywire.BundleSubmitted, paywire.BundleRejected, set); err != nil {
 			return err
 		}
 		return bundleAudit(ctx, tx, now, revision, audit)

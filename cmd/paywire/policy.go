@@ -52,7 +52,7 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 		return policyEval(ctx, args[1:], stdout, stdin, getenv)
 	case "build":
 		return policyBuild(ctx, args[1:], stdout)
-	case "push", "submit", "approve", "activate", "rollback", "history": // policy_registry.go
+	case "push", "submit", "approve", "reject", "activate", "rollback", "history": // policy_registry.go
 		return policyRegistry(ctx, args, stdout, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, policyUsage)

@@ -23,6 +23,9 @@ const policyRegistryUsage = `Usage:
   paywire policy approve --revision N --as USER
                                   approve revision N (compliance role, not its author); signs it
                                   with --policy-signing-key when one is configured
+  paywire policy reject --revision N --as USER --reason R
+                                  send submitted revision N back (compliance role, not its author);
+                                  it is final: a corrected bundle is pushed as a new revision
   paywire policy activate --revision N --as USER
                                   make approved revision N active on every node (admin role); only
                                   a revision newer than the active one
@@ -46,7 +49,7 @@ func policyRegistry(ctx context.Context, args []string, stdout io.Writer, getenv
 	bundlePath := fs.String("bundle", "", "bundle directory or .tar.gz (push)")
 	message := fs.String("message", "", "what changed and why (push)")
 	revision := fs.Int64("revision", 0, "the revision")
-	reason := fs.String("reason", "", "why (rollback)")
+	reason := fs.String("reason", "", "why (reject, rollback)")
 	signingKey := fs.String("policy-signing-key", getenv("PAYWIRE_POLICY_SIGNING_KEY"), "file with the key approvals sign with ($PAYWIRE_POLICY_SIGNING_KEY)")
 	verificationKey := fs.String("policy-verification-key", getenv("PAYWIRE_POLICY_VERIFICATION_KEY"), "file with the key nodes verify with: activate and rollback refuse what does not verify ($PAYWIRE_POLICY_VERIFICATION_KEY)")
 	alg := fs.String("policy-key-alg", envOr(getenv, "PAYWIRE_POLICY_KEY_ALG", "RS256"), "the keys' algorithm ($PAYWIRE_POLICY_KEY_ALG)")
@@ -68,8 +71,8 @@ func policyRegistry(ctx context.Context, args []string, stdout io.Writer, getenv
 		return usageError{errors.New("--bundle and --message are required")}
 	case sub != "history" && sub != "push" && *revision <= 0:
 		return usageError{errors.New("--revision N is required")}
-	case sub == "rollback" && strings.TrimSpace(*reason) == "":
-		return usageError{errors.New("--reason is required: a rollback says why")}
+	case (sub == "rollback" || sub == "reject") && strings.TrimSpace(*reason) == "":
+		return usageError{fmt.Errorf("--reason is required: a %s says why", sub)}
 	}
 	svc := &bundles.Service{}
 	if sub == "approve" && *signingKey != "" {
@@ -120,6 +123,11 @@ func policyRegistry(ctx context.Context, args []string, stdout io.Writer, getenv
 			signed = "signed with key " + svc.Signing.KeyID
 		}
 		fmt.Fprintf(stdout, "revision %d approved by %s, %s\n", *revision, *as, signed)
+	case "reject":
+		if err := svc.Reject(ctx, *revision, *as, *reason); err != nil {
+			return errorText(err)
+		}
+		fmt.Fprintf(stdout, "revision %d rejected by %s; its author pushes a corrected bundle as a new revision\n", *revision, *as)
 	case "activate":
 		if err := svc.Activate(ctx, *revision, *as); err != nil {
 			return errorText(err)

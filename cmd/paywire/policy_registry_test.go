@@ -136,7 +136,22 @@ func TestPolicyRegistryCommands(t *testing.T) {
 		!regexp.MustCompile(`(?m)^\S+\s+now\s+1\s+activate\s+ada\s+-$`).MatchString(out) {
 		t.Errorf("history:\n%s", out)
 	}
+	// A second revision, sent back by compliance.
+	rev2 := c.push("ann", "a limit nobody signed off")
+	c.must("policy", "submit", "--revision", rev2, "--as", "ann")
+	if code, _, errOut := c.run("policy", "reject", "--revision", rev2, "--as", "carl"); code != 2 || !strings.Contains(errOut, "--reason is required") {
+		t.Errorf("reject without a reason: %d %q", code, errOut)
+	}
+	if out := c.must("policy", "reject", "--revision", rev2, "--as", "carl", "--reason", "needs a risk sign-off"); !strings.Contains(out, "rejected by carl") {
+		t.Errorf("reject said %q", out)
+	}
+	if !regexp.MustCompile(`(?m)^2\s+rejected\s`).MatchString(c.must("policy", "history")) {
+		t.Error("history does not show revision 2 rejected")
+	}
 	audit := c.must("audit", "list")
+	if !regexp.MustCompile(`admin:carl\s+policy_bundle\.reject\s+policy_bundle:2`).MatchString(audit) {
+		t.Errorf("the audit log lacks the rejection:\n%s", audit)
+	}
 	for _, step := range []string{"push", "submit", "approve", "activate"} {
 		if !regexp.MustCompile(`admin:\S+\s+policy_bundle\.` + step + `\s+policy_bundle:1`).MatchString(audit) {
 			t.Errorf("the audit log lacks the %s of revision 1:\n%s", step, audit)

@@ -21,7 +21,7 @@ CREATE TABLE policy_bundles (
     signature    BLOB,
     author       TEXT NOT NULL,
     message      TEXT NOT NULL,
-    state        TEXT NOT NULL CHECK (state IN ('draft', 'submitted', 'approved', 'active', 'retired')),
+    state        TEXT NOT NULL CHECK (state IN ('draft', 'submitted', 'approved', 'active', 'retired', 'rejected')),
     created_at   TIMESTAMPTZ NOT NULL,
     submitted_at TIMESTAMPTZ,
     approved_by  TEXT NOT NULL DEFAULT '',
@@ -29,7 +29,11 @@ CREATE TABLE policy_bundles (
     activated_by TEXT NOT NULL DEFAULT '',
     activated_at TIMESTAMPTZ,
     retired_at   TIMESTAMPTZ,
-    CHECK (approved_by = '' OR approved_by <> author)
+    rejected_by  TEXT NOT NULL DEFAULT '',
+    rejected_at  TIMESTAMPTZ,
+    reject_reason TEXT NOT NULL DEFAULT '',
+    CHECK (approved_by = '' OR approved_by <> author),
+    CHECK (rejected_by = '' OR rejected_by <> author)
 );
 CREATE UNIQUE INDEX policy_bundles_one_active ON policy_bundles (state) WHERE state = 'active';
 
