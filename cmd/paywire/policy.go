@@ -43,7 +43,7 @@ test and eval refuse a bundle not signed with it.
 
 func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader, getenv func(string) string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("say test, eval or build\n\n" + policyUsage)}
+		return usageError{errors.New("say which policy command\n\n" + policyUsage + "\n" + policyRegistryUsage)}
 	}
 	switch args[0] {
 	case "test":
@@ -55,7 +55,7 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 	case "push", "submit", "approve", "reject", "activate", "rollback", "history": // policy_registry.go
 		return policyRegistry(ctx, args, stdout, getenv)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, policyUsage)
+		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage)
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown policy command %q\n\n%s", args[0], policyUsage)}
