@@ -45,7 +45,9 @@ type Bundle struct {
 	bins     *enrich.BINTable // data.paywire.bins; nil: no BIN is known
 	lists    listLookup       // in_list: data.paywire.lists, then the live lists
 	profiles *riskProfiles    // data.paywire.risk_profiles; nil: none
-	cases    []decisionCase   // data.cases, which RunTests decides
+	// experiments are data.paywire.experiments, which routing rules name.
+	experiments []*Experiment
+	cases       []decisionCase // data.cases, which RunTests decides
 	// ownLists: the bundle's in_list reads no engine's live lists (it was
 	// compiled on its own), so its cases can be decided by it directly.
 	ownLists bool
@@ -279,6 +281,12 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 	if out.profiles, err = readRiskProfiles(b.Data, out.points[PointRisk].rules); err != nil {
 		return nil, err
 	}
+	if out.experiments, err = readExperiments(b.Data); err != nil {
+		return nil, err
+	}
+	if err := checkExperimentRules(out.points[PointRouting].rules, out.experiments); err != nil {
+		return nil, err
+	}
 	if out.cases, err = readCases(b.Data); err != nil {
 		return nil, err
 	}
@@ -506,20 +514,27 @@ func checkEffect(point string, e map[string]any) error {
 			return errors.New("a risk effect needs reason, a non-empty string")
 		}
 	case PointRouting:
+		if x, ok := e["experiment"]; ok {
+			if name, ok := x.(string); !ok || name == "" {
+				return errors.New("experiment must name an experiment of data.paywire.experiments")
+			}
+			if len(e) != 1 {
+				return errors.New("an effect that names an experiment has nothing else: the experiment's arms give the providers")
+			}
+			return nil
+		}
 		ps, ok := e["providers"].([]any)
 		if !ok || len(ps) == 0 {
-			return errors.New("a routing effect needs providers, a non-empty list")
+			return errors.New("a routing effect needs providers, a non-empty list (or experiment, the name of an experiment)")
 		}
 		for _, p := range ps {
 			if s, ok := p.(string); !ok || s == "" {
 				return errors.New("providers must be non-empty strings")
 			}
 		}
-		for _, k := range []string{"experiment", "arm"} {
-			if v, ok := e[k]; ok {
-				if _, ok := v.(string); !ok {
-					return fmt.Errorf("%s must be a string", k)
-				}
+		for k := range e {
+			if k != "providers" {
+				return fmt.Errorf("unknown key %q in a routing effect (want providers, or experiment alone)", k)
 			}
 		}
 	}

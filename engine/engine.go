@@ -170,6 +170,9 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 	if run.err == nil {
 		d.Providers, d.Experiment, d.Arm, run.err = parseRoute(res)
 	}
+	if run.err == nil && d.Providers == nil && d.Experiment != "" {
+		d.Providers, d.Experiment, d.Arm, run.err = b.routeExperiment(&in.Request, d.Experiment)
+	}
 	if run.err != nil {
 		d.Providers, d.Experiment, d.Arm = []string{}, "", ""
 	}

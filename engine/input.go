@@ -257,6 +257,7 @@ var riskAttrs = attrs[RiskRequest]{
 
 var routeAttrs = attrs[RouteRequest]{
 	"merchant_id": func(r *RouteRequest) any { return r.MerchantID },
+	"payment_id":  func(r *RouteRequest) any { return r.PaymentID },
 	"kind":        func(r *RouteRequest) any { return r.Kind },
 	"amount":      func(r *RouteRequest) any { return r.Amount.fields() },
 	"method":      func(r *RouteRequest) any { return r.Method },

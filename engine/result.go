@@ -164,6 +164,18 @@ func parseRoute(t *ast.Term) ([]string, string, string, error) {
 	if err != nil {
 		return nil, "", "", err
 	}
+	exp, err := asString(field(o, keyExperiment), "experiment", true)
+	if err != nil {
+		return nil, "", "", err
+	}
+	arm, err := asString(field(o, keyArm), "arm", true)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if exp != "" && field(o, keyProviders) == nil {
+		// a rule chose an experiment: the engine assigns the arm
+		return nil, exp, "", nil
+	}
 	providers, err := asStrings(field(o, keyProviders), "providers")
 	if err != nil {
 		return nil, "", "", err
@@ -172,14 +184,6 @@ func parseRoute(t *ast.Term) ([]string, string, string, error) {
 		if p == "" || slices.Contains(providers[:i], p) {
 			return nil, "", "", fmt.Errorf("providers must be distinct non-empty names")
 		}
-	}
-	exp, err := asString(field(o, keyExperiment), "experiment", true)
-	if err != nil {
-		return nil, "", "", err
-	}
-	arm, err := asString(field(o, keyArm), "arm", true)
-	if err != nil {
-		return nil, "", "", err
 	}
 	return providers, exp, arm, nil
 }

@@ -111,6 +111,7 @@ type RouteCustomer struct {
 // RouteRequest asks which providers get a payment.
 type RouteRequest struct {
 	MerchantID string        `json:"merchant_id" expr:"merchant_id"`
+	PaymentID  string        `json:"payment_id" expr:"payment_id"` // the sticky key of a payment-sticky experiment
 	Kind       string        `json:"kind" expr:"kind"`
 	Amount     Money         `json:"amount" expr:"amount"`
 	Method     string        `json:"method" expr:"method"`

@@ -114,7 +114,7 @@ func riskInput(p *paywire.Payment, m *paywire.Merchant, method paywire.Method, c
 // routeInput asks which providers get p, after risk.
 func routeInput(p *paywire.Payment, risk paywire.RiskResult, fx facts, now time.Time) engine.RouteInput {
 	return engine.RouteInput{PaymentID: p.ID, Features: fx.features, Request: engine.RouteRequest{
-		MerchantID: p.MerchantID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: string(p.Method),
+		MerchantID: p.MerchantID, PaymentID: p.ID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: string(p.Method),
 		Card:      engine.RouteCard{Brand: p.Card.Brand, BIN: p.Card.BIN, Country: fx.cardCountry, Type: fx.cardType},
 		Customer:  engine.RouteCustomer{ID: p.EndUser.ID, Country: p.EndUser.Country},
 		RiskScore: risk.Score, RiskAction: string(risk.Action), Time: now,

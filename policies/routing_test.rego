@@ -42,21 +42,13 @@ test_first_hit_is_the_route if {
 	decide({}, [hit("card_gbp_acquirer_b"), hit("card_default")]) == {"providers": ["acquirer-b", "acquirer-a"]}
 }
 
-test_experiment_arms if {
-	decide({}, [hit("acquirer_split_arm_a"), hit("acquirer_split_arm_b"), hit("card_default")]) == {
-		"providers": ["acquirer-a", "acquirer-b"],
-		"experiment": "acquirer-split",
-		"arm": "a",
-	}
-	decide({}, [hit("acquirer_split_arm_b"), hit("card_default")]) == {
-		"providers": ["acquirer-b", "acquirer-a"],
-		"experiment": "acquirer-split",
-		"arm": "b",
-	}
+test_experiment_chosen_by_its_rule if {
+	# The rule names the experiment; the engine assigns the arm.
+	decide({}, [hit("acquirer_split"), hit("card_default")]) == {"experiment": "acquirer-split"}
 }
 
 test_effect_returned_as_stored if {
-	h := {"id": "x", "effect": {"providers": ["p1", "p2", "p3"], "experiment": "e", "arm": "c"}}
+	h := {"id": "x", "effect": {"providers": ["p1", "p2", "p3"]}}
 	decide({}, [h]) == h.effect
 }
 
@@ -72,38 +64,41 @@ test_no_hit_no_route if {
 }
 
 test_risk_block_never_routed if {
-	decide({"risk_action": "block", "risk_score": 100}, [hit("acquirer_split_arm_a")]) == no_route
+	decide({"risk_action": "block", "risk_score": 100}, [hit("acquirer_split")]) == no_route
 	decide({"risk_action": "block"}, []) == no_route
 }
 
 test_risk_review_and_challenge_routed if {
-	decide({"risk_action": "review", "risk_score": 65}, [hit("acquirer_split_arm_b")]).providers == ["acquirer-b", "acquirer-a"]
+	decide({"risk_action": "review", "risk_score": 65}, [hit("acquirer_split")]).experiment == "acquirer-split"
 	decide({"risk_action": "challenge", "risk_score": 40}, [hit("card_default")]).providers == ["acquirer-a", "acquirer-b"]
 	decide({"risk_action": ""}, [hit("card_default")]).providers == ["acquirer-a", "acquirer-b"]
 }
 
 # --- the rules' data: every effect a complete route -----------------------------
 
+experiments := {x.name: x | some x in data.paywire.experiments.experiments}
+
 test_every_effect_is_a_route if {
 	every r in rules {
-		is_array(r.effect.providers)
-		count(r.effect.providers) > 0
-		count(r.effect.providers) == count({p | some p in r.effect.providers})
-		every p in r.effect.providers {
-			is_string(p)
-			p != ""
-		}
-		every k, _ in r.effect {
-			k in {"providers", "experiment", "arm"}
-		}
-		is_string(object.get(r.effect, "experiment", ""))
-		is_string(object.get(r.effect, "arm", ""))
-
-		# An experiment's rule names its arm, and only such a rule.
-		no_experiment := object.get(r.effect, "experiment", "") == ""
-		no_arm := object.get(r.effect, "arm", "") == ""
-		no_experiment == no_arm
+		route_or_experiment(r.effect)
 	}
+}
+
+# A route: a non-empty list of distinct providers, and nothing else.
+route_or_experiment(e) if {
+	object.keys(e) == {"providers"}
+	count(e.providers) > 0
+	count(e.providers) == count({p | some p in e.providers})
+	every p in e.providers {
+		is_string(p)
+		p != ""
+	}
+}
+
+# Or the name of a defined experiment, alone.
+route_or_experiment(e) if {
+	object.keys(e) == {"experiment"}
+	experiments[e.experiment]
 }
 
 test_every_rule_leads_with_its_method if {
@@ -121,18 +116,25 @@ test_every_method_ends_with_its_catch_all if {
 }
 
 test_card_routes_keep_both_acquirers if {
-	# The fallbacks are part of every route: a card route lists both.
-	card_routes := [r.effect.providers | some r in rules; startswith(r.when, `request.method == "card"`)]
+	# The fallbacks are part of every route, an experiment's arms included:
+	# a card route lists both acquirers.
+	card_rules := [r | some r in rules; startswith(r.when, `request.method == "card"`)]
+	plain := [r.effect.providers | some r in card_rules; r.effect.providers]
+	arms := [a.providers |
+		some r in card_rules
+		some a in experiments[r.effect.experiment].arms
+	]
+	count(arms) > 0
+	card_routes := array.concat(plain, arms)
 	count(card_routes) > 0
 	every providers in card_routes {
 		{p | some p in providers} == {"acquirer-a", "acquirer-b"}
 	}
 }
 
-test_acquirer_split_arms_split_the_experiment if {
-	# Arm b, right after arm a, takes what arm a does not: first match.
-	some i
-	rules[i].id == "acquirer_split_arm_a"
-	rules[i + 1].id == "acquirer_split_arm_b"
-	rules[i].when == concat(" && ", [rules[i + 1].when, `bucket("acquirer-split-2026", request.customer.id) < 50`])
+test_experiment_arms_add_up if {
+	every x in experiments {
+		sum([a.weight | some a in x.arms]) == 100
+		x.control in {a.name | some a in x.arms}
+	}
 }
