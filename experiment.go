@@ -1,0 +1,57 @@
+package paywire
+
+import "time"
+
+// ExperimentRequest asks for the tallies of a routing experiment's arms.
+type ExperimentRequest struct {
+	Experiment string
+	// From and To bound the creation time of the payments counted:
+	// From <= created < To. Both are required.
+	From, To time.Time
+	// MerchantID limits the tallies to one merchant; "" counts every
+	// merchant's payments.
+	MerchantID string
+}
+
+// Validate checks the request. Returns EINVALID with the first problem.
+func (r *ExperimentRequest) Validate() error {
+	switch {
+	case r.Experiment == "" || len(r.Experiment) > 64:
+		return Errorf(EINVALID, "an experiment's results need its name")
+	case r.From.IsZero() || r.To.IsZero():
+		return Errorf(EINVALID, "results need the start and end of their period")
+	case !r.From.Before(r.To):
+		return Errorf(EINVALID, "the period must end after it starts")
+	case r.To.Sub(r.From) > MaxReportPeriod:
+		return Errorf(EINVALID, "results cover at most 366 days")
+	case len(r.MerchantID) > 128:
+		return Errorf(EINVALID, "merchant id is longer than 128 characters")
+	}
+	return nil
+}
+
+// ArmTally counts the payments one arm of a routing experiment routed:
+// those whose routing decision put them in the arm (Payment's
+// routing_experiment and routing_arm).
+//
+// A payment is decided once the providers have answered: it is approved in
+// a paid state (authorized, completed, refunded in part or whole, charged
+// back) and not approved in any other final state (refused by the
+// provider, failed, cancelled or expired on the way); one still created,
+// pending or in review is in flight and counts in neither. Refunds and
+// chargebacks after approval do not lower the approval rate; they are
+// counted on their own.
+type ArmTally struct {
+	Arm         string
+	Routed      int64 // every payment routed by the arm
+	Decided     int64 // of which the providers answered for
+	Approved    int64 // of which approved
+	InFlight    int64 // routed, not decided yet
+	Refunded    int64 // approved payments refunded, in part or whole
+	ChargedBack int64 // approved payments charged back
+	// Latencies are the durations of the arm's provider attempts that
+	// ended with an answer (authorizations and payouts approved or
+	// declined), from the attempt's start to its result, in milliseconds,
+	// sorted: percentiles are read from it.
+	Latencies []int64
+}
