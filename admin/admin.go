@@ -50,6 +50,7 @@ type App struct {
 	ReportPages
 	AuditPages
 	PolicyPages
+	ExperimentPages
 
 	byAddress, byUser *credential.Failures
 	dummyHash         string
@@ -111,6 +112,7 @@ func (a *App) Mount(r chi.Router) {
 			a.mountReports(r)
 			a.mountAudit(r)
 			a.mountPolicies(r)
+			a.mountExperiments(r)
 			a.section("/admin/users", "Users", paywire.RoleAdmin)
 			r.Get("/users", a.allow(a.users, paywire.RoleAdmin))
 			r.Post("/users", a.allow(a.checked(a.createUser), paywire.RoleAdmin))

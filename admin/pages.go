@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,11 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"join": strings.Join,
+	// pct shows a fraction as a percentage, one decimal; signedpts a
+	// difference of fractions in percentage points, with its sign.
+	"pct":       func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + " %" },
+	"signedpts": func(f float64) string { return fmt.Sprintf("%+.1f pts", f*100) },
+	"mul100":    func(f float64) float64 { return f * 100 },
 }
 
 func mustParseTemplates() map[string]*template.Template {

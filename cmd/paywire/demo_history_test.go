@@ -36,7 +36,7 @@ func (b *lockedBuffer) String() string {
 // cases, and a second start adds none.
 func TestDemoHistory(t *testing.T) {
 	ctx := context.Background()
-	cfg, _, err := parseConfig("serve", []string{"--demo", "--addr", "127.0.0.1:0",
+	cfg, _, err := parseConfig("serve", []string{"--demo", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
 		"--db", filepath.Join(t.TempDir(), "demo.db")}, envOf(map[string]string{"PAYWIRE_ADMIN_PASSWORD": "demo-history-test"}))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +112,12 @@ func TestDemoHistory(t *testing.T) {
 	}
 	if kinds[paywire.KindWithdrawal] == 0 {
 		t.Errorf("no payout: %v", kinds)
+	}
+	// The default bundle's experiment routed the EUR card deposits of the
+	// history's customers into both its arms, as production routes them.
+	tallies, err := m.DB.ExperimentTallies(ctx, paywire.ExperimentRequest{Experiment: "acquirer-split", From: start.Add(-31 * 24 * time.Hour), To: start})
+	if err != nil || len(tallies) != 2 || tallies[0].Decided == 0 || tallies[1].Decided == 0 {
+		t.Errorf("acquirer-split's arms in the history: %+v, %v", tallies, err)
 	}
 
 	// Every state change was notified, at the history's time, to the shop

@@ -210,6 +210,9 @@ func (m *Main) mountAPI() error {
 			RiskProfiles: riskProfiles, Lists: m.DB},
 		ReportPages: admin.ReportPages{Reports: m.DB},
 		PolicyPages: admin.PolicyPages{Policies: m.policies, RunningBundle: m.Engine.Active},
+		ExperimentPages: admin.ExperimentPages{Tallies: m.DB, Experiments: func() []engine.Experiment {
+			return m.Engine.Active().Experiments()
+		}},
 		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
 			c, err := m.DB.VerifyAudit(ctx)
 			return c.Checked, c.FirstBad, c.Problem, err
