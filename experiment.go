@@ -1,6 +1,9 @@
 package paywire
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ExperimentRequest asks for the tallies of a routing experiment's arms.
 type ExperimentRequest struct {
@@ -54,4 +57,24 @@ type ArmTally struct {
 	// declined), from the attempt's start to its result, in milliseconds,
 	// sorted: percentiles are read from it.
 	Latencies []int64
+}
+
+// ArmStop is an arm of a routing experiment its guardrail stopped: from
+// StoppedAt its payments take the control arm's route (and count as
+// control's), on every node. An experiment is known by its name and salt,
+// so a new salt (a restarted experiment) starts with no arm stopped.
+type ArmStop struct {
+	Experiment, Salt, Arm string
+	StoppedAt             time.Time
+	// Reason says why, with the figures the guardrail read.
+	Reason string
+}
+
+// ArmStopStore keeps the stopped arms.
+type ArmStopStore interface {
+	// StopArm records s with its audit entry in one transaction; false,
+	// and nothing written, when the arm is stopped already.
+	StopArm(ctx context.Context, s *ArmStop, audit *AuditEntry) (bool, error)
+	// ArmStops returns every stopped arm, oldest first.
+	ArmStops(ctx context.Context) ([]ArmStop, error)
 }

@@ -34,6 +34,8 @@ type ExperimentPages struct {
 	Tallies ExperimentTallier
 	// Experiments returns the running bundle's experiments.
 	Experiments func() []engine.Experiment
+	// Stops are the arms the guardrails stopped; nil shows none.
+	Stops paywire.ArmStopStore
 }
 
 func (a *App) mountExperiments(r chi.Router) {
@@ -142,6 +144,8 @@ type experimentView struct {
 	JSON, CSV string
 	experiments.Results
 	Chart rateChart
+	// Stopped are the experiment's arms its guardrail stopped, by arm.
+	Stopped map[string]*paywire.ArmStop
 }
 
 // rateChart draws each arm's approval rate with its interval.
@@ -201,6 +205,19 @@ func (a *App) results(w http.ResponseWriter, r *http.Request) (*experimentView, 
 	v := &experimentView{Status: experimentStatus(x, a.Now()), Form: form, JSON: base + ".json?" + q.Encode(), CSV: base + ".csv?" + q.Encode(),
 		Results: experiments.Compute(*x, req, tallies, effect)}
 	v.Chart = drawRates(v.Results)
+	if a.Stops != nil {
+		stops, err := a.Stops.ArmStops(r.Context())
+		if err != nil {
+			a.problem(w, r, err)
+			return nil, false
+		}
+		v.Stopped = map[string]*paywire.ArmStop{}
+		for _, s := range stops {
+			if s.Experiment == x.Name && s.Salt == x.Salt {
+				v.Stopped[s.Arm] = &s
+			}
+		}
+	}
 	return v, true
 }
 
@@ -237,9 +254,12 @@ type experimentResult struct {
 	Breached    bool     `json:"guardrail_breached"`
 	Needed      int64    `json:"sample_needed"`
 	StillNeeded int64    `json:"sample_still_needed"`
+	// StoppedAt and StopReason are set when the guardrail stopped the arm.
+	StoppedAt  *time.Time `json:"stopped_at,omitempty"`
+	StopReason string     `json:"stop_reason,omitempty"`
 }
 
-func exportResults(res experiments.Results) []experimentResult {
+func exportResults(res experiments.Results, stopped map[string]*paywire.ArmStop) []experimentResult {
 	out := make([]experimentResult, len(res.Arms))
 	known := func(ms int64) *int64 {
 		if ms < 0 {
@@ -252,6 +272,9 @@ func exportResults(res experiments.Results) []experimentResult {
 			Routed: r.Routed, Decided: r.Decided, Approved: r.Approved, InFlight: r.InFlight, Refunded: r.Refunded, ChargedBack: r.ChargedBack,
 			Rate: r.Rate, Low: r.Low, High: r.High, P50: known(r.LatencyP50), P95: known(r.LatencyP95),
 			Difference: r.Difference, Z: r.Z, P: r.P, Significant: r.Significant, Breached: r.Breached, Needed: r.Needed, StillNeeded: r.StillNeeded}
+		if s, ok := stopped[r.Arm]; ok {
+			out[i].StoppedAt, out[i].StopReason = &s.StoppedAt, s.Reason
+		}
 	}
 	return out
 }
@@ -269,7 +292,7 @@ func (a *App) experimentJSON(w http.ResponseWriter, r *http.Request) {
 		"experiment": v.Experiment, "status": v.Status,
 		"from": v.Form.From, "to": v.Form.To, "merchant_id": v.Form.Merchant,
 		"confidence": experiments.Confidence, "alpha": experiments.Alpha, "power": experiments.Power, "effect": v.Effect,
-		"too_small": v.TooSmall, "notes": notes, "arms": exportResults(v.Results),
+		"too_small": v.TooSmall, "notes": notes, "arms": exportResults(v.Results, v.Stopped),
 	}, "", "  ")
 	if err != nil {
 		a.problem(w, r, err)
@@ -286,7 +309,7 @@ func (a *App) experimentCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	records := [][]string{{"experiment", "arm", "control", "weight", "providers", "routed", "decided", "approved", "in_flight", "refunded", "charged_back",
 		"approval_rate", "approval_rate_low", "approval_rate_high", "latency_p50_ms", "latency_p95_ms",
-		"difference", "z", "p_value", "significant", "guardrail_breached", "sample_needed", "sample_still_needed"}}
+		"difference", "z", "p_value", "significant", "guardrail_breached", "sample_needed", "sample_still_needed", "stopped_at"}}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
 	ms := func(p *int64) string {
 		if p == nil {
@@ -294,16 +317,23 @@ func (a *App) experimentCSV(w http.ResponseWriter, r *http.Request) {
 		}
 		return strconv.FormatInt(*p, 10)
 	}
-	for _, e := range exportResults(v.Results) {
+	for _, e := range exportResults(v.Results, v.Stopped) {
 		records = append(records, []string{spreadsheetSafe(v.Experiment.Name), spreadsheetSafe(e.Arm), strconv.FormatBool(e.Control), strconv.Itoa(e.Weight),
 			spreadsheetSafe(strings.Join(e.Providers, " ")), strconv.FormatInt(e.Routed, 10), strconv.FormatInt(e.Decided, 10), strconv.FormatInt(e.Approved, 10),
 			strconv.FormatInt(e.InFlight, 10), strconv.FormatInt(e.Refunded, 10), strconv.FormatInt(e.ChargedBack, 10),
 			num(e.Rate), num(e.Low), num(e.High), ms(e.P50), ms(e.P95), num(e.Difference), num(e.Z), num(e.P),
-			strconv.FormatBool(e.Significant), strconv.FormatBool(e.Breached), strconv.FormatInt(e.Needed, 10), strconv.FormatInt(e.StillNeeded, 10)})
+			strconv.FormatBool(e.Significant), strconv.FormatBool(e.Breached), strconv.FormatInt(e.Needed, 10), strconv.FormatInt(e.StillNeeded, 10), stoppedAt(e.StoppedAt)})
 	}
 	name := fmt.Sprintf("paywire-experiment-%s-%s-%s.csv", v.Experiment.Name, v.Form.From, v.Form.To)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	cw := csv.NewWriter(w)
 	_ = cw.WriteAll(records)
+}
+
+func stoppedAt(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

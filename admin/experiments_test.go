@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/admin"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/store"
@@ -18,7 +20,7 @@ import (
 // history's arm "@arm" is one it does not define.
 var expA = engine.Experiment{Name: "exp-a", Description: "which acquirer first", Salt: "s", Sticky: "customer",
 	Start: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Metric: "approval_rate", Control: "control",
-	Arms: []engine.Arm{{Name: "control", Weight: 50, Providers: []string{"sandbox"}}, {Name: "treatment", Weight: 50, Providers: []string{"acme", "sandbox"}}},
+	Arms:      []engine.Arm{{Name: "control", Weight: 50, Providers: []string{"sandbox"}}, {Name: "treatment", Weight: 50, Providers: []string{"acme", "sandbox"}}},
 	Guardrail: engine.Guardrail{MaxDrop: 0.05, Confidence: 0.95, MinAttempts: 200}}
 
 var armRow = regexp.MustCompile(`(?s)<tr id="arm-[^"]*"[^>]*>(.*?)</tr>`)
@@ -58,6 +60,9 @@ func TestExperimentPages(t *testing.T) {
 		if len(cells) > 0 {
 			rows[cells[0]] = cells
 		}
+	}
+	if len(rows) == 0 {
+		t.Fatalf("no arm rows:\n%s", page.body)
 	}
 	control, treatment := rows["<strong>control</strong> (control) · 50 %"], rows["<strong>treatment</strong> · 50 %"]
 	if len(control) != 12 || control[2] != "1" || control[3] != "1" || control[4] != "1" || !strings.HasPrefix(control[5], "100.0 %") {
@@ -109,5 +114,34 @@ func TestExperimentPages(t *testing.T) {
 		if a := b.do("GET", path, nil); a.status != status {
 			t.Errorf("%s: %d, want %d", path, a.status, status)
 		}
+	}
+}
+
+// An arm the guardrail stopped is shown stopped, with why, on the page
+// and in the JSON.
+func TestExperimentPageShowsAStoppedArm(t *testing.T) {
+	e := newEnv(t, map[string][]string{"vera": {"viewer"}}, func(a *admin.App, db *store.DB) {
+		a.ExperimentPages = admin.ExperimentPages{Tallies: db, Stops: db, Experiments: func() []engine.Experiment { return []engine.Experiment{expA} }}
+	})
+	seedReportHistory(t, e.db)
+	stop := &paywire.ArmStop{Experiment: "exp-a", Salt: "s", Arm: "treatment", Reason: "approval rate 0.0 % of 1 against control's 100.0 % of 1"}
+	if ok, err := e.db.StopArm(context.Background(), stop, &paywire.AuditEntry{Actor: "system", Action: "experiment.arm_stop"}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	// A stop of the same name under another salt is another experiment's.
+	if ok, err := e.db.StopArm(context.Background(), &paywire.ArmStop{Experiment: "exp-a", Salt: "old", Arm: "control", Reason: "r"},
+		&paywire.AuditEntry{Actor: "system", Action: "experiment.arm_stop"}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	b := e.browser()
+	b.signIn("vera", "pw-vera")
+	page := b.do("GET", "/admin/experiments/exp-a", nil)
+	if !strings.Contains(page.body, `id="stop-treatment"`) || !strings.Contains(page.body, "control&#39;s 100.0 % of 1") ||
+		strings.Contains(page.body, `id="stop-control"`) || strings.Count(page.body, `class="bad stopped"`) != 1 {
+		t.Errorf("the page does not show the one stop:\n%s", page.body)
+	}
+	j := b.do("GET", "/admin/experiments/exp-a/results.json", nil)
+	if !strings.Contains(j.body, `"stop_reason": "approval rate 0.0 %`) || strings.Count(j.body, `"stopped_at"`) != 1 {
+		t.Errorf("json:\n%s", j.body)
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,9 @@ type Engine struct {
 	cache  *lru.Cache[string, *Bundle]
 	mu     sync.Mutex              // serialises compilation and activation
 	lists  atomic.Pointer[ListSet] // the live lists (SetLists)
+	// stopped are the experiment arms their guardrail stopped
+	// (SetStoppedArms), by armKey.
+	stopped atomic.Pointer[map[string]bool]
 
 	// Recorder stores a record of every decision; nil records nothing.
 	Recorder Recorder
@@ -154,7 +158,15 @@ func risk(ctx context.Context, b *Bundle, in RiskInput) RiskDecision {
 // Route orders the providers for a payment. A missing or invalid policy
 // answer gives no provider: the caller fails the payment with no_route.
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
-	d := route(ctx, e.active.Load(), in)
+	b := e.active.Load()
+	d := route(ctx, b, in)
+	if stopped := e.stopped.Load(); stopped != nil && d.Arm != "" {
+		if x := b.experiment(d.Experiment); x != nil && (*stopped)[armKey(x.Name, x.Salt, d.Arm)] {
+			// The guardrail stopped the arm: its payments go by control.
+			c := x.ControlArm()
+			d.StoppedArm, d.Arm, d.Providers = d.Arm, c.Name, slices.Clone(c.Providers)
+		}
+	}
 	if e.Recorder == nil {
 		return d, nil
 	}

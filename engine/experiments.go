@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/paywire/paywire"
 )
 
 // Routing experiments are bundle data (data.paywire.experiments, reviewed,
@@ -360,4 +362,20 @@ func checkExperimentRules(rules []compiledRule, xs []*Experiment) error {
 		return &LoadError{Problems: problems}
 	}
 	return nil
+}
+
+// armKey names an arm of an experiment with its salt: a restarted
+// experiment (a new salt) has no arm stopped.
+func armKey(experiment, salt, arm string) string { return experiment + "\x00" + salt + "\x00" + arm }
+
+// SetStoppedArms sets the experiment arms the guardrail stopped: from now
+// on, a payment assigned to one of them takes its control arm's route, is
+// counted as control's, and its decision names the stopped arm. A stop
+// names the experiment's salt, so it ends with the experiment.
+func (e *Engine) SetStoppedArms(stops []paywire.ArmStop) {
+	m := make(map[string]bool, len(stops))
+	for _, s := range stops {
+		m[armKey(s.Experiment, s.Salt, s.Arm)] = true
+	}
+	e.stopped.Store(&m)
 }

@@ -252,6 +252,10 @@ type RouteDecision struct {
 	Providers  []string `json:"providers"`
 	Experiment string   `json:"experiment"`
 	Arm        string   `json:"arm"`
+	// StoppedArm is the arm the payment was assigned to when its
+	// guardrail had stopped it: the payment took control's route, and Arm
+	// is control.
+	StoppedArm string `json:"stopped_arm,omitempty"`
 	Meta
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/paywire/paywire"
 )
 
@@ -84,5 +86,58 @@ func (db *DB) ExperimentTallies(ctx context.Context, r paywire.ExperimentRequest
 		slices.Sort(out[i].Latencies)
 	}
 	slices.SortFunc(out, func(a, b paywire.ArmTally) int { return strings.Compare(a.Arm, b.Arm) })
+	return out, nil
+}
+
+type armStopRow struct {
+	bun.BaseModel `bun:"table:experiment_arm_stops"`
+	Experiment    string    `bun:"experiment,pk"`
+	Salt          string    `bun:"salt,pk"`
+	Arm           string    `bun:"arm,pk"`
+	StoppedAt     time.Time `bun:"stopped_at"`
+	Reason        string    `bun:"reason"`
+}
+
+// StopArm records that s's arm is stopped, with its audit entry, in one
+// transaction; false, and nothing written, when it was stopped already.
+func (db *DB) StopArm(ctx context.Context, s *paywire.ArmStop, audit *paywire.AuditEntry) (bool, error) {
+	const op = "store/DB.StopArm"
+	switch {
+	case s.Experiment == "" || s.Salt == "" || s.Arm == "" || !auditText(s.Reason) || !auditText(s.Experiment+s.Salt+s.Arm):
+		return false, paywire.Errorf(paywire.EINVALID, "a stopped arm needs its experiment, salt, arm and reason")
+	case audit == nil:
+		return false, paywire.Errorf(paywire.EINVALID, "stopping an arm needs its audit entry")
+	}
+	now := utc(db.now())
+	s.StoppedAt = now
+	row := &armStopRow{Experiment: s.Experiment, Salt: s.Salt, Arm: s.Arm, StoppedAt: now, Reason: s.Reason}
+	stopped := false
+	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		stopped = true
+		return appendAudit(ctx, tx, now, audit)
+	})
+	if err != nil {
+		return false, classify(op, err, "")
+	}
+	return stopped, nil
+}
+
+// ArmStops returns every stopped arm, oldest first.
+func (db *DB) ArmStops(ctx context.Context) ([]paywire.ArmStop, error) {
+	var rows []armStopRow
+	if err := db.bun.NewSelect().Model(&rows).Order("stopped_at", "experiment", "arm").Scan(ctx); err != nil {
+		return nil, classify("store/DB.ArmStops", err, "")
+	}
+	out := make([]paywire.ArmStop, len(rows))
+	for i, r := range rows {
+		out[i] = paywire.ArmStop{Experiment: r.Experiment, Salt: r.Salt, Arm: r.Arm, StoppedAt: r.StoppedAt.UTC(), Reason: r.Reason}
+	}
 	return out, nil
 }

@@ -47,6 +47,9 @@ type Config struct {
 	PolicySigningKey      string        // key file the back office's approvals sign with; empty: they do not sign
 	PolicyKeyAlg          string        // the keys' algorithm
 	PolicyKeyID           string        // the keys' id in signatures
+	// ExperimentGuardrail is how often a node checks the running
+	// experiments' guardrails.
+	ExperimentGuardrail time.Duration
 }
 
 // option is one setting. The table below is the single list of settings:
@@ -86,6 +89,7 @@ var options = []option{
 	{"policy-signing-key", "PAYWIRE_POLICY_SIGNING_KEY", "", "file holding the PEM private key (or, with HS256, the shared secret) that approvals (`paywire policy approve` and the back office's) sign bundles with; empty: approvals do not sign", "serve, policy"},
 	{"policy-key-alg", "PAYWIRE_POLICY_KEY_ALG", "RS256", "algorithm of the policy signing and verification keys: RS256, PS256, ES256, HS256, ...", "serve, policy"},
 	{"policy-key-id", "PAYWIRE_POLICY_KEY_ID", "paywire", "key id that policy bundle signatures name", "serve, policy"},
+	{"experiment-guardrail", "PAYWIRE_EXPERIMENT_GUARDRAIL", "1m", "how often a node checks the running routing experiments' guardrails and stops an arm that breaches its own (1s at least); every node reads the stopped arms as often as --policy-poll", "serve"},
 	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
@@ -178,7 +182,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		flag string
 		min  time.Duration
 		to   *time.Duration
-	}{{"policy-poll", 100 * time.Millisecond, &c.PolicyPoll}, {"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}}
+	}{{"policy-poll", 100 * time.Millisecond, &c.PolicyPoll}, {"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}, {"experiment-guardrail", time.Second, &c.ExperimentGuardrail}}
 	for _, d := range durations {
 		if values[d.flag] == nil {
 			continue

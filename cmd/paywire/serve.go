@@ -75,11 +75,12 @@ type Main struct {
 	metrics  *metrics
 	// passwords bounds the argon2id verifications of the whole node (merchant
 	// credentials from before keyed hashes, admin passwords).
-	passwords *credential.Gate
-	geo       *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
-	lists     *listRefresher
-	bundles   *bundleRefresher // the active policy bundle from the database
-	policies  *bundles.Service // the bundle life cycle, for the back office
+	passwords  *credential.Gate
+	geo        *enrich.GeoIP // --geoip-db; nil: IP countries are unknown
+	lists      *listRefresher
+	bundles    *bundleRefresher // the active policy bundle from the database
+	policies   *bundles.Service // the bundle life cycle, for the back office
+	guardrails *guardrailLoop   // the experiments' stopped arms
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -120,6 +121,10 @@ func (m *Main) Open(ctx context.Context) error {
 	m.metrics = newMetrics(m.Registry, m.DB.FollowUpBacklog)
 	if err := m.openBundles(ctx); err != nil {
 		return err
+	}
+	m.guardrails = newGuardrailLoop(m)
+	if err := m.guardrails.read(ctx); err != nil {
+		return fmt.Errorf("reading the experiments' stopped arms: %w", err)
 	}
 	rc := routerConfig{MaxBody: m.Config.MaxBodyBytes, HSTS: strings.HasPrefix(m.Config.PublicURL, "https://"),
 		PolicyBundle: func() any { return m.bundles.Status() }}
@@ -212,7 +217,7 @@ func (m *Main) mountAPI() error {
 		PolicyPages: admin.PolicyPages{Policies: m.policies, RunningBundle: m.Engine.Active},
 		ExperimentPages: admin.ExperimentPages{Tallies: m.DB, Experiments: func() []engine.Experiment {
 			return m.Engine.Active().Experiments()
-		}},
+		}, Stops: m.DB},
 		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
 			c, err := m.DB.VerifyAudit(ctx)
 			return c.Checked, c.FirstBad, c.Problem, err
@@ -313,6 +318,11 @@ func (m *Main) Run(ctx context.Context) error {
 	bundlesDone := make(chan struct{})
 	go func() { defer close(bundlesDone); m.bundles.run(ctx) }()
 	defer func() { <-bundlesDone }()
+	// The experiments' guardrails: stopped arms reach this node's routing
+	// within the policy poll period.
+	guardrailsDone := make(chan struct{})
+	go func() { defer close(guardrailsDone); m.guardrails.run(ctx) }()
+	defer func() { <-guardrailsDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
