@@ -54,6 +54,7 @@ func (a *App) mountPolicies(r chi.Router) {
 	r.Get("/policies/{rev}", a.allow(a.policyPage, policyViewers...))
 	r.Get("/policies/{rev}/files/*", a.allow(a.policyFile, policyViewers...))
 	r.Get("/policies/{rev}/bundle.tar.gz", a.allow(a.policyDownload, policyViewers...))
+	r.Get("/policies/{rev}/diff", a.allow(a.policyDiff, policyViewers...)) // policy_diff.go
 	r.Post("/policies/{rev}/submit", a.allow(a.checked(a.policyStep), policyAuthors...))
 	r.Post("/policies/{rev}/approve", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))
 	r.Post("/policies/{rev}/reject", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))

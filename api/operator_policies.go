@@ -63,6 +63,7 @@ func (o *Operator) mountPolicies(r chi.Router) {
 	r.Get("/policy/bundles", o.json(o.withPolicies(o.listBundles)))
 	r.Get("/policy/bundles/{rev}", o.json(o.withPolicies(o.getBundle)))
 	r.Get("/policy/bundles/{rev}/bundle.tar.gz", o.withPoliciesRaw(o.downloadBundle))
+	r.Get("/policy/bundles/{rev}/diff", o.json(o.withPolicies(o.diffBundles))) // operator_policy_diff.go
 }
 
 // withPolicies answers 503 on a node built without the registry.

@@ -2,10 +2,11 @@
 // push a bundle as a draft, submit it (its tests must pass), approve it
 // (four eyes, the compliance role, signed with the configured key), activate
 // it (the admin role, only newer revisions) and roll back to an earlier one,
-// each audited in the transaction of its change; and the checks a node makes
-// before it runs a stored revision. Transports and the CLI call it; it uses
-// the store through paywire.BundleStore and compiles with the engine. It
-// never evaluates decisions and never activates a bundle on a node itself.
+// each audited in the transaction of its change; the checks a node makes
+// before it runs a stored revision; and what changes between two revisions
+// (diff.go). Transports and the CLI call it; it uses the store through
+// paywire.BundleStore and compiles with the engine. It never evaluates
+// decisions and never activates a bundle on a node itself.
 package bundles
 
 import (

@@ -54,6 +54,8 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 		return policyBuild(ctx, args[1:], stdout)
 	case "push", "submit", "approve", "reject", "activate", "rollback", "history": // policy_registry.go
 		return policyRegistry(ctx, args, stdout, getenv)
+	case "diff": // policy_diff.go
+		return policyDiff(ctx, args[1:], stdout, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage)
 		return nil

@@ -32,8 +32,8 @@ const policyRegistryUsage = `Usage:
   paywire policy rollback --revision N --as USER --reason R
                                   make earlier revision N, active before, active again (admin role)
   paywire policy history          every revision (state, author, approver) and when each was active
-
-Every command takes --db (or PAYWIRE_DB) and writes its step to the audit log
+` + policyDiffUsage + `
+Every command takes --db (or PAYWIRE_DB); each step is written to the audit log
 as admin:USER. USER is a back-office user (paywire admin-user) whose roles
 are checked; like every CLI command, these trust whoever can reach the
 database to say who they are: the back office is where users sign in.
