@@ -36,6 +36,10 @@ type ExperimentPages struct {
 	Experiments func() []engine.Experiment
 	// Stops are the arms the guardrails stopped; nil shows none.
 	Stops paywire.ArmStopStore
+	// Promote pushes a draft revision of the running bundle in which the
+	// experiment's arm is the route (bundles.Service.Promote); nil offers
+	// no promotion.
+	Promote func(ctx context.Context, experiment, arm, who string) (*paywire.PolicyBundle, error)
 }
 
 func (a *App) mountExperiments(r chi.Router) {
@@ -47,6 +51,21 @@ func (a *App) mountExperiments(r chi.Router) {
 	r.Get("/experiments/{name}", a.allow(a.experimentPage, anyRole...))
 	r.Get("/experiments/{name}/results.json", a.allow(a.experimentJSON, anyRole...))
 	r.Get("/experiments/{name}/results.csv", a.allow(a.experimentCSV, anyRole...))
+	if a.Promote != nil {
+		r.Post("/experiments/{name}/promote", a.allow(a.checked(a.promoteArm), policyAuthors...))
+	}
+}
+
+// promoteArm makes a draft revision with the posted arm as the route, and
+// shows it in the registry, where it goes through review and approval.
+func (a *App) promoteArm(w http.ResponseWriter, r *http.Request) {
+	c := currentOf(r.Context())
+	b, err := a.Promote(r.Context(), chi.URLParam(r, "name"), r.PostFormValue("arm"), c.user.Username)
+	if err != nil {
+		a.problem(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/policies/%d?done=push", b.Revision), http.StatusSeeOther)
 }
 
 // experimentLine is an experiment in the list.
@@ -146,6 +165,9 @@ type experimentView struct {
 	Chart rateChart
 	// Stopped are the experiment's arms its guardrail stopped, by arm.
 	Stopped map[string]*paywire.ArmStop
+	// CanPromote offers "Promote arm" (policy authors, when promotion is
+	// wired).
+	CanPromote bool
 }
 
 // rateChart draws each arm's approval rate with its interval.
@@ -205,6 +227,7 @@ func (a *App) results(w http.ResponseWriter, r *http.Request) (*experimentView, 
 	v := &experimentView{Status: experimentStatus(x, a.Now()), Form: form, JSON: base + ".json?" + q.Encode(), CSV: base + ".csv?" + q.Encode(),
 		Results: experiments.Compute(*x, req, tallies, effect)}
 	v.Chart = drawRates(v.Results)
+	v.CanPromote = a.Promote != nil && currentOf(r.Context()).user.Has(policyAuthors...)
 	if a.Stops != nil {
 		stops, err := a.Stops.ArmStops(r.Context())
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -143,5 +144,40 @@ func TestExperimentPageShowsAStoppedArm(t *testing.T) {
 	j := b.do("GET", "/admin/experiments/exp-a/results.json", nil)
 	if !strings.Contains(j.body, `"stop_reason": "approval rate 0.0 %`) || strings.Count(j.body, `"stopped_at"`) != 1 {
 		t.Errorf("json:\n%s", j.body)
+	}
+}
+
+// "Promote arm" is offered to policy authors only, posts the arm with the
+// CSRF token, and shows the draft it made in the registry.
+func TestPromoteArmFromTheExperimentPage(t *testing.T) {
+	var got []string
+	e := newEnv(t, map[string][]string{"vera": {"viewer"}, "rita": {"risk_analyst"}}, func(a *admin.App, db *store.DB) {
+		a.ExperimentPages = admin.ExperimentPages{Tallies: db, Experiments: func() []engine.Experiment { return []engine.Experiment{expA} },
+			Promote: func(_ context.Context, experiment, arm, who string) (*paywire.PolicyBundle, error) {
+				got = append(got, experiment+"/"+arm+"/"+who)
+				return &paywire.PolicyBundle{Revision: 7}, nil
+			}}
+	})
+	vera := e.browser()
+	vera.signIn("vera", "pw-vera")
+	page := vera.do("GET", "/admin/experiments/exp-a", nil)
+	if strings.Contains(page.body, `id="promote-form"`) {
+		t.Error("a viewer is offered the promotion")
+	}
+	if a := vera.do("POST", "/admin/experiments/exp-a/promote", url.Values{"csrf": {csrfOf(t, page.body)}, "arm": {"treatment"}}); a.status != http.StatusForbidden {
+		t.Errorf("a viewer's post: %d", a.status)
+	}
+	rita := e.browser()
+	rita.signIn("rita", "pw-rita")
+	page = rita.do("GET", "/admin/experiments/exp-a", nil)
+	if !strings.Contains(page.body, `id="promote-form"`) {
+		t.Fatal("an analyst is not offered the promotion")
+	}
+	if a := rita.do("POST", "/admin/experiments/exp-a/promote", url.Values{"arm": {"treatment"}}); a.status != http.StatusForbidden {
+		t.Errorf("a post without the CSRF token: %d", a.status)
+	}
+	a := rita.do("POST", "/admin/experiments/exp-a/promote", url.Values{"csrf": {csrfOf(t, page.body)}, "arm": {"treatment"}})
+	if a.status != http.StatusSeeOther || a.loc != "/admin/policies/7?done=push" || strings.Join(got, " ") != "exp-a/treatment/rita" {
+		t.Errorf("promote: %d %s, calls %v", a.status, a.loc, got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
 	"github.com/paywire/paywire/adapters/sandbox"
 	"github.com/paywire/paywire/admin"
@@ -217,7 +218,9 @@ func (m *Main) mountAPI() error {
 		PolicyPages: admin.PolicyPages{Policies: m.policies, RunningBundle: m.Engine.Active},
 		ExperimentPages: admin.ExperimentPages{Tallies: m.DB, Experiments: func() []engine.Experiment {
 			return m.Engine.Active().Experiments()
-		}, Stops: m.DB},
+		}, Stops: m.DB, Promote: func(ctx context.Context, experiment, arm, who string) (*paywire.PolicyBundle, error) {
+			return m.policies.Promote(ctx, m.Engine.Active().Files, experiment, arm, who)
+		}},
 		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
 			c, err := m.DB.VerifyAudit(ctx)
 			return c.Checked, c.FirstBad, c.Problem, err
