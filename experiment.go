@@ -18,19 +18,10 @@ type ExperimentRequest struct {
 
 // Validate checks the request. Returns EINVALID with the first problem.
 func (r *ExperimentRequest) Validate() error {
-	switch {
-	case r.Experiment == "" || len(r.Experiment) > 64:
+	if r.Experiment == "" || len(r.Experiment) > 64 {
 		return Errorf(EINVALID, "an experiment's results need its name")
-	case r.From.IsZero() || r.To.IsZero():
-		return Errorf(EINVALID, "results need the start and end of their period")
-	case !r.From.Before(r.To):
-		return Errorf(EINVALID, "the period must end after it starts")
-	case r.To.Sub(r.From) > MaxReportPeriod:
-		return Errorf(EINVALID, "results cover at most 366 days")
-	case len(r.MerchantID) > 128:
-		return Errorf(EINVALID, "merchant id is longer than 128 characters")
 	}
-	return nil
+	return checkPeriod("results", r.From, r.To, r.MerchantID)
 }
 
 // ArmTally counts the payments one arm of a routing experiment routed:

@@ -210,21 +210,31 @@ type ReportRequest struct {
 
 // Validate checks the request. Returns EINVALID with the first problem.
 func (r *ReportRequest) Validate() error {
-	switch {
-	case r.From.IsZero() || r.To.IsZero():
-		return Errorf(EINVALID, "a report needs the start and end of its period")
-	case !r.From.Before(r.To):
-		return Errorf(EINVALID, "the report period must end after it starts")
-	case r.To.Sub(r.From) > MaxReportPeriod:
-		return Errorf(EINVALID, "a report covers at most 366 days")
-	case len(r.MerchantID) > 128:
-		return Errorf(EINVALID, "merchant id is longer than 128 characters")
+	if err := checkPeriod("a report", r.From, r.To, r.MerchantID); err != nil {
+		return err
 	}
 	switch r.GroupBy {
 	case GroupByDay, GroupByMethod, GroupByProvider, GroupByArm:
 		return nil
 	}
 	return Errorf(EINVALID, "a report is grouped by day, method, provider or arm")
+}
+
+// checkPeriod checks the period and merchant of what (a report, results):
+// both ends set, in order, at most MaxReportPeriod, a merchant id of at
+// most 128 bytes. Returns EINVALID with the first problem.
+func checkPeriod(what string, from, to time.Time, merchantID string) error {
+	switch {
+	case from.IsZero() || to.IsZero():
+		return Errorf(EINVALID, "%s needs the start and end of its period", what)
+	case !from.Before(to):
+		return Errorf(EINVALID, "the period of %s must end after it starts", what)
+	case to.Sub(from) > MaxReportPeriod:
+		return Errorf(EINVALID, "%s covers at most 366 days", what)
+	case len(merchantID) > 128:
+		return Errorf(EINVALID, "merchant id is longer than 128 characters")
+	}
+	return nil
 }
 
 // ReportRow counts the payments of one group in one currency.

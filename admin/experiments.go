@@ -120,21 +120,11 @@ func (a *App) experimentRequest(r *http.Request) (*engine.Experiment, experiment
 	if !x.End.IsZero() && x.End.Before(last) {
 		last = x.End.UTC().Truncate(24 * time.Hour)
 	}
-	day := func(what, s string, def time.Time) (time.Time, error) {
-		if s == "" {
-			return def, nil
-		}
-		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return time.Time{}, paywire.Errorf(paywire.EINVALID, "the %s date %q is not a date like 2026-01-31", what, reportClip(s, 32))
-		}
-		return t, nil
-	}
-	to, err := day("end", f.To, last)
+	to, err := parseDay("end", f.To, last)
 	if err != nil {
 		return x, f, paywire.ExperimentRequest{}, 0, err
 	}
-	from, err := day("start", f.From, x.Start.UTC().Truncate(24*time.Hour))
+	from, err := parseDay("start", f.From, x.Start.UTC().Truncate(24*time.Hour))
 	if err != nil {
 		return x, f, paywire.ExperimentRequest{}, 0, err
 	}

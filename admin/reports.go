@@ -79,21 +79,11 @@ func (a *App) reportRequest(r *http.Request) (reportForm, paywire.ReportRequest,
 	if f.By == "" {
 		f.By = string(paywire.GroupByDay)
 	}
-	day := func(name, s string, def time.Time) (time.Time, error) {
-		if s == "" {
-			return def, nil
-		}
-		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return time.Time{}, paywire.Errorf(paywire.EINVALID, "the %s date %q is not a date like 2026-01-31", name, reportClip(s, 32))
-		}
-		return t, nil
-	}
-	to, err := day("end", f.To, today)
+	to, err := parseDay("end", f.To, today)
 	if err != nil {
 		return f, paywire.ReportRequest{}, err
 	}
-	from, err := day("start", f.From, to.AddDate(0, 0, 1-reportDays))
+	from, err := parseDay("start", f.From, to.AddDate(0, 0, 1-reportDays))
 	if err != nil {
 		return f, paywire.ReportRequest{}, err
 	}
@@ -109,6 +99,19 @@ func (a *App) reportRequest(r *http.Request) (reportForm, paywire.ReportRequest,
 		return f, req, err
 	}
 	return f, req, nil
+}
+
+// parseDay reads a form's UTC day (2026-01-31); def when s is empty.
+// Returns EINVALID naming the field (start, end) for anything else.
+func parseDay(name, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, paywire.Errorf(paywire.EINVALID, "the %s date %q is not a date like 2026-01-31", name, reportClip(s, 32))
+	}
+	return t, nil
 }
 
 // reportClip shortens s to n bytes (and an ellipsis), for a message or a
