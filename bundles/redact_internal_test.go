@@ -1,0 +1,29 @@
+package bundles
+
+import "testing"
+
+// TestRedactCardNumbers: Luhn-valid runs of 12 to 19 digits go, written
+// plain, in groups or glued to letters; what is not a card number stays.
+func TestRedactCardNumbers(t *testing.T) {
+	const r = RedactedCardNumber
+	for _, c := range []struct{ in, want string }{
+		{"4111111111111111", r},
+		{"pan4111111111111111x", "pan" + r + "x"},
+		{"4111 1111 1111 1111 12/30", r + " 12/30"},
+		{"4111-1111-1111-1111", r},
+		{"3782 822463 10005", r},                   // amex, 4-6-5
+		{"ref 12 4111111111111111", "ref 12 " + r}, // a group before it that is no part of it
+		{"cards 4111111111111111,5555555555554444", "cards " + r + "," + r},
+		{"4111111111111112", "4111111111111112"},               // fails Luhn
+		{"41111111111111111111111", "41111111111111111111111"}, // 23 digits: no card number
+		{"401288 1881", "401288 1881"},                         // BIN and last 4
+		{"2026-12-06T09:00:00Z", "2026-12-06T09:00:00Z"},
+		{"order-000000000000", "order-000000000000"}, // passes Luhn, but no card number starts with 0
+		{"", ""},
+	} {
+		got, changed := redactCardNumbers(c.in)
+		if got != c.want || changed != (c.in != c.want) {
+			t.Errorf("%q: %q, %v; want %q", c.in, got, changed, c.want)
+		}
+	}
+}
