@@ -194,6 +194,21 @@ func (x *Explainer) Export(ctx context.Context, who paywire.Actor, merchantID, p
 	return doc, nil
 }
 
+// FileName is the name an export is saved under:
+// paywire-decisions-<payment id>.json, the id kept to the characters ids
+// are made of, so that it is safe in a header and on any file system.
+func (d *DecisionExport) FileName() string {
+	id := d.Payment.ID
+	safe := make([]byte, 0, len(id))
+	for i := 0; i < len(id) && len(safe) < 64; i++ {
+		c := id[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			safe = append(safe, c)
+		}
+	}
+	return "paywire-decisions-" + string(safe) + ".json"
+}
+
 func exportDecision(rec paywire.DecisionRecord, registry map[string]*paywire.PolicyBundle, running *engine.Bundle) (ExportDecision, error) {
 	d := ExportDecision{ID: rec.ID, Point: rec.Point, At: rec.CreatedAt.UTC(), DurationMicros: rec.Duration.Microseconds(),
 		Bundle: ExportBundle{Revision: rec.BundleRevision, Hash: rec.BundleHash}, RulesFired: []ExportRule{}}
