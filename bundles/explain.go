@@ -32,12 +32,20 @@ type Payments interface {
 // document for an auditor. It reads; the only row it writes is the audit
 // entry of an export.
 type Explainer struct {
-	Payments  Payments
-	Decisions paywire.DecisionStore
-	// Bundles is the registry the decisions' revisions are looked up in.
-	Bundles paywire.BundleStore
-	// Audit records each export.
-	Audit paywire.AuditLog
+	Payments Payments
+	// Decisions reads the decision records (paywire.DecisionStore).
+	Decisions interface {
+		Decisions(ctx context.Context, merchantID, paymentID string) ([]paywire.DecisionRecord, error)
+	}
+	// Bundles is the registry the decisions' revisions are looked up in
+	// (paywire.BundleStore).
+	Bundles interface {
+		Bundles(ctx context.Context) ([]paywire.PolicyBundle, error)
+	}
+	// Audit records each export (paywire.AuditLog).
+	Audit interface {
+		Audit(ctx context.Context, e *paywire.AuditEntry) error
+	}
 	// Running returns the bundle this node runs; when it made a risk
 	// decision (same hash) the export says which attributes each rule
 	// read. Nil leaves that out.

@@ -1,6 +1,10 @@
 package bundles
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/paywire/paywire"
+)
 
 // TestRedactCardNumbers: Luhn-valid runs of 12 to 19 digits go, written
 // plain, in groups or glued to letters; what is not a card number stays.
@@ -26,4 +30,37 @@ func TestRedactCardNumbers(t *testing.T) {
 			t.Errorf("%q: %q, %v; want %q", c.in, got, changed, c.want)
 		}
 	}
+}
+
+// FuzzRedactCardNumbers: whatever a string holds, what comes back has no
+// run of digits that is a card number, redacting again changes nothing,
+// and a string without one comes back as it was.
+func FuzzRedactCardNumbers(f *testing.F) {
+	for _, s := range []string{"4111111111111111", "4111 1111 1111 1111 12/30", "3782-822463-10005", "a4012888888881881b",
+		"41111111111111111111111", "2026-12-06T09:00:00Z", "", "1 2 3 4 5 6 7 8 9 0 1 2 3", "5555555555554444 4111111111111111"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, changed := redactCardNumbers(s)
+		if !changed && out != s {
+			t.Fatalf("%q came back as %q without a change", s, out)
+		}
+		for i := 0; i < len(out); {
+			if out[i] < '0' || out[i] > '9' {
+				i++
+				continue
+			}
+			j := i
+			for j < len(out) && out[j] >= '0' && out[j] <= '9' {
+				j++
+			}
+			if run := out[i:j]; run[0] != '0' && paywire.Luhn(run) {
+				t.Fatalf("%q: %q keeps the card number %s", s, out, run)
+			}
+			i = j
+		}
+		if again, twice := redactCardNumbers(out); twice || again != out {
+			t.Fatalf("%q: redacting %q again gives %q", s, out, again)
+		}
+	})
 }
