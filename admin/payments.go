@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/engine"
 )
 
@@ -51,6 +52,9 @@ type PaymentPages struct {
 	// ActiveBundle returns the active policy bundle, which tells what
 	// each risk rule of a decision it made read; nil leaves that out.
 	ActiveBundle func() *engine.Bundle
+	// Explainer exports a payment's decisions (decisions.go); nil leaves
+	// the export out.
+	Explainer *bundles.Explainer
 }
 
 // paymentsPageSize is the list's default page; ?limit= asks for another,
@@ -65,6 +69,7 @@ func (a *App) mountPayments(r chi.Router) {
 	a.section("/admin/payments", "Payments", anyRole...)
 	r.Get("/payments", a.allow(a.paymentList, anyRole...))
 	r.Get("/payments/{merchant}/{id}", a.allow(a.paymentDetail, anyRole...))
+	a.mountDecisions(r)
 }
 
 // paymentFilterForm is the list's filter as the form holds it, kept as
@@ -268,6 +273,8 @@ type paymentDetailView struct {
 	FollowUps   []paywire.FollowUp
 	// Due counts the follow-ups still to be done.
 	Due int
+	// ExportHref is the address of the decisions' export; "" without one.
+	ExportHref string
 }
 
 type paymentEventView struct {
@@ -310,6 +317,9 @@ func (a *App) paymentDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := paymentDetailView{Payment: p, Href: paymentHref(p), Amount: p.Amount.String(), Card: paymentCard(p.Card)}
+	if a.PaymentPages.Explainer != nil {
+		v.ExportHref = decisionsHref(p)
+	}
 	money := func(minor int64) string { return paywire.Money{Amount: minor, Currency: p.Amount.Currency}.String() }
 	v.Captured, v.Refunded, v.Charged = money(p.Captured), money(p.Refunded), money(p.ChargedBack)
 	if p.Card.ExpiryMonth != 0 {

@@ -36,6 +36,9 @@ type Operator struct {
 	// Policies reads the policy bundle registry; nil: its routes answer
 	// 503.
 	Policies *bundles.Service
+	// Explainer exports a payment's decisions; nil: its route answers
+	// 503.
+	Explainer *bundles.Explainer
 	// Token is the operator's bearer token; empty turns the API off.
 	Token  string
 	Logger *slog.Logger
@@ -69,6 +72,7 @@ func (o *Operator) Mount(r chi.Router) {
 			o.mountReviews(r)
 			o.mountLists(r)
 			o.mountPolicies(r)
+			o.mountDecisions(r)
 		})
 	})
 }

@@ -193,8 +193,9 @@ func (m *Main) mountAPI() error {
 		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
 		AuthLimits: api.AuthLimits{PerAddress: m.Config.AuthFailPerAddr, PerMerchant: m.Config.AuthFailPerMerchant,
 			Passwords: m.passwordGate()}}).Mount(m.Router)
+	explainer := &bundles.Explainer{Payments: m.DB, Decisions: m.DB, Bundles: m.DB, Audit: m.DB, Running: m.Engine.Active}
 	(&api.Operator{Credentials: credentialManager(m.DB, m.Config.TokenKey), Merchants: m.DB, Reviews: m.Payments, Lists: m.DB, Policies: m.policies, Decisions: m.DB, ActiveBundle: m.Engine.Active, Logger: m.Logger,
-		Token: m.Config.OperatorToken}).Mount(m.Router)
+		Explainer: explainer, Token: m.Config.OperatorToken}).Mount(m.Router)
 	pages := &portal.Handler{Checkouts: m.Payments, Logger: m.Logger, TLS: strings.HasPrefix(public, "https://")}
 	if len(m.Sandbox) > 0 {
 		pages.ProviderOrigins = []string{public} // the sandbox's pages, under /sandbox/
@@ -209,7 +210,7 @@ func (m *Main) mountAPI() error {
 	}
 	(&admin.App{Users: m.DB, Sessions: m.DB, Audit: m.DB, Gate: m.passwordGate(), Logger: m.Logger,
 		FailuresPerAddress: m.Config.AuthFailPerAddr, FailuresPerUser: m.Config.AuthFailPerMerchant,
-		PaymentPages: admin.PaymentPages{Payments: m.DB, ActiveBundle: m.Engine.Active},
+		PaymentPages: admin.PaymentPages{Payments: m.DB, ActiveBundle: m.Engine.Active, Explainer: explainer},
 		ActionPages: admin.ActionPages{ActionService: m.Payments, ActionKeys: m.DB, ReviewAssignments: m.DB,
 			ActionOutbox: m.DB, RiskDecisions: m.DB, Manual: m.Payments},
 		MerchantPages: admin.MerchantPages{Merchants: m.DB, Credentials: credentialManager(m.DB, m.Config.TokenKey),
