@@ -260,9 +260,10 @@ type experimentResult struct {
 	High        float64  `json:"approval_rate_high"`
 	P50         *int64   `json:"latency_p50_ms"`
 	P95         *int64   `json:"latency_p95_ms"`
-	Difference  float64  `json:"difference"`
-	Z           float64  `json:"z"`
-	P           float64  `json:"p_value"`
+	// Difference, Z and P are against control: null for control itself.
+	Difference  *float64 `json:"difference"`
+	Z           *float64 `json:"z"`
+	P           *float64 `json:"p_value"`
 	Significant bool     `json:"significant"`
 	Breached    bool     `json:"guardrail_breached"`
 	Needed      int64    `json:"sample_needed"`
@@ -284,7 +285,10 @@ func exportResults(res experiments.Results, stopped map[string]*paywire.ArmStop)
 		out[i] = experimentResult{Arm: r.Arm, Control: r.Control, Weight: r.Weight, Providers: r.Providers,
 			Routed: r.Routed, Decided: r.Decided, Approved: r.Approved, InFlight: r.InFlight, Refunded: r.Refunded, ChargedBack: r.ChargedBack,
 			Rate: r.Rate, Low: r.Low, High: r.High, P50: known(r.LatencyP50), P95: known(r.LatencyP95),
-			Difference: r.Difference, Z: r.Z, P: r.P, Significant: r.Significant, Breached: r.Breached, Needed: r.Needed, StillNeeded: r.StillNeeded}
+			Significant: r.Significant, Breached: r.Breached, Needed: r.Needed, StillNeeded: r.StillNeeded}
+		if !r.Control {
+			out[i].Difference, out[i].Z, out[i].P = &r.Difference, &r.Z, &r.P
+		}
 		if s, ok := stopped[r.Arm]; ok {
 			out[i].StoppedAt, out[i].StopReason = &s.StoppedAt, s.Reason
 		}
@@ -334,7 +338,7 @@ func (a *App) experimentCSV(w http.ResponseWriter, r *http.Request) {
 		records = append(records, []string{spreadsheetSafe(v.Experiment.Name), spreadsheetSafe(e.Arm), strconv.FormatBool(e.Control), strconv.Itoa(e.Weight),
 			spreadsheetSafe(strings.Join(e.Providers, " ")), strconv.FormatInt(e.Routed, 10), strconv.FormatInt(e.Decided, 10), strconv.FormatInt(e.Approved, 10),
 			strconv.FormatInt(e.InFlight, 10), strconv.FormatInt(e.Refunded, 10), strconv.FormatInt(e.ChargedBack, 10),
-			num(e.Rate), num(e.Low), num(e.High), ms(e.P50), ms(e.P95), num(e.Difference), num(e.Z), num(e.P),
+			num(e.Rate), num(e.Low), num(e.High), ms(e.P50), ms(e.P95), optNum(e.Difference), optNum(e.Z), optNum(e.P),
 			strconv.FormatBool(e.Significant), strconv.FormatBool(e.Breached), strconv.FormatInt(e.Needed, 10), strconv.FormatInt(e.StillNeeded, 10), stoppedAt(e.StoppedAt)})
 	}
 	name := fmt.Sprintf("paywire-experiment-%s-%s-%s.csv", v.Experiment.Name, v.Form.From, v.Form.To)
@@ -342,6 +346,13 @@ func (a *App) experimentCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	cw := csv.NewWriter(w)
 	_ = cw.WriteAll(records)
+}
+
+func optNum(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f, 'f', 6, 64)
 }
 
 func stoppedAt(t *time.Time) string {
