@@ -47,15 +47,20 @@ type hostedEnv struct {
 	m                   *paywire.Merchant
 }
 
-func newHosted(t *testing.T) *hostedEnv {
+// newHosted is an env with the routed acquirers and the bank, and the more
+// providers given, all scripted by byCard.
+func newHosted(t *testing.T, more ...*fake) *hostedEnv {
 	t.Helper()
 	route := routeOf(t)
 	h := &hostedEnv{first: newFake(route[0]), second: newFake(route[1]), bank: newFake("sandbox-bank")}
 	h.soft.Store("")
-	for _, f := range []*fake{h.first, h.second, h.bank} {
+	all := append([]*fake{h.first, h.second, h.bank}, more...)
+	ps := make([]adapters.Provider, len(all))
+	for i, f := range all {
 		f.setScript(byCard(f.name, &h.soft))
+		ps[i] = f
 	}
-	h.env = newEnv(t, withProviders(h.first, h.second, h.bank))
+	h.env = newEnv(t, withProviders(ps...))
 	m, err := h.db.Merchant(ctx, "shop")
 	if err != nil {
 		t.Fatal(err)
