@@ -25,35 +25,37 @@ const (
 // batch from its cursor, so that a node that dies mid-job leaves it to
 // another.
 type Backtest struct {
-	ID       string
-	Revision int64  // the candidate
-	By       string // the back-office username that started it
+	ID       string `json:"id"`
+	Revision int64  `json:"revision"` // the candidate
+	By       string `json:"by"`       // the back-office username that started it
 	// From and To bound the decisions' created_at: From <= t < To.
-	From, To time.Time
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 	// Points, when any, are the decision points replayed; all otherwise.
-	Points []string
+	Points []string `json:"points,omitempty"`
 	// MerchantID, when set, keeps the merchant's decisions only.
-	MerchantID string
+	MerchantID string `json:"merchantId,omitempty"`
 
-	State BacktestState
+	State BacktestState `json:"state"`
 	// Total is the number of decisions in the window when the job was
 	// started; Done how many of them were replayed.
-	Total, Done int64
+	Total int64 `json:"total"`
+	Done  int64 `json:"done"`
 	// CursorAt and CursorID are the last decision replayed (created_at,
 	// id): the job continues after it.
-	CursorAt time.Time
-	CursorID string
+	CursorAt time.Time `json:"cursorAt,omitzero"`
+	CursorID string    `json:"cursorId,omitempty"`
 	// LeaseOwner is the worker running the job, until LeaseExpires.
-	LeaseOwner   string
-	LeaseExpires time.Time
+	LeaseOwner   string    `json:"leaseOwner,omitempty"`
+	LeaseExpires time.Time `json:"leaseExpires,omitzero"`
 	// Report holds the counts of the decisions replayed so far; complete
 	// when the job is done.
-	Report BacktestReport
-	Error  string // why it failed
+	Report BacktestReport `json:"report"`
+	Error  string         `json:"error,omitempty"` // why it failed
 
-	CreatedAt  time.Time
-	StartedAt  time.Time
-	FinishedAt time.Time
+	CreatedAt  time.Time `json:"createdAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // BacktestReport is what a backtest found, per decision point.
@@ -91,9 +93,9 @@ type BacktestChange struct {
 
 // BacktestSample is one changed decision of a backtest.
 type BacktestSample struct {
-	DecisionID string    `json:"decision_id"`
-	MerchantID string    `json:"merchant_id"`
-	PaymentID  string    `json:"payment_id,omitempty"`
+	DecisionID string    `json:"decisionId"`
+	MerchantID string    `json:"merchantId"`
+	PaymentID  string    `json:"paymentId,omitempty"`
 	At         time.Time `json:"at"`
 }
 

@@ -310,6 +310,12 @@ func (m *Main) Run(ctx context.Context) error {
 	bundlesDone := make(chan struct{})
 	go func() { defer close(bundlesDone); m.bundles.run(ctx) }()
 	defer func() { <-bundlesDone }()
+	// The backtest worker: claims backtest jobs with a lease; a job cut
+	// short here is continued from its cursor by another node's worker.
+	backtests := &bundles.BacktestWorker{Store: m.DB, Bundles: m.DB, Engine: m.Engine, Logger: m.Logger}
+	backtestsDone := make(chan struct{})
+	go func() { defer close(backtestsDone); _ = backtests.Run(ctx) }()
+	defer func() { <-backtestsDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
