@@ -396,7 +396,7 @@ func (t *tally) add(d paywire.DecisionRecord, r replayed, states map[string]payw
 // report returns the tally as a report: the points in the engine's order,
 // then any other; each point's changes most frequent first.
 func (t *tally) report() paywire.BacktestReport {
-	var r paywire.BacktestReport
+	r := paywire.BacktestReport{Points: []paywire.BacktestPoint{}}
 	for _, p := range t.points {
 		pp := *p
 		pp.Changes = []paywire.BacktestChange{}
