@@ -232,11 +232,15 @@ func (w *BacktestWorker) run(ctx context.Context, job *paywire.Backtest) error {
 		return w.Store.AdvanceBacktest(ctx, job, w.Name, done, time.Time{})
 	}
 	t := newTally(job.Report)
+	// The next batch is read while this one is replayed: the database's
+	// time and the engine's overlap.
+	next := w.fetch(ctx, *job)
 	for {
-		ds, err := w.Store.BacktestDecisions(ctx, job, w.Batch)
-		if err != nil {
-			return err
+		batch := <-next
+		if batch.err != nil {
+			return batch.err
 		}
+		ds := batch.ds
 		done := job.Done
 		if len(ds) == 0 {
 			job.State = paywire.BacktestDone
@@ -246,6 +250,10 @@ func (w *BacktestWorker) run(ctx context.Context, job *paywire.Backtest) error {
 			w.Logger.Info("backtest done", "backtest", job.ID, "decisions", job.Done)
 			return nil
 		}
+		last := ds[len(ds)-1]
+		after := *job
+		after.CursorAt, after.CursorID = last.CreatedAt, last.ID
+		next = w.fetch(ctx, after)
 		res := w.replay(ctx, cand, ds)
 		if err := ctx.Err(); err != nil {
 			return err // not a result: the batch was cut short
@@ -263,7 +271,6 @@ func (w *BacktestWorker) run(ctx context.Context, job *paywire.Backtest) error {
 		for i, d := range ds {
 			t.add(d, res[i], states)
 		}
-		last := ds[len(ds)-1]
 		job.Done += int64(len(ds))
 		job.CursorAt, job.CursorID = last.CreatedAt, last.ID
 		job.Report = t.report()
@@ -274,6 +281,21 @@ func (w *BacktestWorker) run(ctx context.Context, job *paywire.Backtest) error {
 			w.OnBatch(job)
 		}
 	}
+}
+
+type batch struct {
+	ds  []paywire.DecisionRecord
+	err error
+}
+
+// fetch reads the batch after job's cursor in the background.
+func (w *BacktestWorker) fetch(ctx context.Context, job paywire.Backtest) <-chan batch {
+	c := make(chan batch, 1)
+	go func() {
+		ds, err := w.Store.BacktestDecisions(ctx, &job, w.Batch)
+		c <- batch{ds, err}
+	}()
+	return c
 }
 
 // candidate compiles the job's revision after the checks a node makes.

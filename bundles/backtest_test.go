@@ -80,24 +80,30 @@ func recordDecisions(t testing.TB, db *store.DB, n int, payments []*paywire.Paym
 			p := payments[i%len(payments)]
 			merchant, payment = p.MerchantID, p.ID
 		}
-		amount := engine.Money{Minor: int64(1000 + (i*7919)%999000), Currency: "EUR", Exponent: 2}
-		switch i % 4 {
-		case 0:
-			must(e.Availability(ctx, engine.AvailabilityInput{Request: engine.AvailabilityRequest{
-				MerchantID: merchant, Kind: "deposit", Amount: amount, Country: "DE", Language: "de", CustomerID: "c", DepositMethods: []string{"card"}, Time: at}}))
-		case 1, 3:
-			must(e.Risk(ctx, engine.RiskInput{Request: engine.RiskRequest{
-				PaymentID: payment, MerchantID: merchant, Kind: "deposit", Amount: amount, Method: "card",
-				Card:     engine.Card{Brand: "visa", BIN: "411111", Last4: "1111", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: fmt.Sprintf("fp%d", i%13)},
-				Customer: engine.Customer{ID: "c", Email: "a@example.com", EmailDomain: "example.com", Country: "DE", Language: "de"},
-				Time:     at,
-			}, Features: engine.Features{CardCount24h: engine.Known(int64(i % 9)), CustomerAgeDays: engine.Known(int64(i % 30))}}))
-		case 2:
-			must(e.Route(ctx, engine.RouteInput{Request: engine.RouteRequest{
-				MerchantID: merchant, Kind: "deposit", Amount: amount, Method: "card",
-				Card: engine.RouteCard{Brand: "visa", BIN: "411111"}, Customer: engine.RouteCustomer{ID: "c", Country: "DE"},
-				RiskScore: int(i % 50), RiskAction: "allow", Time: at}}))
-		}
+		decideOne(e, i, at, merchant, payment)
+	}
+}
+
+// decideOne makes the i-th generated decision: availability, risk,
+// routing or risk again, by i.
+func decideOne(e *engine.Engine, i int, at time.Time, merchant, payment string) {
+	amount := engine.Money{Minor: int64(1000 + (i*7919)%999000), Currency: "EUR", Exponent: 2}
+	switch i % 4 {
+	case 0:
+		must(e.Availability(ctx, engine.AvailabilityInput{Request: engine.AvailabilityRequest{
+			MerchantID: merchant, Kind: "deposit", Amount: amount, Country: "DE", Language: "de", CustomerID: "c", DepositMethods: []string{"card"}, Time: at}}))
+	case 1, 3:
+		must(e.Risk(ctx, engine.RiskInput{Request: engine.RiskRequest{
+			PaymentID: payment, MerchantID: merchant, Kind: "deposit", Amount: amount, Method: "card",
+			Card:     engine.Card{Brand: "visa", BIN: "411111", Last4: "1111", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: fmt.Sprintf("fp%d", i%13)},
+			Customer: engine.Customer{ID: "c", Email: "a@example.com", EmailDomain: "example.com", Country: "DE", Language: "de"},
+			Time:     at,
+		}, Features: engine.Features{CardCount24h: engine.Known(int64(i % 9)), CustomerAgeDays: engine.Known(int64(i % 30))}}))
+	case 2:
+		must(e.Route(ctx, engine.RouteInput{Request: engine.RouteRequest{
+			MerchantID: merchant, Kind: "deposit", Amount: amount, Method: "card",
+			Card: engine.RouteCard{Brand: "visa", BIN: "411111"}, Customer: engine.RouteCustomer{ID: "c", Country: "DE"},
+			RiskScore: int(i % 50), RiskAction: "allow", Time: at}}))
 	}
 }
 
