@@ -60,6 +60,7 @@ func (a *App) mountPolicies(r chi.Router) {
 	r.Post("/policies/{rev}/reject", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))
 	r.Post("/policies/{rev}/activate", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
 	r.Post("/policies/{rev}/rollback", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
+	a.mountBacktests(r) // policy_backtest.go
 }
 
 // multipart reads a multipart form (a file upload) before checked reads

@@ -73,6 +73,7 @@ func (o *Operator) Mount(r chi.Router) {
 			o.mountLists(r)
 			o.mountPolicies(r)
 			o.mountDecisions(r)
+			o.mountBacktests(r)
 		})
 	})
 }

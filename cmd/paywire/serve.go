@@ -327,6 +327,16 @@ func (m *Main) Run(ctx context.Context) error {
 	guardrailsDone := make(chan struct{})
 	go func() { defer close(guardrailsDone); m.guardrails.run(ctx) }()
 	defer func() { <-guardrailsDone }()
+	// The backtest worker: claims backtest jobs with a lease; a job cut
+	// short here is continued from its cursor by another node's worker.
+	backtests := &bundles.BacktestWorker{Store: m.DB, Bundles: m.DB, Engine: m.Engine, Logger: m.Logger}
+	backtestsDone := make(chan struct{})
+	go func() {
+		defer close(backtestsDone)
+		<-historySeeded // as the notification worker
+		_ = backtests.Run(ctx)
+	}()
+	defer func() { <-backtestsDone }()
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {

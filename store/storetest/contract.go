@@ -47,6 +47,7 @@ func Contract(t *testing.T) {
 		{"PayoutSource", testPayoutSource},
 		{"Bundles", testBundles},
 		{"ConcurrentBundleActivations", testConcurrentBundleActivations},
+		{"Backtests", testBacktests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { ForEachDatabase(t, tt.fn) })
