@@ -32,6 +32,11 @@ type Engine struct {
 	// Verification, when set, is the key every bundle loaded must be
 	// signed with (see CompileVerified). Set it before the first Load.
 	Verification *Verification
+
+	// Shadow, when set, decides every live decision again with its
+	// candidate, off the request's path (see Shadow). Set it before the
+	// first decision.
+	Shadow *Shadow
 }
 
 // New returns an engine with no active bundle. It keeps up to cacheSize
@@ -89,6 +94,11 @@ func (e *Engine) ReadsFeatures(point string) bool {
 	if b == nil || b.points[point] == nil {
 		return true
 	}
+	// A candidate in shadow that reads them must see them too: an input
+	// without them would make it disagree for nothing.
+	if t := e.shadowing(); t != nil && (t.bundle.points[point] == nil || t.bundle.points[point].readsFeatures) {
+		return true
+	}
 	return b.points[point].readsFeatures
 }
 
@@ -99,10 +109,15 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 // policy answer gives no methods.
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	d := availability(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func availability(ctx context.Context, b *Bundle, in AvailabilityInput) AvailabilityDecision {
@@ -125,10 +140,15 @@ func availability(ctx context.Context, b *Bundle, in AvailabilityInput) Availabi
 // review with score 100 and reason policy_error.
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	d := risk(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func risk(ctx context.Context, b *Bundle, in RiskInput) RiskDecision {
@@ -155,10 +175,15 @@ func risk(ctx context.Context, b *Bundle, in RiskInput) RiskDecision {
 // answer gives no provider: the caller fails the payment with no_route.
 func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error) {
 	d := route(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
@@ -182,10 +207,15 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 // transition.
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	d := workflow(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func workflow(ctx context.Context, b *Bundle, in WorkflowInput) WorkflowDecision {
