@@ -246,7 +246,7 @@ func (db *DB) RecordShadow(ctx context.Context, shadow int64, counts []paywire.S
 				continue
 			}
 			_, err := tx.NewInsert().Model(&shadowCountRow{ShadowID: shadow, Point: c.Point, Result: c.Result, N: c.N}).
-				On("CONFLICT (shadow_id, point, result) DO UPDATE").Set("n = policy_shadow_counts.n + EXCLUDED.n").Exec(ctx)
+				On("CONFLICT (shadow_id, point, result) DO UPDATE").Set("n = ?TableAlias.n + EXCLUDED.n").Exec(ctx)
 			if err != nil {
 				return err
 			}
