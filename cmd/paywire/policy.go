@@ -54,8 +54,10 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 		return policyBuild(ctx, args[1:], stdout)
 	case "push", "submit", "approve", "reject", "activate", "rollback", "history": // policy_registry.go
 		return policyRegistry(ctx, args, stdout, getenv)
+	case "shadow": // policy_shadow.go
+		return policyShadow(ctx, args, stdout, getenv)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage)
+		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage+"\n"+policyShadowUsage)
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown policy command %q\n\n%s", args[0], policyUsage)}

@@ -310,6 +310,7 @@ func (m *Main) Run(ctx context.Context) error {
 	bundlesDone := make(chan struct{})
 	go func() { defer close(bundlesDone); m.bundles.run(ctx) }()
 	defer func() { <-bundlesDone }()
+	defer m.runShadow(ctx)() // the shadow candidate's workers (shadow_refresh.go)
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
