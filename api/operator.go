@@ -69,6 +69,7 @@ func (o *Operator) Mount(r chi.Router) {
 			o.mountReviews(r)
 			o.mountLists(r)
 			o.mountPolicies(r)
+			o.mountShadow(r) // operator_shadow.go
 		})
 	})
 }
