@@ -60,7 +60,8 @@ func (a *App) mountPolicies(r chi.Router) {
 	r.Post("/policies/{rev}/reject", a.allow(a.checked(a.policyStep), paywire.RoleCompliance))
 	r.Post("/policies/{rev}/activate", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
 	r.Post("/policies/{rev}/rollback", a.allow(a.checked(a.policyStep), paywire.RoleAdmin))
-	a.mountBacktests(r) // policy_backtest.go
+	a.mountBacktests(r)    // policy_backtest.go
+	a.mountPolicyShadow(r) // policy_shadow.go
 }
 
 // multipart reads a multipart form (a file upload) before checked reads
@@ -158,7 +159,8 @@ type policyView struct {
 	CanSubmit, CanApprove, CanActivate, CanRollback bool
 	// Why, when a step shows but cannot be taken by this user.
 	ApproveNote string
-	Reason      string // the reject or rollback form's, kept after a refusal
+	Reason      string           // the reject or rollback form's, kept after a refusal
+	Shadow      policyShadowInfo // policy_shadow.go
 }
 
 // The notices after a step.
@@ -233,6 +235,7 @@ func (a *App) renderPolicy(w http.ResponseWriter, r *http.Request, status int, r
 	}
 	v.CanActivate = b.State == paywire.BundleApproved && rev > v.Active && u.Has(paywire.RoleAdmin)
 	v.CanRollback = b.State == paywire.BundleRetired && v.WasActive && rev < v.Active && u.Has(paywire.RoleAdmin)
+	v.Shadow = a.shadowOf(r.Context(), b, u)
 	a.render(w, r, status, "policy", page{Title: fmt.Sprintf("Policy bundle revision %d", rev), Data: v, Notice: notice, Problem: problem})
 }
 

@@ -74,6 +74,7 @@ func (o *Operator) Mount(r chi.Router) {
 			o.mountPolicies(r)
 			o.mountDecisions(r)
 			o.mountBacktests(r)
+			o.mountShadow(r) // operator_shadow.go
 		})
 	})
 }

@@ -37,6 +37,9 @@ type SigningKey struct {
 type Service struct {
 	Store paywire.BundleStore
 	Users Users
+	// Shadows keeps the shadow setting and its results (shadow.go); nil:
+	// shadowing is unavailable.
+	Shadows paywire.ShadowStore
 	// Signing, when set, signs every bundle approved.
 	Signing *SigningKey
 	// Verification, when set, is the key nodes verify with: an activation

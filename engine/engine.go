@@ -36,6 +36,11 @@ type Engine struct {
 	// Verification, when set, is the key every bundle loaded must be
 	// signed with (see CompileVerified). Set it before the first Load.
 	Verification *Verification
+
+	// Shadow, when set, decides every live decision again with its
+	// candidate, off the request's path (see Shadow). Set it before the
+	// first decision.
+	Shadow *Shadow
 }
 
 // New returns an engine with no active bundle. It keeps up to cacheSize
@@ -93,6 +98,11 @@ func (e *Engine) ReadsFeatures(point string) bool {
 	if b == nil || b.points[point] == nil {
 		return true
 	}
+	// A candidate in shadow that reads them must see them too: an input
+	// without them would make it disagree for nothing.
+	if t := e.shadowing(); t != nil && (t.bundle.points[point] == nil || t.bundle.points[point].readsFeatures) {
+		return true
+	}
 	return b.points[point].readsFeatures
 }
 
@@ -103,10 +113,15 @@ func (e *Engine) Active() *Bundle { return e.active.Load() }
 // policy answer gives no methods.
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	d := availability(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func availability(ctx context.Context, b *Bundle, in AvailabilityInput) AvailabilityDecision {
@@ -129,10 +144,15 @@ func availability(ctx context.Context, b *Bundle, in AvailabilityInput) Availabi
 // review with score 100 and reason policy_error.
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	d := risk(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func risk(ctx context.Context, b *Bundle, in RiskInput) RiskDecision {
@@ -167,10 +187,15 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 			d.StoppedArm, d.Arm, d.Providers = d.Arm, c.Name, slices.Clone(c.Providers)
 		}
 	}
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
@@ -197,10 +222,15 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 // transition.
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	d := workflow(ctx, e.active.Load(), in)
-	if e.Recorder == nil {
-		return d, nil
+	if e.Recorder != nil {
+		if err := e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+			return d, err
+		}
 	}
-	return d, e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+	if t := e.shadowing(); t != nil {
+		e.Shadow.offer(t, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta)
+	}
+	return d, nil
 }
 
 func workflow(ctx context.Context, b *Bundle, in WorkflowInput) WorkflowDecision {

@@ -343,6 +343,9 @@ func (db *DB) ActivateBundle(ctx context.Context, revision int64, kind paywire.B
 		if n, _ := res.RowsAffected(); n != 1 {
 			return paywire.Errorf(paywire.ECONFLICT, "another activation happened meanwhile: look at the history and try again")
 		}
+		if err := stopShadowOfActivated(ctx, tx, now, revision, by); err != nil { // shadow.go
+			return err
+		}
 		return bundleAudit(ctx, tx, now, revision, audit)
 	})
 	return notFound(op, classify(op, err, "another revision became active meanwhile: look at the history and try again"), fmt.Sprintf("there is no policy bundle revision %d", revision))

@@ -37,6 +37,7 @@ type bundleRefresher struct {
 	status bundleStatus
 	info   *prometheus.GaugeVec
 	fails  prometheus.Counter
+	shadow *shadowFollower // the shadow setting, followed in the same loop (shadow_refresh.go)
 }
 
 // bundleStatus is what a node reports about its policy bundle on /readyz.
@@ -53,6 +54,8 @@ type bundleStatus struct {
 	// why; the node keeps running Revision meanwhile.
 	Failed int64  `json:"failedRevision,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Shadow is the revision decided in shadow beside it; absent: none.
+	Shadow *shadowStatus `json:"shadow,omitempty"`
 }
 
 // newBundleRefresher returns a refresher reporting the engine's active
@@ -91,8 +94,10 @@ func (r *bundleRefresher) set(s bundleStatus) {
 // Status returns what the node runs, for /readyz.
 func (r *bundleRefresher) Status() bundleStatus {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
+	s := r.status
+	r.mu.Unlock()
+	s.Shadow = r.shadow.Status()
+	return s
 }
 
 // refresh loads the active revision when it moved. A database error is
@@ -139,7 +144,7 @@ func (r *bundleRefresher) refresh(ctx context.Context) error {
 
 // run refreshes until ctx ends.
 func (r *bundleRefresher) run(ctx context.Context) {
-	every(ctx, r.Every, r.refresh, func(err error) {
+	every(ctx, r.Every, r.tick, func(err error) {
 		r.Logger.Warn("active policy bundle not read; the running bundle stays active", "error", err)
 	})
 }
@@ -157,7 +162,8 @@ func (m *Main) openBundles(ctx context.Context) error {
 		every = time.Second
 	}
 	m.bundles = newBundleRefresher(m.DB, m.Engine, v, m.Logger, every, m.Registry)
-	m.policies = &bundles.Service{Store: m.DB, Users: m.DB, Verification: v}
+	m.bundles.shadow = newShadowFollower(m.DB, m.DB, m.Engine, v, m.Logger, m.Config.PolicyShadowQueue, m.Config.PolicyShadowWorkers, m.Registry)
+	m.policies = &bundles.Service{Store: m.DB, Users: m.DB, Shadows: m.DB, Verification: v}
 	if m.Config.PolicySigningKey != "" {
 		key, err := os.ReadFile(m.Config.PolicySigningKey)
 		if err != nil {
@@ -173,6 +179,10 @@ func (m *Main) openBundles(ctx context.Context) error {
 	// nobody approved for now.
 	if s := m.bundles.Status(); s.Failed != 0 {
 		return fmt.Errorf("the active policy bundle, revision %d, cannot be loaded: %s (check --policy-verification-key, or roll back)", s.Failed, s.Error)
+	}
+	// The shadow is off the request's path: a node starts without it.
+	if err := m.bundles.shadow.refresh(ctx); err != nil {
+		m.Logger.Warn("policy shadow setting not read; retried every --policy-poll", "error", err)
 	}
 	return nil
 }

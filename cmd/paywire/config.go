@@ -50,6 +50,8 @@ type Config struct {
 	// ExperimentGuardrail is how often a node checks the running
 	// experiments' guardrails.
 	ExperimentGuardrail time.Duration
+	PolicyShadowQueue   int // live decisions waiting for the shadow's candidate; more are dropped
+	PolicyShadowWorkers int // goroutines deciding them
 }
 
 // option is one setting. The table below is the single list of settings:
@@ -90,6 +92,8 @@ var options = []option{
 	{"policy-key-alg", "PAYWIRE_POLICY_KEY_ALG", "RS256", "algorithm of the policy signing and verification keys: RS256, PS256, ES256, HS256, ...", "serve, policy"},
 	{"policy-key-id", "PAYWIRE_POLICY_KEY_ID", "paywire", "key id that policy bundle signatures name", "serve, policy"},
 	{"experiment-guardrail", "PAYWIRE_EXPERIMENT_GUARDRAIL", "1m", "how often a node checks the running routing experiments' guardrails and stops an arm that breaches its own (1s at least); every node reads the stopped arms as often as --policy-poll", "serve"},
+	{"policy-shadow-queue", "PAYWIRE_POLICY_SHADOW_QUEUE", "1024", "live decisions a node keeps waiting for the shadow candidate (`paywire policy shadow`); when the queue is full they are dropped and counted, never waited for", "serve"},
+	{"policy-shadow-workers", "PAYWIRE_POLICY_SHADOW_WORKERS", "1", "goroutines per node deciding the queued live decisions with the shadow candidate", "serve"},
 	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
 	{"", "PAYWIRE_TOKEN_KEY", "(random per start)", "64 hex characters: the key that signs redirect links; set the same key on every node", "serve"},
 	{"", "PAYWIRE_DEMO_SECRET", "(random, printed once)", "API secret of the demo merchant, with --demo", "serve"},
@@ -167,7 +171,8 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		flag string
 		min  int
 		to   *int
-	}{{"auth-fail-per-address", 1, &c.AuthFailPerAddr}, {"auth-fail-per-merchant", 1, &c.AuthFailPerMerchant}, {"password-checks", 1, &c.PasswordChecks}}
+	}{{"auth-fail-per-address", 1, &c.AuthFailPerAddr}, {"auth-fail-per-merchant", 1, &c.AuthFailPerMerchant}, {"password-checks", 1, &c.PasswordChecks},
+		{"policy-shadow-queue", 1, &c.PolicyShadowQueue}, {"policy-shadow-workers", 1, &c.PolicyShadowWorkers}}
 	for _, n := range counts {
 		if values[n.flag] == nil {
 			continue
@@ -192,6 +197,9 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 			errs = append(errs, fmt.Errorf("--%s: %q is not a duration of at least %s", d.flag, str(d.flag), d.min))
 		}
 		*d.to = v
+	}
+	if c.PolicyShadowQueue > 1<<20 || c.PolicyShadowWorkers > 64 {
+		errs = append(errs, fmt.Errorf("--policy-shadow-queue is at most %d and --policy-shadow-workers at most 64", 1<<20))
 	}
 	if c.PolicyPoll > 5*time.Second {
 		errs = append(errs, fmt.Errorf("--policy-poll: %q is longer than 5s: nodes must run an activated revision within 5 s", str("policy-poll")))

@@ -38,6 +38,9 @@ Usage:
   paywire policy test|eval|build  test, evaluate or package a policy bundle
   paywire policy push|submit|approve|activate|rollback|history
                                   the life cycle of policy bundles in the database (run on every node)
+  paywire policy shadow --revision N|--stop|status
+                                  decide live traffic again with a candidate revision, off the
+                                  request's path, and count where it disagrees
   paywire merchant ...            create merchants; issue, rotate, revoke and list API secrets
   paywire list add|remove|show    block and allow lists that policies read (in effect within seconds)
   paywire review list|approve|decline

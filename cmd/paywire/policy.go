@@ -43,7 +43,7 @@ test and eval refuse a bundle not signed with it.
 
 func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Reader, getenv func(string) string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("say which policy command\n\n" + policyUsage + "\n" + policyRegistryUsage + policyBacktestUsage + "\n" + policyExplainUsage)}
+		return usageError{errors.New("say which policy command\n\n" + policyUsage + "\n" + policyRegistryUsage + policyBacktestUsage + "\n" + policyShadowUsage + "\n" + policyExplainUsage)}
 	}
 	switch args[0] {
 	case "test":
@@ -60,8 +60,10 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer, stdin io.Re
 		return policyExplain(ctx, args[1:], stdout, getenv)
 	case "backtest": // policy_backtest.go
 		return policyBacktest(ctx, args, stdout, getenv)
+	case "shadow": // policy_shadow.go
+		return policyShadow(ctx, args, stdout, getenv)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage+policyBacktestUsage+"\n"+policyExplainUsage)
+		fmt.Fprint(stdout, policyUsage+"\n"+policyRegistryUsage+policyBacktestUsage+"\n"+policyShadowUsage+"\n"+policyExplainUsage)
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown policy command %q\n\n%s", args[0], policyUsage)}

@@ -337,6 +337,7 @@ func (m *Main) Run(ctx context.Context) error {
 		_ = backtests.Run(ctx)
 	}()
 	defer func() { <-backtestsDone }()
+	defer m.runShadow(ctx)() // the shadow candidate's workers (shadow_refresh.go)
 	m.Logger.Info("paywire is serving", "addr", "http://"+m.Addr(), "database", string(m.DB.Dialect()), "demo", m.Config.Demo)
 
 	select {
