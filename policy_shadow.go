@@ -39,6 +39,44 @@ type ShadowCount struct {
 	N      int64
 }
 
+// ShadowPointCounts are one decision point's comparisons by result.
+type ShadowPointCounts struct {
+	Point    string `json:"point"`
+	Agree    int64  `json:"agree"`
+	Disagree int64  `json:"disagree"`
+	Error    int64  `json:"error"`
+	Dropped  int64  `json:"dropped"`
+}
+
+// CountsByPoint folds counts into one row per point that has any, in the
+// order of points.
+func CountsByPoint(counts []ShadowCount, points []string) []ShadowPointCounts {
+	out := []ShadowPointCounts{}
+	for _, p := range points {
+		row, seen := ShadowPointCounts{Point: p}, false
+		for _, c := range counts {
+			if c.Point != p {
+				continue
+			}
+			seen = true
+			switch c.Result {
+			case ShadowAgree:
+				row.Agree += c.N
+			case ShadowDisagree:
+				row.Disagree += c.N
+			case ShadowError:
+				row.Error += c.N
+			case ShadowDropped:
+				row.Dropped += c.N
+			}
+		}
+		if seen {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
 // ShadowDisagreement is a live decision the candidate decided otherwise.
 // Outcomes are engine.Outcome's words ("review", "sandbox>stripe").
 type ShadowDisagreement struct {

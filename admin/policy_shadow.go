@@ -56,9 +56,8 @@ func (a *App) shadowOf(ctx context.Context, b *paywire.PolicyBundle, u *paywire.
 }
 
 type shadowPointRow struct {
-	Point                           string
-	Agree, Disagree, Error, Dropped int64
-	Rate                            string // disagreements per compared decision, in percent
+	paywire.ShadowPointCounts
+	Rate string // disagreements per compared decision, in percent
 }
 
 type shadowView struct {
@@ -103,30 +102,12 @@ func (a *App) renderShadow(w http.ResponseWriter, r *http.Request, status int, n
 	v := shadowView{Status: st, Point: q.Get("point"), Merch: strings.TrimSpace(q.Get("merchant")),
 		AllPoints: []string{"availability", "risk", "routing", "workflow"}}
 	v.CanStop = st.Shadow != nil && st.Shadow.Running() && currentOf(r.Context()).user.Has(policyShadowers...)
-	for _, p := range v.AllPoints {
-		row, seen := shadowPointRow{Point: p}, false
-		for _, c := range st.Counts {
-			if c.Point != p {
-				continue
-			}
-			seen = true
-			switch c.Result {
-			case paywire.ShadowAgree:
-				row.Agree = c.N
-			case paywire.ShadowDisagree:
-				row.Disagree = c.N
-			case paywire.ShadowError:
-				row.Error = c.N
-			case paywire.ShadowDropped:
-				row.Dropped = c.N
-			}
-		}
+	for _, c := range paywire.CountsByPoint(st.Counts, v.AllPoints) {
+		row := shadowPointRow{ShadowPointCounts: c}
 		if n := row.Agree + row.Disagree; n > 0 {
 			row.Rate = fmt.Sprintf("%.2f %%", 100*float64(row.Disagree)/float64(n))
 		}
-		if seen {
-			v.Points = append(v.Points, row)
-		}
+		v.Points = append(v.Points, row)
 	}
 	if st.Shadow != nil {
 		v.Rows, err = a.Policies.Disagreements(r.Context(), paywire.ShadowFilter{Shadow: st.Shadow.ID, Point: v.Point, MerchantID: v.Merch, Before: before, Limit: shadowPage})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/bundles"
+	"github.com/paywire/paywire/engine"
 )
 
 // The shadow of a candidate policy bundle, read through the operator API:
@@ -29,13 +30,7 @@ type OperatorShadow struct {
 }
 
 // OperatorShadowCounts are a point's comparisons by result.
-type OperatorShadowCounts struct {
-	Point    string `json:"point"`
-	Agree    int64  `json:"agree"`
-	Disagree int64  `json:"disagree"`
-	Error    int64  `json:"error"`
-	Dropped  int64  `json:"dropped"`
-}
+type OperatorShadowCounts = paywire.ShadowPointCounts
 
 // OperatorDisagreement is a live decision the candidate decided otherwise.
 type OperatorDisagreement struct {
@@ -63,34 +58,6 @@ func toOperatorShadow(s *paywire.PolicyShadow) *OperatorShadow {
 	}
 	return &OperatorShadow{ID: s.ID, Revision: s.Revision, Running: s.Running(), StartedBy: s.StartedBy, StartedAt: s.StartedAt.UTC(),
 		StoppedBy: s.StoppedBy, StoppedAt: optionalTime(s.StoppedAt), StopReason: s.StopReason}
-}
-
-// shadowPoints folds counts into one row per point that has any.
-func shadowPoints(counts []paywire.ShadowCount) []OperatorShadowCounts {
-	out := []OperatorShadowCounts{}
-	for _, p := range []string{"availability", "risk", "routing", "workflow"} {
-		row, seen := OperatorShadowCounts{Point: p}, false
-		for _, c := range counts {
-			if c.Point != p {
-				continue
-			}
-			seen = true
-			switch c.Result {
-			case paywire.ShadowAgree:
-				row.Agree += c.N
-			case paywire.ShadowDisagree:
-				row.Disagree += c.N
-			case paywire.ShadowError:
-				row.Error += c.N
-			case paywire.ShadowDropped:
-				row.Dropped += c.N
-			}
-		}
-		if seen {
-			out = append(out, row)
-		}
-	}
-	return out
 }
 
 // int64Query reads a positive whole number from the query; 0 when absent.
@@ -126,7 +93,7 @@ func operatorShadowStatus(st bundles.ShadowStatus) any {
 		Active  int64                  `json:"active"`
 		Counts  []OperatorShadowCounts `json:"counts"`
 		Earlier []OperatorShadow       `json:"earlier"`
-	}{Shadow: toOperatorShadow(st.Shadow), Active: st.Active, Counts: shadowPoints(st.Counts), Earlier: []OperatorShadow{}}
+	}{Shadow: toOperatorShadow(st.Shadow), Active: st.Active, Counts: paywire.CountsByPoint(st.Counts, engine.Points), Earlier: []OperatorShadow{}}
 	for i := range st.Earlier {
 		out.Earlier = append(out.Earlier, *toOperatorShadow(&st.Earlier[i]))
 	}

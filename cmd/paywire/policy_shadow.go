@@ -130,13 +130,7 @@ type shadowPeriodJSON struct {
 	StopReason string     `json:"stopReason,omitempty"`
 }
 
-type shadowPointJSON struct {
-	Point    string `json:"point"`
-	Agree    int64  `json:"agree"`
-	Disagree int64  `json:"disagree"`
-	Error    int64  `json:"error"`
-	Dropped  int64  `json:"dropped"`
-}
+type shadowPointJSON = paywire.ShadowPointCounts
 
 type disagreementJSON struct {
 	ID             int64     `json:"id"`
@@ -151,37 +145,8 @@ type disagreementJSON struct {
 	ShadowOutcome  string    `json:"shadowOutcome"`
 }
 
-// byPoint folds counts into one row per point, in the points' order.
-func byPoint(counts []paywire.ShadowCount) []shadowPointJSON {
-	rows := []shadowPointJSON{}
-	for _, p := range []string{engine.PointAvailability, engine.PointRisk, engine.PointRouting, engine.PointWorkflow} {
-		r := shadowPointJSON{Point: p}
-		seen := false
-		for _, c := range counts {
-			if c.Point != p {
-				continue
-			}
-			seen = true
-			switch c.Result {
-			case paywire.ShadowAgree:
-				r.Agree += c.N
-			case paywire.ShadowDisagree:
-				r.Disagree += c.N
-			case paywire.ShadowError:
-				r.Error += c.N
-			case paywire.ShadowDropped:
-				r.Dropped += c.N
-			}
-		}
-		if seen {
-			rows = append(rows, r)
-		}
-	}
-	return rows
-}
-
 func shadowStatusJSON(s bundles.ShadowStatus) shadowJSON {
-	out := shadowJSON{Active: s.Active, Counts: byPoint(s.Counts), Disagreements: []disagreementJSON{}}
+	out := shadowJSON{Active: s.Active, Counts: paywire.CountsByPoint(s.Counts, engine.Points), Disagreements: []disagreementJSON{}}
 	if sh := s.Shadow; sh != nil {
 		out.Shadow = &shadowPeriodJSON{ID: sh.ID, Revision: sh.Revision, Running: sh.Running(), StartedBy: sh.StartedBy, StartedAt: sh.StartedAt,
 			StoppedBy: sh.StoppedBy, StopReason: sh.StopReason}
@@ -216,7 +181,7 @@ func printShadowStatus(w io.Writer, s bundles.ShadowStatus) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPOINT\tAGREE\tDISAGREE\tERROR\tDROPPED\tDISAGREE %")
-	for _, r := range byPoint(s.Counts) {
+	for _, r := range paywire.CountsByPoint(s.Counts, engine.Points) {
 		pct := "-"
 		if n := r.Agree + r.Disagree; n > 0 {
 			pct = fmt.Sprintf("%.2f", 100*float64(r.Disagree)/float64(n))
