@@ -52,7 +52,9 @@ func (o *Operator) mountShadow(r chi.Router) {
 	r.Get("/policy/shadow/disagreements", o.json(o.withPolicies(o.shadowDisagreements)))
 }
 
-func toOperatorShadow(s *paywire.PolicyShadow) *OperatorShadow {
+// ShadowOf is a shadow period as the operator API (and the CLI's --json)
+// shows it; nil for none.
+func ShadowOf(s *paywire.PolicyShadow) *OperatorShadow {
 	if s == nil {
 		return nil
 	}
@@ -93,9 +95,9 @@ func operatorShadowStatus(st bundles.ShadowStatus) any {
 		Active  int64                  `json:"active"`
 		Counts  []OperatorShadowCounts `json:"counts"`
 		Earlier []OperatorShadow       `json:"earlier"`
-	}{Shadow: toOperatorShadow(st.Shadow), Active: st.Active, Counts: paywire.CountsByPoint(st.Counts, engine.Points), Earlier: []OperatorShadow{}}
+	}{Shadow: ShadowOf(st.Shadow), Active: st.Active, Counts: paywire.CountsByPoint(st.Counts, engine.Points), Earlier: []OperatorShadow{}}
 	for i := range st.Earlier {
-		out.Earlier = append(out.Earlier, *toOperatorShadow(&st.Earlier[i]))
+		out.Earlier = append(out.Earlier, *ShadowOf(&st.Earlier[i]))
 	}
 	return out
 }
@@ -127,12 +129,18 @@ func (o *Operator) shadowDisagreements(r *http.Request) (int, any, error) {
 		Next          int64                  `json:"next,omitempty"`
 	}{Disagreements: make([]OperatorDisagreement, 0, len(ds))}
 	for _, d := range ds {
-		out.Disagreements = append(out.Disagreements, OperatorDisagreement{ID: d.ID, Shadow: d.Shadow, At: d.At.UTC(), Point: d.Point,
-			MerchantID: d.MerchantID, PaymentID: d.PaymentID, DecisionID: d.DecisionID, LiveRevision: d.LiveRevision,
-			LiveOutcome: d.LiveOutcome, ShadowRevision: d.ShadowRevision, ShadowOutcome: d.ShadowOutcome})
+		out.Disagreements = append(out.Disagreements, DisagreementOf(d))
 	}
 	if len(ds) == f.Limit {
 		out.Next = ds[len(ds)-1].ID
 	}
 	return http.StatusOK, out, nil
+}
+
+// DisagreementOf is a disagreement as the operator API (and the CLI's
+// --json) shows it.
+func DisagreementOf(d paywire.ShadowDisagreement) OperatorDisagreement {
+	return OperatorDisagreement{ID: d.ID, Shadow: d.Shadow, At: d.At.UTC(), Point: d.Point,
+		MerchantID: d.MerchantID, PaymentID: d.PaymentID, DecisionID: d.DecisionID, LiveRevision: d.LiveRevision,
+		LiveOutcome: d.LiveOutcome, ShadowRevision: d.ShadowRevision, ShadowOutcome: d.ShadowOutcome}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paywire/paywire"
+	"github.com/paywire/paywire/api"
 	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/engine"
 )
@@ -111,54 +112,20 @@ func policyShadow(ctx context.Context, args []string, stdout io.Writer, getenv f
 	return nil
 }
 
-// shadowJSON is the status as `policy shadow status --json` prints it.
+// shadowJSON is the status as `policy shadow status --json` prints it, in
+// the operator API's shapes.
 type shadowJSON struct {
-	Shadow        *shadowPeriodJSON  `json:"shadow"`
-	Active        int64              `json:"active"`
-	Counts        []shadowPointJSON  `json:"counts"`
-	Disagreements []disagreementJSON `json:"disagreements"`
-}
-
-type shadowPeriodJSON struct {
-	ID         int64      `json:"id"`
-	Revision   int64      `json:"revision"`
-	Running    bool       `json:"running"`
-	StartedBy  string     `json:"startedBy"`
-	StartedAt  time.Time  `json:"startedAt"`
-	StoppedBy  string     `json:"stoppedBy,omitempty"`
-	StoppedAt  *time.Time `json:"stoppedAt,omitempty"`
-	StopReason string     `json:"stopReason,omitempty"`
-}
-
-type shadowPointJSON = paywire.ShadowPointCounts
-
-type disagreementJSON struct {
-	ID             int64     `json:"id"`
-	At             time.Time `json:"at"`
-	Point          string    `json:"point"`
-	MerchantID     string    `json:"merchantId"`
-	PaymentID      string    `json:"paymentId,omitempty"`
-	DecisionID     string    `json:"decisionId"`
-	LiveRevision   string    `json:"liveRevision"`
-	LiveOutcome    string    `json:"liveOutcome"`
-	ShadowRevision string    `json:"shadowRevision"`
-	ShadowOutcome  string    `json:"shadowOutcome"`
+	Shadow        *api.OperatorShadow         `json:"shadow"`
+	Active        int64                       `json:"active"`
+	Counts        []paywire.ShadowPointCounts `json:"counts"`
+	Disagreements []api.OperatorDisagreement  `json:"disagreements"`
 }
 
 func shadowStatusJSON(s bundles.ShadowStatus) shadowJSON {
-	out := shadowJSON{Active: s.Active, Counts: paywire.CountsByPoint(s.Counts, engine.Points), Disagreements: []disagreementJSON{}}
-	if sh := s.Shadow; sh != nil {
-		out.Shadow = &shadowPeriodJSON{ID: sh.ID, Revision: sh.Revision, Running: sh.Running(), StartedBy: sh.StartedBy, StartedAt: sh.StartedAt,
-			StoppedBy: sh.StoppedBy, StopReason: sh.StopReason}
-		if !sh.StoppedAt.IsZero() {
-			t := sh.StoppedAt
-			out.Shadow.StoppedAt = &t
-		}
-	}
+	out := shadowJSON{Shadow: api.ShadowOf(s.Shadow), Active: s.Active, Counts: paywire.CountsByPoint(s.Counts, engine.Points),
+		Disagreements: []api.OperatorDisagreement{}}
 	for _, d := range s.Recent {
-		out.Disagreements = append(out.Disagreements, disagreementJSON{ID: d.ID, At: d.At, Point: d.Point, MerchantID: d.MerchantID,
-			PaymentID: d.PaymentID, DecisionID: d.DecisionID, LiveRevision: d.LiveRevision, LiveOutcome: d.LiveOutcome,
-			ShadowRevision: d.ShadowRevision, ShadowOutcome: d.ShadowOutcome})
+		out.Disagreements = append(out.Disagreements, api.DisagreementOf(d))
 	}
 	return out
 }

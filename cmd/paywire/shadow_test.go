@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/policies"
 	"github.com/paywire/paywire/rules"
@@ -156,7 +157,7 @@ func testShadowOnLiveTraffic(t *testing.T, db string) {
 	if s.Shadow == nil || !s.Shadow.Running || fmt.Sprint(s.Shadow.Revision) != cand || s.Shadow.StartedBy != "bob" {
 		t.Fatalf("status: %+v", s.Shadow)
 	}
-	if len(s.Counts) != 1 || s.Counts[0] != (shadowPointJSON{Point: "risk", Agree: 3, Disagree: 3}) {
+	if len(s.Counts) != 1 || s.Counts[0] != (paywire.ShadowPointCounts{Point: "risk", Agree: 3, Disagree: 3}) {
 		t.Errorf("counts %+v; want risk: 3 agree, 3 disagree", s.Counts)
 	}
 	var got []string
@@ -250,7 +251,7 @@ func TestShadowDropsWhatItCannotQueue(t *testing.T) {
 	if err := m.Engine.Shadow.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if s := c.shadowStatus(); len(s.Counts) != 1 || s.Counts[0] != (shadowPointJSON{Point: "risk", Disagree: 2, Dropped: 5}) {
+	if s := c.shadowStatus(); len(s.Counts) != 1 || s.Counts[0] != (paywire.ShadowPointCounts{Point: "risk", Disagree: 2, Dropped: 5}) {
 		t.Errorf("counts %+v; want risk: 2 disagree, 5 dropped", s.Counts)
 	}
 	var buf bytes.Buffer
