@@ -14,6 +14,9 @@ type ExperimentRequest struct {
 	// MerchantID limits the tallies to one merchant; "" counts every
 	// merchant's payments.
 	MerchantID string
+	// Latencies asks for the attempts' latencies too (a read of every
+	// attempt of the payments counted); the guardrail needs none.
+	Latencies bool
 }
 
 // Validate checks the request. Returns EINVALID with the first problem.

@@ -138,7 +138,7 @@ func (a *App) experimentRequest(r *http.Request) (*engine.Experiment, experiment
 		effect = pts / 100
 	}
 	f.Effect = strconv.FormatFloat(effect*100, 'f', -1, 64)
-	req := paywire.ExperimentRequest{Experiment: x.Name, From: from, To: to.AddDate(0, 0, 1), MerchantID: f.Merchant}
+	req := paywire.ExperimentRequest{Experiment: x.Name, From: from, To: to.AddDate(0, 0, 1), MerchantID: f.Merchant, Latencies: true}
 	if from.After(to) {
 		return x, f, req, 0, paywire.Errorf(paywire.EINVALID, "the start date %s is after the end date %s", f.From, f.To)
 	}

@@ -15,8 +15,8 @@ import (
 // in [r.From, r.To), of one merchant or of all; see paywire.ArmTally for
 // what is counted. Arms are ordered by name; an arm that routed nothing
 // has no tally. The payments are found by their routing_experiment
-// (migration 0023's index), and the attempts' latencies are read from the
-// attempts of those payments.
+// (migration 0023's index); with r.Latencies, the attempts' latencies are
+// read from the attempts of those payments.
 //
 // Returns EINVALID for an invalid request.
 func (db *DB) ExperimentTallies(ctx context.Context, r paywire.ExperimentRequest) ([]paywire.ArmTally, error) {
@@ -65,6 +65,10 @@ func (db *DB) ExperimentTallies(ctx context.Context, r paywire.ExperimentRequest
 		byArm[row.Arm] = &out[i]
 	}
 
+	if !r.Latencies {
+		slices.SortFunc(out, func(a, b paywire.ArmTally) int { return strings.Compare(a.Arm, b.Arm) })
+		return out, nil
+	}
 	var attempts []struct {
 		Arm       string    `bun:"arm"`
 		CreatedAt time.Time `bun:"created_at"`

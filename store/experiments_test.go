@@ -53,8 +53,9 @@ func TestExperimentTallies(t *testing.T) {
 
 		day := func(d int) time.Time { return adminAt.Add(time.Duration(d) * 24 * time.Hour) }
 		for _, r := range []paywire.ExperimentRequest{
-			{Experiment: "exp-a", From: day(0), To: day(10)},
-			{Experiment: "exp-b", From: day(0), To: day(10)},
+			{Experiment: "exp-a", From: day(0), To: day(10), Latencies: true},
+			{Experiment: "exp-b", From: day(0), To: day(10), Latencies: true},
+			{Experiment: "exp-b", From: day(0), To: day(10)}, // no latencies asked, none read
 			{Experiment: "exp-a", From: day(2), To: day(5), MerchantID: "m1"},
 			{Experiment: "exp-a", From: day(20), To: day(21)},
 			{Experiment: "nothing", From: day(0), To: day(10)},
@@ -95,15 +96,17 @@ func TestExperimentTallies(t *testing.T) {
 			wantList := []paywire.ArmTally{}
 			for _, arm := range []string{"control", "treatment"} {
 				if w := want[arm]; w != nil {
-					if r.MerchantID == "" && r.From.Equal(day(0)) {
+					if r.Latencies {
 						w.Latencies = slices.Sorted(slices.Values(latency[r.Experiment+"/"+arm]))
 					}
 					wantList = append(wantList, *w)
 				}
 			}
-			if r.MerchantID != "" || !r.From.Equal(day(0)) { // latencies checked on the whole history
+			if !r.Latencies {
 				for i := range got {
-					got[i].Latencies = nil
+					if got[i].Latencies != nil {
+						t.Errorf("%+v: latencies read though not asked for", r)
+					}
 				}
 			}
 			if len(got) == 0 {

@@ -35,7 +35,7 @@ func TestBrowserExperimentPage(t *testing.T) {
 	arm := x.Assign("customer-DE").Name // the demo shop's customer in Germany
 	today := time.Now().UTC()
 	tallies, err := e.main.DB.ExperimentTallies(context.Background(), paywire.ExperimentRequest{Experiment: x.Name,
-		From: today.Add(-time.Hour), To: today.Add(time.Hour)})
+		From: today.Add(-time.Hour), To: today.Add(time.Hour), Latencies: true})
 	if err != nil || len(tallies) != 1 || tallies[0].Arm != arm || tallies[0].Approved != 2 || len(tallies[0].Latencies) != 2 {
 		t.Fatalf("tallies of %s: %+v, %v; want both payments approved in arm %s", x.Name, tallies, err, arm)
 	}
