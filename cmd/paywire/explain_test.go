@@ -8,15 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/store"
 	"github.com/paywire/paywire/store/storetest"
 )
 
-// TestPolicyEvalPayment: policy eval --payment explains a stored payment's
-// recorded risk decision (each rule's score and what it read, the features
-// known) and decides it again on the same input with the bundle.
-func TestPolicyEvalPayment(t *testing.T) {
+// cliPayment is a migrated SQLite database in a file, for the CLI to open,
+// with merchant shop, its payment of reference ref, and the engine serve
+// would build on it (recording its decisions there).
+func cliPayment(t *testing.T, ref string) (string, *store.DB, *paywire.Payment, *engine.Engine) {
+	t.Helper()
 	ctx := context.Background()
 	dsn := filepath.Join(t.TempDir(), "p.db")
 	db, err := store.Open(ctx, dsn)
@@ -27,11 +29,20 @@ func TestPolicyEvalPayment(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedMerchant(t, db, "shop")
-	p := storetest.SeedPayment(t, db, "shop", "explain-1")
+	p := storetest.SeedPayment(t, db, "shop", ref)
 	e, err := newEngine(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dsn, db, p, e
+}
+
+// TestPolicyEvalPayment: policy eval --payment explains a stored payment's
+// recorded risk decision (each rule's score and what it read, the features
+// known) and decides it again on the same input with the bundle.
+func TestPolicyEvalPayment(t *testing.T) {
+	ctx := context.Background()
+	dsn, db, p, e := cliPayment(t, "explain-1")
 	in := engine.RiskInput{Request: engine.RiskRequest{PaymentID: p.ID, MerchantID: "shop", Kind: "deposit",
 		Amount: engine.Money{Minor: 4999, Currency: "EUR", Exponent: 2}, Method: "card",
 		Card:     engine.Card{Brand: "visa", BIN: "401288", Last4: "1881", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: "fp"},

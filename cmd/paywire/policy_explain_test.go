@@ -11,8 +11,6 @@ import (
 
 	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/engine"
-	"github.com/paywire/paywire/store"
-	"github.com/paywire/paywire/store/storetest"
 )
 
 // TestPolicyExplain: policy explain prints a payment's decisions as the
@@ -22,20 +20,7 @@ import (
 // apart.
 func TestPolicyExplain(t *testing.T) {
 	ctx := context.Background()
-	dsn := filepath.Join(t.TempDir(), "p.db")
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	storetest.SeedMerchant(t, db, "shop")
-	p := storetest.SeedPayment(t, db, "shop", "explain-cli-1")
-	e, err := newEngine(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, db, p, e := cliPayment(t, "explain-cli-1")
 	in := engine.RiskInput{Request: engine.RiskRequest{PaymentID: p.ID, MerchantID: "shop", Kind: "deposit",
 		Amount: engine.Money{Minor: 1000, Currency: "EUR", Exponent: 2}, Method: "card",
 		Card:     engine.Card{Brand: "visa", BIN: "401288", Last4: "1881", ExpiryMonth: 12, ExpiryYear: 2030, Fingerprint: "fp"},
