@@ -199,6 +199,11 @@ type StateChange struct {
 	// Audit records who made the change and why (a person's decision),
 	// in its transaction.
 	Audit *AuditEntry
+	// Decisions are the records of the decisions that led to the change,
+	// written with it: a request's decisions commit with what they
+	// decided, in its one transaction. ID and CreatedAt are filled where
+	// empty.
+	Decisions []DecisionRecord
 	// Approval records a person's approval of a payment held for review,
 	// with the change it leads to (or alone, while more approvals are
 	// needed). Returns ECONFLICT when its Seq was taken meanwhile (a

@@ -28,6 +28,10 @@ type DecisionStore interface {
 	// SaveDecision stores a record and fills ID when empty and CreatedAt.
 	SaveDecision(ctx context.Context, d *DecisionRecord) error
 
+	// SaveDecisions stores records in one statement, filling ID and
+	// CreatedAt where they are empty.
+	SaveDecisions(ctx context.Context, ds []DecisionRecord) error
+
 	// Decisions returns the records of a payment, oldest first.
 	Decisions(ctx context.Context, merchantID, paymentID string) ([]DecisionRecord, error)
 }

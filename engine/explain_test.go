@@ -15,6 +15,11 @@ func (d *decisionMem) SaveDecision(_ context.Context, r *paywire.DecisionRecord)
 	return nil
 }
 
+func (d *decisionMem) SaveDecisions(_ context.Context, rs []paywire.DecisionRecord) error {
+	d.recs = append(d.recs, rs...)
+	return nil
+}
+
 func (d *decisionMem) Decisions(context.Context, string, string) ([]paywire.DecisionRecord, error) {
 	return d.recs, nil
 }

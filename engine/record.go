@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"time"
 
 	"github.com/paywire/paywire"
 )
@@ -30,7 +32,9 @@ func (e *Engine) record(ctx context.Context, point, merchantID, paymentID string
 	return e.Recorder.Record(ctx, &Record{Point: point, MerchantID: merchantID, PaymentID: paymentID, Input: in, Output: out, Meta: m})
 }
 
-// StoreRecorder records decisions in a paywire.DecisionStore, as JSON.
+// StoreRecorder records decisions in a paywire.DecisionStore, as JSON: at
+// once, or, when the context carries Pending (WithPending), with the change
+// the request writes next.
 type StoreRecorder struct {
 	Store paywire.DecisionStore
 }
@@ -49,9 +53,77 @@ func (s StoreRecorder) Record(ctx context.Context, r *Record) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.SaveDecision(ctx, &paywire.DecisionRecord{
+	d := paywire.DecisionRecord{
 		ID: r.Meta.DecisionID, Point: r.Point, MerchantID: r.MerchantID, PaymentID: r.PaymentID,
 		BundleRevision: r.Meta.BundleRevision, BundleHash: r.Meta.BundleHash,
 		Input: in, Output: out, RulesFired: fired, Duration: r.Meta.Duration,
-	})
+	}
+	if p, ok := ctx.Value(pendingKey{}).(*Pending); ok {
+		// Decided now; stored with what it decides.
+		d.CreatedAt = p.now()
+		p.add(d)
+		return nil
+	}
+	return s.Store.SaveDecision(ctx, &d)
+}
+
+// Pending holds the decision records of one request until the change
+// they lead to is written with them (paywire.StateChange.Decisions), so
+// that a request commits once: a decision is stored exactly when what it
+// decided is. The records no change took are written by whoever made
+// Pending, at the end of the request. Safe for concurrent use.
+type Pending struct {
+	now  func() time.Time // when a decision is recorded
+	mu   sync.Mutex
+	recs []paywire.DecisionRecord
+}
+
+type pendingKey struct{}
+
+// WithPending returns a context whose StoreRecorder decisions wait in
+// Pending instead of being stored at once, each stamped with now() as it
+// is recorded, and the Pending. If ctx carries one already, that one is
+// returned with fresh false: its maker writes what is left.
+func WithPending(ctx context.Context, now func() time.Time) (_ context.Context, _ *Pending, fresh bool) {
+	if p, ok := ctx.Value(pendingKey{}).(*Pending); ok {
+		return ctx, p, false
+	}
+	p := &Pending{now: now}
+	return context.WithValue(ctx, pendingKey{}, p), p, true
+}
+
+// PendingFrom returns the Pending ctx carries, or nil.
+func PendingFrom(ctx context.Context) *Pending {
+	p, _ := ctx.Value(pendingKey{}).(*Pending)
+	return p
+}
+
+func (p *Pending) add(d paywire.DecisionRecord) {
+	p.mu.Lock()
+	p.recs = append(p.recs, d)
+	p.mu.Unlock()
+}
+
+// Take removes and returns the records waiting, oldest first. A nil
+// Pending has none.
+func (p *Pending) Take() []paywire.DecisionRecord {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	recs := p.recs
+	p.recs = nil
+	return recs
+}
+
+// Restore puts back records Take returned whose change was not written,
+// before any recorded since.
+func (p *Pending) Restore(recs []paywire.DecisionRecord) {
+	if p == nil || len(recs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.recs = append(recs[:len(recs):len(recs)], p.recs...)
+	p.mu.Unlock()
 }

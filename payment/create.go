@@ -32,6 +32,8 @@ type CreateRequest struct {
 // The outcome is stored with every change, and a follow-up finishes the
 // payment if the process dies on the way.
 func (s *Service) Create(ctx context.Context, merchantID, key string, req CreateRequest) (*paywire.Payment, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, err := s.Merchants.Merchant(ctx, merchantID)
 	if err != nil {
 		return nil, err

@@ -121,6 +121,8 @@ func backoff(tries int) time.Duration {
 // to do), errStillOpen while a provider has not decided, and any other
 // error to be tried again.
 func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
+	ctx, flush := s.gather(ctx)
+	defer flush()
 	p, err := s.Payments.Payment(ctx, f.MerchantID, f.PaymentID)
 	if err != nil {
 		return err

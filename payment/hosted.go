@@ -46,6 +46,8 @@ func (s *Service) open(ctx context.Context, token string) (*paywire.Merchant, *p
 // EUNAUTHORIZED for a tampered or unknown token, EEXPIRED for an expired
 // one.
 func (s *Service) OpenRedirect(ctx context.Context, token string) (*Checkout, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, p, err := s.open(ctx, token)
 	if err != nil {
 		return nil, err
@@ -83,6 +85,8 @@ func origins(u paywire.ReturnURLs) []string {
 // provider loop with the card in memory. Refused fields come back as a
 // *DetailsError; a method not offered is EINVALID.
 func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, p, err := s.open(ctx, token)
 	if err != nil {
 		return nil, err
@@ -222,6 +226,8 @@ func (s *Service) recoverAfter() time.Duration {
 // CancelRedirect cancels a token's payment for the end user, if its state
 // allows, and returns the merchant's page for the state it is in.
 func (s *Service) CancelRedirect(ctx context.Context, token string) (*Outcome, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, p, err := s.open(ctx, token)
 	if err != nil && paywire.ErrorCode(err) != paywire.EEXPIRED {
 		return nil, err
@@ -272,6 +278,8 @@ func (s *Service) Progress(ctx context.Context, token string) (*Outcome, error) 
 // request), applied, and the merchant's page for the resulting state is
 // returned. Returns ENOTFOUND for an unknown attempt of this provider.
 func (s *Service) ConfirmReturn(ctx context.Context, provider, attemptID string) (*Outcome, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	a, err := s.Attempts.Attempt(ctx, attemptID)
 	if err != nil || a.Provider != provider {
 		return nil, paywire.Errorf(paywire.ENOTFOUND, "unknown payment attempt")
@@ -330,6 +338,8 @@ var webhookAttempt = map[string]paywire.AttemptStatus{
 // unreadable body; events for payments we do not know are skipped
 // (logged).
 func (s *Service) HandleWebhook(ctx context.Context, provider string, header http.Header, body []byte) error {
+	ctx, done := s.gather(ctx)
+	defer done()
 	prov, err := s.Providers.Provider(provider)
 	if err != nil {
 		return paywire.Errorf(paywire.ENOTFOUND, "unknown provider")

@@ -20,6 +20,8 @@ import (
 // Returns ECONFLICT for a payment not in review, EFORBIDDEN when who
 // approved it already.
 func (s *Service) Review(ctx context.Context, merchantID, paymentID string, approve bool, who paywire.Actor, why string) (*paywire.Payment, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	switch {
 	case who == "":
 		return nil, paywire.Errorf(paywire.EINVALID, "a review decision needs who made it")

@@ -58,6 +58,10 @@ type Service struct {
 	// Features computes risk features from the payment history; nil:
 	// every feature is unknown.
 	Features paywire.FeatureStore
+	// Decisions stores the decision records of a request that no change
+	// carried (see gather); nil: the engine's recorder stores every
+	// decision at once, in a commit of its own.
+	Decisions paywire.DecisionStore
 	// Enrichment knows BINs and IP addresses; nil: their countries are
 	// unknown.
 	Enrichment Enrichment
@@ -137,6 +141,8 @@ type Field struct {
 // available; ECONFLICT when the merchant reference is taken;
 // EIDEMPOTENCY / EINPROGRESS as the idempotency store says.
 func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRequest) (*Redirect, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, err := s.Merchants.Merchant(ctx, merchantID)
 	if err != nil {
 		return nil, err
@@ -249,6 +255,8 @@ const LinkPath = "/pay/link/"
 // EINVALID for a malformed request or no method available, ECONFLICT when
 // the merchant reference is taken.
 func (s *Service) StartManual(ctx context.Context, who paywire.Actor, merchantID, key string, req ManualRequest) (*PaymentLink, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	m, err := s.Merchants.Merchant(ctx, merchantID)
 	if err != nil {
 		return nil, err
@@ -367,6 +375,8 @@ type MethodsRequest struct {
 // AvailableMethods returns the methods the engine makes available, in the
 // order to show them. Returns EINVALID for a malformed request.
 func (s *Service) AvailableMethods(ctx context.Context, merchantID string, req MethodsRequest) ([]engine.MethodOption, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	switch {
 	case !req.Kind.Valid():
 		return nil, paywire.Errorf(paywire.EINVALID, "kind must be DEPOSIT or WITHDRAWAL")
@@ -560,6 +570,8 @@ func (s *Service) RefundAs(ctx context.Context, by Operator, merchantID, key, id
 // operator's, on the merchant's behalf) through the transition path,
 // idempotent by key.
 func (s *Service) merchantRequest(ctx context.Context, by Operator, merchantID, key, id string, request []string, typ paywire.EventType, verb string, amountOf func(*paywire.Payment) (int64, error)) (*paywire.Payment, error) {
+	ctx, done := s.gather(ctx)
+	defer done()
 	who := paywire.ActorMerchant
 	if by.Actor != "" {
 		if by.Reason == "" || utf8.RuneCountInString(by.Reason) > 500 || !paywire.ValidText(by.Reason) {

@@ -263,7 +263,11 @@ func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []pa
 // move nothing — an attempt before its call, an answer stored on its own —
 // by the helpers beside it) and written here.
 func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
+	pending := engine.PendingFrom(ctx)
+	recs := pending.Take()
+	c.Decisions = append(c.Decisions, recs...)
 	if err := s.Payments.ApplyStateChange(ctx, c); err != nil {
+		pending.Restore(recs)
 		return err
 	}
 	if s.Metrics != nil && c.Event != nil && c.Payment != nil {
@@ -275,7 +279,11 @@ func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
 // create writes a new payment: the one place that hands creations to the
 // store, and tells Metrics of the payment's first state.
 func (s *Service) create(ctx context.Context, c paywire.StateChange) error {
+	pending := engine.PendingFrom(ctx)
+	recs := pending.Take()
+	c.Decisions = append(c.Decisions, recs...)
 	if err := s.Payments.CreatePayment(ctx, c); err != nil {
+		pending.Restore(recs)
 		return err
 	}
 	if s.Metrics != nil && c.Event != nil && c.Payment != nil {
@@ -620,3 +628,29 @@ func workflowRisk(p *paywire.Payment, ev event) engine.RiskSummary {
 
 // isNotApplicable reports whether err says the workflow had nothing to do.
 func isNotApplicable(err error) bool { return errors.Is(err, errNotApplicable) }
+
+// gather makes the decisions of a request wait to be written with the
+// change they lead to (engine.Pending), so that the request commits once,
+// and returns the context that carries them and the function that writes,
+// at the end of the request, the records no change took: decisions whose
+// request failed or changed nothing. Without s.Decisions the engine's
+// recorder stores each decision at once. Nested calls share the outer
+// request's Pending.
+func (s *Service) gather(ctx context.Context) (context.Context, func()) {
+	if s.Decisions == nil {
+		return ctx, func() {}
+	}
+	ctx, p, fresh := engine.WithPending(ctx, s.now)
+	if !fresh {
+		return ctx, func() {}
+	}
+	return ctx, func() {
+		recs := p.Take()
+		if len(recs) == 0 {
+			return
+		}
+		if err := s.Decisions.SaveDecisions(context.WithoutCancel(ctx), recs); err != nil {
+			s.logger().ErrorContext(ctx, "storing decision records", "decisions", len(recs), "error", err)
+		}
+	}
+}

@@ -190,10 +190,17 @@ func (db *DB) CreatePayment(ctx context.Context, c paywire.StateChange) error {
 	return classify(op, err, "the merchant already has a payment with this merchant reference")
 }
 
-// writeWith writes the rows that commit with a change: its event, the
-// merchant's notification, follow-ups scheduled and carried out, attempts,
+// writeWith writes the rows that commit with a change: the decisions
+// that led to it, its event, the merchant's notification, follow-ups scheduled and carried out, attempts,
 // the provider event seen and the idempotent outcome.
 func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateChange) error {
+	// The decisions first after the payment: inserting a routing decision
+	// copies its experiment and arm onto the payment (migration 0014).
+	if len(c.Decisions) > 0 {
+		if err := insertDecisions(ctx, tx, now, c.Decisions); err != nil {
+			return err
+		}
+	}
 	if ev := c.Event; ev != nil {
 		row := &eventRow{
 			ID: ev.ID, PaymentID: ev.PaymentID, MerchantID: ev.MerchantID, Seq: ev.Seq,

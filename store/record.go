@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -29,23 +30,59 @@ type decisionRow struct {
 // SaveDecision implements paywire.DecisionStore.
 func (db *DB) SaveDecision(ctx context.Context, d *paywire.DecisionRecord) error {
 	const op = "store/DB.SaveDecision"
+	row, err := toDecisionRow(d, db.now())
+	if err != nil {
+		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: err.Error()}
+	}
+	_, err = db.bun.NewInsert().Model(row).Exec(ctx)
+	return classify(op, err, "a decision with this id exists")
+}
+
+// SaveDecisions implements paywire.DecisionStore.
+func (db *DB) SaveDecisions(ctx context.Context, ds []paywire.DecisionRecord) error {
+	const op = "store/DB.SaveDecisions"
+	if len(ds) == 0 {
+		return nil
+	}
+	err := insertDecisions(ctx, db.bun, db.now(), ds)
+	return classify(op, err, "a decision with this id exists")
+}
+
+// insertDecisions writes records in one multi-row statement.
+func insertDecisions(ctx context.Context, db bun.IDB, now time.Time, ds []paywire.DecisionRecord) error {
+	rows := make([]*decisionRow, len(ds))
+	for i := range ds {
+		row, err := toDecisionRow(&ds[i], now)
+		if err != nil {
+			return paywire.Errorf(paywire.EINVALID, "%s", err.Error())
+		}
+		rows[i] = row
+	}
+	_, err := db.NewInsert().Model(&rows).Exec(ctx)
+	return err
+}
+
+// toDecisionRow is d's row; it fills d's ID when empty and its CreatedAt
+// (now, when empty).
+func toDecisionRow(d *paywire.DecisionRecord, now time.Time) (*decisionRow, error) {
 	for _, raw := range []json.RawMessage{d.Input, d.Output, d.RulesFired} {
 		if !json.Valid(raw) {
-			return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "decision input, output and rules must be JSON"}
+			return nil, errors.New("decision input, output and rules must be JSON")
 		}
 	}
 	if d.ID == "" {
 		d.ID = paywire.NewID("dec_")
 	}
-	d.CreatedAt = db.now()
-	row := &decisionRow{
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = now
+	}
+	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
+	return &decisionRow{
 		ID: d.ID, Point: d.Point, MerchantID: d.MerchantID, PaymentID: d.PaymentID,
 		BundleRevision: d.BundleRevision, BundleHash: d.BundleHash,
 		Input: string(d.Input), Output: string(d.Output), RulesFired: string(d.RulesFired),
 		DurationMicros: d.Duration.Microseconds(), CreatedAt: d.CreatedAt,
-	}
-	_, err := db.bun.NewInsert().Model(row).Exec(ctx)
-	return classify(op, err, "a decision with this id exists")
+	}, nil
 }
 
 // Decisions implements paywire.DecisionStore.

@@ -186,7 +186,7 @@ func (m *Main) mountAPI() error {
 	}
 	m.Payments = &payment.Service{
 		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
-		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Decisions: m.DB, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -578,7 +579,17 @@ func testAllOrNothing(t *testing.T, db *store.DB) {
 		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpStatusQuery, t0.Add(time.Hour))}
 		c.ProviderEvent = &paywire.ProviderEvent{Provider: "acquirer-a", EventID: "evt-2", PaymentID: p.ID}
 		c.Idempotency = &paywire.IdempotentResult{MerchantID: "m-aon", Key: "k1", RequestHash: "h1", Result: []byte(`{"state":"PENDING"}`)}
+		c.Decisions = []paywire.DecisionRecord{{Point: "risk", MerchantID: "m-aon", PaymentID: p.ID,
+			Input: json.RawMessage(`{}`), Output: json.RawMessage(`{"action":"allow"}`), RulesFired: json.RawMessage(`[]`)}}
 		return c
+	}
+	decisions := func() int {
+		t.Helper()
+		ds, err := db.Decisions(ctx, "m-aon", p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
 	}
 	before := footprintOf(t, db, p)
 	c := full()
@@ -603,6 +614,9 @@ func testAllOrNothing(t *testing.T, db *store.DB) {
 	if err := db.ReleaseIdempotencyKey(ctx, "m-aon", "k1"); err != nil {
 		t.Fatal(err)
 	}
+	if n := decisions(); n != 0 {
+		t.Errorf("refused changes wrote %d decision records", n)
+	}
 
 	// The same change with nothing taken meanwhile writes everything.
 	c = full()
@@ -614,6 +628,9 @@ func testAllOrNothing(t *testing.T, db *store.DB) {
 		before.Events+1, before.Outbox+1, before.Attempts+1, before.FollowUps+1, before.FollowUpsDone+1, before.ProviderEvents+1, before.Idempotency+1
 	if got := footprintOf(t, db, p); got != want {
 		t.Errorf("the change wrote %+v, want %+v", got, want)
+	}
+	if n := decisions(); n != 1 {
+		t.Errorf("the change wrote %d decision records, want its 1", n)
 	}
 }
 
@@ -726,6 +743,26 @@ func testDecisions(t *testing.T, db *store.DB) {
 	bad := *d
 	bad.ID, bad.Input = "", json.RawMessage(`{not json`)
 	wantCode(t, "invalid JSON", db.SaveDecision(ctx, &bad), paywire.EINVALID)
+
+	// A batch is written in one statement, in the order of the times the
+	// decisions were made, or not at all.
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	batch := []paywire.DecisionRecord{
+		{Point: "workflow", MerchantID: "m-dec", PaymentID: "pay_y", Input: json.RawMessage(`{}`), Output: json.RawMessage(`{}`), RulesFired: json.RawMessage(`[]`), CreatedAt: at.Add(time.Microsecond)},
+		{Point: "risk", MerchantID: "m-dec", PaymentID: "pay_y", Input: json.RawMessage(`{}`), Output: json.RawMessage(`{}`), RulesFired: json.RawMessage(`[]`), CreatedAt: at},
+	}
+	withBad := append(slices.Clone(batch), bad)
+	wantCode(t, "a batch with invalid JSON", db.SaveDecisions(ctx, withBad), paywire.EINVALID)
+	if got, _ := db.Decisions(ctx, "m-dec", "pay_y"); len(got) != 0 {
+		t.Fatalf("a refused batch wrote %d records", len(got))
+	}
+	if err := db.SaveDecisions(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.Decisions(ctx, "m-dec", "pay_y")
+	if err != nil || len(got) != 2 || got[0].Point != "risk" || got[1].Point != "workflow" || !got[0].CreatedAt.Equal(at) || batch[0].ID == "" {
+		t.Errorf("batch read back %+v (%v), ids %q", got, err, batch[0].ID)
+	}
 }
 
 func testAudit(t *testing.T, db *store.DB) {
