@@ -66,6 +66,21 @@ func Creation(p *Payment, source Actor, at time.Time) StateChange {
 // Notification is the outbox message that tells the merchant of ev, a
 // move of p (p as it is after the move).
 func Notification(p *Payment, ev *Event) *OutboxMessage {
+	return notification(p, ev, OutboxPending)
+}
+
+// NotificationTo is Notification for the merchant m of p: when neither p
+// nor m has a notification URL, the message is kept with status
+// OutboxNoEndpoint instead of waiting to be sent.
+func NotificationTo(m *Merchant, p *Payment, ev *Event) *OutboxMessage {
+	status := OutboxPending
+	if p.NotificationURL == "" && m.NotificationURL == "" {
+		status = OutboxNoEndpoint
+	}
+	return notification(p, ev, status)
+}
+
+func notification(p *Payment, ev *Event, status string) *OutboxMessage {
 	payload, _ := json.Marshal(NotificationPayload{ // a struct of strings and numbers always marshals
 		EventID: ev.ID, PaymentID: p.ID, MerchantReference: p.MerchantReference,
 		PreviousState: strings.ToUpper(string(ev.From)), NewState: strings.ToUpper(string(ev.To)),
@@ -74,6 +89,6 @@ func Notification(p *Payment, ev *Event) *OutboxMessage {
 	})
 	return &OutboxMessage{
 		EventID: ev.ID, MerchantID: p.MerchantID, PaymentID: p.ID, Seq: ev.Seq, Payload: payload,
-		Status: OutboxPending, NextAttemptAt: ev.OccurredAt, CreatedAt: ev.OccurredAt,
+		Status: status, NextAttemptAt: ev.OccurredAt, CreatedAt: ev.OccurredAt,
 	}
 }

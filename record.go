@@ -60,6 +60,11 @@ const (
 	OutboxPending   = "pending"
 	OutboxDelivered = "delivered"
 	OutboxDead      = "dead"
+	// OutboxNoEndpoint: the merchant had no notification URL for the
+	// payment (neither its own nor the account's), so nothing is sent and
+	// no worker retries it; a resend makes it pending again, once the
+	// merchant has a URL.
+	OutboxNoEndpoint = "no_endpoint"
 )
 
 // NotificationPayload is the body of a state-change notification as the
@@ -100,13 +105,19 @@ type OutboxStore interface {
 	// DeliveredOutbox does.
 	FailedOutbox(ctx context.Context, id int64, worker string, lastError string, next time.Time, dead bool) error
 
+	// NoEndpointOutbox records that a claimed message has nowhere to go
+	// (the merchant has no notification URL): it waits with status
+	// OutboxNoEndpoint, retried by no worker, until it is resent. Returns
+	// ECONFLICT as DeliveredOutbox does.
+	NoEndpointOutbox(ctx context.Context, id int64, worker string, lastError string) error
+
 	// UndeliveredOutbox returns the merchant's messages created at or after
-	// since that are not delivered — pending after a failed attempt, or
-	// dead — newest first, at most limit.
+	// since that are not delivered — pending after a failed attempt, dead,
+	// or without an endpoint — newest first, at most limit.
 	UndeliveredOutbox(ctx context.Context, merchantID string, since time.Time, limit int) ([]OutboxMessage, error)
 
 	// ResendOutbox makes the merchant's message due again at now, a dead
-	// one included; a delivered one is sent once more. Returns ENOTFOUND
+	// one or one without an endpoint included; a delivered one is sent once more. Returns ENOTFOUND
 	// for an unknown message or another merchant's.
 	ResendOutbox(ctx context.Context, merchantID string, id int64, now time.Time) error
 

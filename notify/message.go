@@ -81,6 +81,8 @@ const maxResponse = 64 << 10
 type failure struct {
 	reason string
 	detail string
+	// nowhere: there is no URL to send to; retrying cannot help.
+	nowhere bool
 }
 
 func (f *failure) Error() string { return f.reason + ": " + f.detail }

@@ -11,6 +11,8 @@ const (
 	resultDelivered = "delivered"
 	resultFailed    = "failed" // due again later
 	resultDead      = "dead"   // failed for longer than MaxAge: no more attempts
+	// kept without an endpoint: the merchant has no URL; no more attempts
+	resultNoEndpoint = "no_endpoint"
 )
 
 // Reasons of a failed attempt, the values of the reason label. They are
@@ -27,7 +29,7 @@ const (
 )
 
 var (
-	results = []string{resultDelivered, resultFailed, resultDead}
+	results = []string{resultDelivered, resultFailed, resultDead, resultNoEndpoint}
 	reasons = []string{reasonTimeout, reasonNetwork, reasonStatus, reasonFault, reasonNotAcknowledged, reasonNoURL, reasonInternal}
 )
 
@@ -45,7 +47,7 @@ type Metrics struct {
 // nil); call it once per registry. Every label value starts at zero, so
 // that alerts on rates work before the first failure.
 //
-//	paywire_notification_attempts_total{result}          delivered, failed, dead
+//	paywire_notification_attempts_total{result}          delivered, failed, dead, no_endpoint
 //	paywire_notification_failures_total{reason}          timeout, network, status, fault, not_acknowledged, no_url, internal
 //	paywire_notification_delivery_seconds                duration of HTTP deliveries, successful or not
 //	paywire_notification_lease_lost_total                results dropped because another worker had taken the message over
@@ -54,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paywire_notification_attempts_total",
-			Help: "Delivery attempts of merchant notifications by result: delivered, failed (due again later) or dead (given up after the maximum age).",
+			Help: "Delivery attempts of merchant notifications by result: delivered, failed (due again later), dead (given up after the maximum age) or no_endpoint (kept: the merchant has no notification URL).",
 		}, []string{"result"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paywire_notification_failures_total",

@@ -37,6 +37,7 @@ type Outbox interface {
 	ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]paywire.OutboxMessage, error)
 	DeliveredOutbox(ctx context.Context, id int64, worker string, at time.Time) error
 	FailedOutbox(ctx context.Context, id int64, worker string, lastError string, next time.Time, dead bool) error
+	NoEndpointOutbox(ctx context.Context, id int64, worker string, lastError string) error
 	OldestUndelivered(ctx context.Context) (time.Time, error)
 }
 
@@ -350,12 +351,21 @@ func (w *Worker) handle(ctx context.Context, r *round, m paywire.OutboxMessage) 
 	defer cancel()
 	now := w.Now()
 	var err error
-	if f == nil {
+	switch {
+	case f == nil:
 		err = w.Outbox.DeliveredOutbox(rctx, m.ID, w.ID, now)
 		if err == nil {
 			w.Metrics.attempt(resultDelivered, "")
 		}
-	} else {
+	case f.nowhere:
+		// Retrying cannot help until the merchant sets a URL, and then a
+		// resend sends it.
+		err = w.Outbox.NoEndpointOutbox(rctx, m.ID, w.ID, printable([]byte(f.Error()), maxLastError))
+		if err == nil {
+			log.Info("notification kept without sending: the merchant has no notification URL; a resend sends it")
+			w.Metrics.attempt(resultNoEndpoint, f.reason)
+		}
+	default:
 		dead := now.Sub(m.CreatedAt) >= w.MaxAge
 		next := now.Add(w.backoff(m.Attempts))
 		err = w.Outbox.FailedOutbox(rctx, m.ID, w.ID, printable([]byte(f.Error()), maxLastError), next, dead)
@@ -391,7 +401,9 @@ func (w *Worker) deliver(ctx context.Context, r *round, m paywire.OutboxMessage)
 		return fail(reasonInternal, "%v", err)
 	}
 	if target == "" {
-		return fail(reasonNoURL, "no notification URL: neither the payment nor the merchant has one")
+		f := fail(reasonNoURL, "no notification URL: neither the payment nor the merchant has one")
+		f.nowhere = true
+		return f
 	}
 	u, err := url.Parse(target)
 	if err != nil {

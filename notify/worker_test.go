@@ -328,9 +328,9 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 	}
 }
 
-// Without a URL a message is retried like any failure, so that a merchant
-// who configures one later still gets the events; a payment's own URL
-// overrides the merchant's.
+// Without a URL a message is kept as no_endpoint after one attempt, and
+// no worker tries it again; a resend once the merchant has a URL delivers
+// it. A payment's own URL overrides the merchant's.
 func TestNotificationURL(t *testing.T) {
 	e := sqliteEnv(t, notify.FormatJSON)
 	none := &paywire.Merchant{ID: "m-no-url", Name: "No URL", NotificationFormat: notify.FormatJSON}
@@ -338,6 +338,7 @@ func TestNotificationURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.endpoint.secrets = append(e.endpoint.secrets, none.SigningSecret)
+	// Written pending: the merchant's URL was removed after the change.
 	e.payWith(seedPayment(none.ID, "no-url"))
 	own := seedPayment(none.ID, "own-url")
 	own.NotificationURL = e.endpoint.URL()
@@ -346,11 +347,29 @@ func TestNotificationURL(t *testing.T) {
 	e.tick(w)
 
 	u, err := e.db.UndeliveredOutbox(ctx, none.ID, time.Time{}, 10)
-	if err != nil || len(u) != 1 || u[0].Status != paywire.OutboxPending || !strings.HasPrefix(u[0].LastError, "no_url: no notification URL") {
-		t.Errorf("without a URL: %+v", u)
+	if err != nil || len(u) != 1 || u[0].Status != paywire.OutboxNoEndpoint || u[0].Attempts != 1 || !strings.HasPrefix(u[0].LastError, "no_url: no notification URL") {
+		t.Fatalf("without a URL: %+v, %v", u, err)
 	}
 	if a := e.endpoint.accepted(); len(a) != 1 || a[0].PaymentID != own.ID {
 		t.Errorf("with the payment's own URL: %+v", a)
+	}
+	e.clock.Add(24 * time.Hour)
+	if n := e.tick(w); n != 0 {
+		t.Errorf("a message without an endpoint was claimed again (%d)", n)
+	}
+
+	none.NotificationURL = e.endpoint.URL()
+	if err := e.db.UpdateMerchant(ctx, none, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.ResendOutbox(ctx, none.ID, u[0].ID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.tick(w); n != 1 {
+		t.Fatalf("claimed %d after the resend, want 1", n)
+	}
+	if a := e.endpoint.accepted(); len(a) != 2 || a[1].EventID != u[0].EventID {
+		t.Errorf("accepted after the resend: %+v", a)
 	}
 }
 

@@ -186,3 +186,42 @@ func TestPendingDecisionsSurviveConflicts(t *testing.T) {
 	}
 	var _ payment.Decider = e.pin
 }
+
+// TestNotificationsWithoutEndpoint: a change of a payment whose merchant
+// has no notification URL keeps its notification as no_endpoint, for no
+// worker to retry; with the account's URL, or the payment's own, it is
+// pending.
+func TestNotificationsWithoutEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.merchant(paywire.Merchant{ID: "hooked", NotificationURL: "https://hooked.example/notify"})
+	statuses := func(merchantID, ref, notificationURL string) map[string]int {
+		t.Helper()
+		req := startRequest(merchantID, ref, 5000)
+		req.NotificationURL = notificationURL
+		rd, err := e.s.Start(ctx, merchantID, "", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := e.db.OutboxOf(ctx, merchantID, rd.PaymentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, m := range msgs {
+			out[m.Status]++
+		}
+		return out
+	}
+	if got := statuses("shop", "ne-1", ""); got[paywire.OutboxNoEndpoint] != 1 || len(got) != 1 {
+		t.Errorf("a merchant without a URL: %v", got)
+	}
+	if got := statuses("shop", "ne-2", "https://shop.example/own-hook"); got[paywire.OutboxPending] != 1 || len(got) != 1 {
+		t.Errorf("a payment with its own URL: %v", got)
+	}
+	if got := statuses("hooked", "ne-3", ""); got[paywire.OutboxPending] != 1 || len(got) != 1 {
+		t.Errorf("a merchant with a URL: %v", got)
+	}
+	if msgs, err := e.db.PendingOutbox(ctx, 100); err != nil || len(msgs) != 2 {
+		t.Errorf("the workers' queue holds %d messages (%v), want the 2 with a URL", len(msgs), err)
+	}
+}

@@ -82,7 +82,7 @@ func (s *Service) Create(ctx context.Context, merchantID, key string, req Create
 			SourcePaymentID: src.ID,
 		}
 		c := paywire.Creation(p, paywire.ActorMerchant, now)
-		c.Notification = paywire.Notification(p, c.Event)
+		c.Notification = paywire.NotificationTo(m, p, c.Event)
 		c.FollowUps = []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now.Add(s.recoverAfter()))}
 		if c.Idempotency, err = idem.answer(p, nil); err != nil {
 			return nil, err

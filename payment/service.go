@@ -182,7 +182,7 @@ func (s *Service) register(ctx context.Context, m *paywire.Merchant, req StartRe
 		PreselectedMethod: req.PaymentMethod, ExpiresAt: now.Add(ttl).Truncate(time.Second),
 	}
 	c := paywire.Creation(p, source, now)
-	c.Notification = paywire.Notification(p, c.Event)
+	c.Notification = paywire.NotificationTo(m, p, c.Event)
 	if source != paywire.ActorMerchant {
 		// A person's payment (an operator's manual payment) is audited
 		// with its creation.

@@ -178,7 +178,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		switch a {
 		case paywire.ActionNotifyMerchant:
 			if c.Event != nil {
-				c.Notification = paywire.Notification(next, c.Event)
+				c.Notification = paywire.NotificationTo(m, next, c.Event)
 			}
 		case paywire.ActionScheduleExpiry:
 			c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpAuthorizationExpiry, now.Add(m.AuthorizationExpiry())))

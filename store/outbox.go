@@ -83,6 +83,19 @@ func (db *DB) FailedOutbox(ctx context.Context, id int64, worker string, lastErr
 	return leaseHeld("store/DB.FailedOutbox", res, err)
 }
 
+// NoEndpointOutbox implements paywire.OutboxStore.
+func (db *DB) NoEndpointOutbox(ctx context.Context, id int64, worker string, lastError string) error {
+	if len(lastError) > 500 {
+		lastError = lastError[:500]
+	}
+	res, err := db.bun.NewUpdate().Model((*outboxRow)(nil)).
+		Set("status = ?", paywire.OutboxNoEndpoint).Set("last_error = ?", lastError).
+		Set("locked_by = ''").Set("locked_until = NULL").
+		Where("id = ? AND locked_by = ? AND status = ?", id, worker, paywire.OutboxPending).
+		Exec(ctx)
+	return leaseHeld("store/DB.NoEndpointOutbox", res, err)
+}
+
 func leaseHeld(op string, res interface{ RowsAffected() (int64, error) }, err error) error {
 	if err != nil {
 		return classify(op, err, "")
@@ -98,7 +111,7 @@ func (db *DB) UndeliveredOutbox(ctx context.Context, merchantID string, since ti
 	var rows []outboxRow
 	err := db.bun.NewSelect().Model(&rows).
 		Where("merchant_id = ? AND created_at >= ?", merchantID, utc(since)).
-		Where("(status = ? AND attempts > 0) OR status = ?", paywire.OutboxPending, paywire.OutboxDead).
+		Where("(status = ? AND attempts > 0) OR status IN (?, ?)", paywire.OutboxPending, paywire.OutboxDead, paywire.OutboxNoEndpoint).
 		OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, classify("store/DB.UndeliveredOutbox", err, "")

@@ -225,9 +225,13 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if n := c.Notification; n != nil {
+		status := paywire.OutboxPending
+		if n.Status == paywire.OutboxNoEndpoint {
+			status = n.Status
+		}
 		if _, err := tx.NewInsert().Model(&outboxRow{
 			EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
-			Payload: string(n.Payload), Status: paywire.OutboxPending,
+			Payload: string(n.Payload), Status: status,
 			NextAttemptAt: utc(n.NextAttemptAt), CreatedAt: utc(n.CreatedAt),
 		}).Exec(ctx); err != nil {
 			return err
