@@ -157,11 +157,14 @@ func decodeOutcome[T any](stored []byte) (T, error) {
 // idempotentCreate runs a request that creates a payment once per
 // merchant and key, without claiming the key first: its answer is stored
 // in the transaction that creates the payment, so a crash leaves either
-// both or neither, and a retry gets the answer at once. Of two concurrent
-// requests with the same key, the one whose creation commits first wins;
-// the other's creation is refused (the key, or the merchant reference, is
-// taken) and it returns the winner's answer. Semantics otherwise as
-// idempotent's.
+// both or neither, and a retry gets the answer at once. Nor is the key
+// read first: a first request — nearly every one — reads nothing more
+// than it would without a key; a request that fails, a retry included
+// (its creation is refused: the key, or the merchant reference, is
+// taken), then reads the key and answers with what is stored under it.
+// Of two concurrent requests with the same key, the one whose creation
+// commits first wins and the other returns its answer. Semantics
+// otherwise as idempotent's.
 func idempotentCreate[T any](ctx context.Context, s *Service, merchantID, key string, request any, fn func(*idemRequest) (T, error)) (T, error) {
 	var zero T
 	if key == "" {
@@ -189,13 +192,12 @@ func idempotentCreate[T any](ctx context.Context, s *Service, merchantID, key st
 		v, err := decodeOutcome[T](stored)
 		return v, true, err
 	}
-	if v, ok, err := replay(); ok || err != nil {
-		return v, err
-	}
 	req := newIdemRequest[T](merchantID, key, hash)
 	req.first = true
 	result, err := fn(req)
-	if paywire.ErrorCode(err) == paywire.ECONFLICT && !req.stored {
+	if err != nil && !req.stored {
+		// A retry, the same key with another request, or a request
+		// that failed on its own: what is stored under the key decides.
 		if v, ok, rerr := replay(); ok || rerr != nil {
 			return v, rerr
 		}

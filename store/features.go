@@ -28,8 +28,8 @@ var _ paywire.FeatureStore = (*DB)(nil)
 //
 // The statement is sent with the driver's placeholders, not formatted by
 // bun: its text then depends only on which keys are known (32 texts), so
-// that pgx keeps it prepared on each connection and PostgreSQL plans it
-// once; on SQLite, which keeps no statements, the DB keeps it prepared.
+// that the DB keeps it prepared (DB.prepare) on each connection, and
+// PostgreSQL plans it once.
 // Times are bound as each database keeps them: timestamptz on
 // PostgreSQL, bun's UTC text on SQLite, where they compare as text.
 func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Features, error) {
@@ -40,14 +40,9 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 		return f, nil
 	}
 	var rows *sql.Rows
-	var err error
-	if db.dialect == SQLite {
-		var stmt *sql.Stmt
-		if stmt, err = db.prepare(ctx, query); err == nil {
-			rows, err = stmt.QueryContext(ctx, args...)
-		}
-	} else {
-		rows, err = db.bun.DB.QueryContext(ctx, query, args...)
+	stmt, err := db.prepare(ctx, query)
+	if err == nil {
+		rows, err = stmt.QueryContext(ctx, args...)
 	}
 	if err != nil {
 		return f, classify(op, err, "")

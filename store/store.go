@@ -20,8 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -95,13 +96,20 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid PostgreSQL URL: %v", redactURLError(err))
 	}
-	if _, err := pgconn.ParseConfig(dsn); err != nil {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
 		return nil, fmt.Errorf("invalid PostgreSQL URL %s: %v", redact(u), redactURLError(err))
 	}
-	sqldb, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("invalid PostgreSQL URL %s: %v", redact(u), err)
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		// bun writes values into the statement's text, so nearly every
+		// statement is new: pgx's default (prepare and cache each one)
+		// would cost a round trip to prepare and a cache entry per
+		// statement. Exec sends it unprepared in one round trip; the few
+		// statements with parameters whose plan is worth keeping are
+		// prepared once per connection (DB.prepare).
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(20)
 	sqldb.SetMaxIdleConns(10)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -171,9 +179,9 @@ func (db *DB) Close() error {
 
 // prepare returns query prepared, kept for the DB's life: database/sql then
 // prepares it once on each connection that runs it. For the few statements
-// whose text is one of a small set and whose preparing costs more than
-// their execution (on SQLite, which keeps no statements of its own; pgx
-// keeps them on PostgreSQL).
+// whose text is one of a small set, with parameters, and whose preparing
+// (or, on PostgreSQL, planning) costs more than their execution: pgx sends
+// every other statement unprepared.
 func (db *DB) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s, ok := db.stmts.Load(query); ok {
 		return s.(*sql.Stmt), nil

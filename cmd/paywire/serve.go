@@ -184,12 +184,13 @@ func (m *Main) mountAPI() error {
 		m.geo = geo
 		m.Logger.Info("IP country database loaded", "path", m.Config.GeoIPDB)
 	}
+	merchants := newMerchantCache(m.DB, merchantTTL)
 	m.Payments = &payment.Service{
-		Payments: m.DB, Merchants: m.DB, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
+		Payments: m.DB, Merchants: merchants, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
 		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Decisions: m.DB, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
-	(&api.Handler{Payments: m.Payments, Merchants: m.DB, Logger: m.Logger, BaseURL: public,
+	(&api.Handler{Payments: m.Payments, Merchants: merchants, Logger: m.Logger, BaseURL: public,
 		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
 		AuthLimits: api.AuthLimits{PerAddress: m.Config.AuthFailPerAddr, PerMerchant: m.Config.AuthFailPerMerchant,
 			Passwords: m.passwordGate()}}).Mount(m.Router)
