@@ -43,7 +43,8 @@ const (
 // when ctx ends first or the provider's database fails.
 func (a *Acquirer) Authorize(ctx context.Context, req adapters.AuthorizeRequest) (adapters.Result, error) {
 	const op = "sandbox/Acquirer.Authorize"
-	if err := a.pause(ctx, op, a.cfg.Latency); err != nil {
+	c := a.conduct(a.cfg.Now())
+	if err := a.pause(ctx, op, c.latency); err != nil {
 		return adapters.Result{}, err
 	}
 	if err := validAuthorize(req); err != nil {
@@ -57,7 +58,7 @@ func (a *Acquirer) Authorize(ctx context.Context, req adapters.AuthorizeRequest)
 	request := strings.Join([]string{"authorize", req.PaymentID, string(req.Kind), req.Amount.String(),
 		req.Method, last4, req.Bank, req.Wallet, req.ReturnURL, strconv.FormatBool(req.ThreeDS)}, "\x00")
 	return a.once(ctx, op, req.IdempotencyKey, request, func(ctx context.Context, tx bun.Tx, fx *after) (adapters.Result, error) {
-		return a.authorize(ctx, tx, fx, op, req)
+		return a.authorize(ctx, tx, fx, op, req, c)
 	})
 }
 
@@ -120,18 +121,26 @@ func (a *Acquirer) pending(r *record, o outcome) {
 	r.State, r.DueAt, r.DueOutcome = statePending, a.now().Add(a.cfg.WebhookDelay), o
 }
 
-func (a *Acquirer) authorize(ctx context.Context, tx bun.Tx, fx *after, op string, req adapters.AuthorizeRequest) (adapters.Result, error) {
+func (a *Acquirer) authorize(ctx context.Context, tx bun.Tx, fx *after, op string, req adapters.AuthorizeRequest, c conduct) (adapters.Result, error) {
 	r := a.newRecord(req.PaymentID, req.Kind, req.Method, req.Amount, req.IdempotencyKey)
 	r.ReturnURL = req.ReturnURL
-	switch req.Method {
-	case methodBank:
+	mishap := c.mishap(a.cfg.Name, req.PaymentID)
+	switch {
+	case mishap == mishapError:
+		// A technical error before the payment was accepted: nothing
+		// done, whatever the card.
+		r.State, r.Code = stateFailed, "processing_error"
+		if req.Card != nil {
+			r.Brand, r.Last4 = req.Card.Brand(), req.Card.Last4()
+		}
+	case req.Method == methodBank:
 		r.State, r.Page, r.Nonce, r.Bank = stateBankLogin, "bank", newID(""), req.Bank
-	case methodWallet:
+	case req.Method == methodWallet:
 		r.Wallet = req.Wallet
 		a.pending(r, outcomeCapture)
 	default:
 		r.Brand, r.Last4 = req.Card.Brand(), req.Card.Last4()
-		if err := a.decideCard(r, req.Card, req.ThreeDS); err != nil {
+		if err := a.decideCard(r, req.Card, req.ThreeDS, c); err != nil {
 			err.Op = op
 			return adapters.Result{}, err
 		}
@@ -143,10 +152,15 @@ func (a *Acquirer) authorize(ctx context.Context, tx bun.Tx, fx *after, op strin
 		return adapters.Result{}, err
 	}
 	res := r.result(a.cfg.BaseURL, a.cfg.Name)
-	if r.Behaviour == behaveTimeout {
+	switch {
+	case r.Behaviour == behaveTimeout:
 		fx.hang = true
 		a.log.WarnContext(ctx, "authorization done; its answer will not arrive", "payment_id", r.PaymentID, "reference", r.Reference,
 			"card", r.Brand+" "+r.Last4)
+	case mishap == mishapLost:
+		fx.lost = true
+		a.log.WarnContext(ctx, "authorization done; its answer is lost", "payment_id", r.PaymentID, "reference", r.Reference,
+			"status", string(res.Status))
 	}
 	a.log.InfoContext(ctx, "authorization", "payment_id", r.PaymentID, "reference", r.Reference, "method", r.Method,
 		"card", strings.TrimSpace(r.Brand+" "+r.Last4), "amount", r.money().String(), "status", string(res.Status), "code", res.Code)
@@ -156,7 +170,7 @@ func (a *Acquirer) authorize(ctx context.Context, tx bun.Tx, fx *after, op strin
 // decideCard sets the card payment's state from its number, expiry, the
 // approval rate and whether 3-D Secure is asked for. It returns an error
 // only for a challenge without a way back.
-func (a *Acquirer) decideCard(r *record, card *paywire.Card, threeDS bool) *paywire.Error {
+func (a *Acquirer) decideCard(r *record, card *paywire.Card, threeDS bool, c conduct) *paywire.Error {
 	decline := func(code string) { r.State, r.Code = stateDeclined, code }
 	challenge := func() *paywire.Error {
 		if r.ReturnURL == "" {
@@ -212,8 +226,13 @@ func (a *Acquirer) decideCard(r *record, card *paywire.Card, threeDS bool) *payw
 		decline("acquirer_declined")
 		r.Soft = true
 	default:
-		if approves(r.PaymentID, a.cfg.ApprovalRate) {
+		if approves(r.PaymentID, c.approval) {
 			return approve()
+		}
+		if c.hard {
+			// Declined for good: no other provider is asked.
+			decline("do_not_honor")
+			return nil
 		}
 		// The approval rate stands for this acquirer's own rules:
 		// another acquirer may approve the same card.
@@ -308,7 +327,7 @@ func (a *Acquirer) Refund(ctx context.Context, o adapters.Operation) (adapters.R
 func (a *Acquirer) operate(ctx context.Context, name string, o adapters.Operation,
 	fn func(ctx context.Context, tx bun.Tx, fx *after, r *record, amount int64) (adapters.Result, error)) (adapters.Result, error) {
 	op := "sandbox/Acquirer." + strings.ToUpper(name[:1]) + name[1:]
-	if err := a.pause(ctx, op, a.cfg.Latency); err != nil {
+	if err := a.pause(ctx, op, a.conduct(a.cfg.Now()).latency); err != nil {
 		return adapters.Result{}, err
 	}
 	request := strings.Join([]string{name, o.PaymentID, o.ProviderReference, o.Amount.String()}, "\x00")
@@ -357,7 +376,8 @@ func (a *Acquirer) notFound(op, reference, paymentID string) *paywire.Error {
 // ends first.
 func (a *Acquirer) Pay(ctx context.Context, p adapters.Payment) (adapters.Result, error) {
 	const op = "sandbox/Acquirer.Pay"
-	if err := a.pause(ctx, op, a.cfg.Latency); err != nil {
+	c := a.conduct(a.cfg.Now())
+	if err := a.pause(ctx, op, c.latency); err != nil {
 		return adapters.Result{}, err
 	}
 	if err := validPayment(p.PaymentID, p.Amount); err != nil {
@@ -370,14 +390,17 @@ func (a *Acquirer) Pay(ctx context.Context, p adapters.Payment) (adapters.Result
 	request := strings.Join([]string{"pay", p.PaymentID, string(p.Kind), p.Amount.String(), p.Method, p.SourceReference}, "\x00")
 	return a.once(ctx, op, p.IdempotencyKey, request, func(ctx context.Context, tx bun.Tx, fx *after) (adapters.Result, error) {
 		r := a.newRecord(p.PaymentID, p.Kind, p.Method, p.Amount, p.IdempotencyKey)
+		mishap := c.mishap(a.cfg.Name, p.PaymentID)
 		var src *record
-		if p.SourceReference != "" {
+		if p.SourceReference != "" && mishap != mishapError {
 			var err error
 			if src, err = a.lock(ctx, tx, lookup{reference: p.SourceReference}, fx); err != nil {
 				return adapters.Result{}, err
 			}
 		}
 		switch {
+		case mishap == mishapError:
+			r.State, r.Code = stateFailed, "processing_error" // nothing done
 		case src == nil || src.State != stateAuthorized || src.ChargedBack > 0:
 			r.State, r.Code = stateDeclined, "unknown_source"
 		case src.Behaviour == behavePendingWebhook:
@@ -394,6 +417,7 @@ func (a *Acquirer) Pay(ctx context.Context, p adapters.Payment) (adapters.Result
 			// answer lost.
 			fx.hang = src.Behaviour == behaveTimeout
 		}
+		fx.lost = mishap == mishapLost && !fx.hang
 		if err := a.insert(ctx, tx, r); err != nil {
 			return adapters.Result{}, err
 		}
@@ -415,7 +439,7 @@ func (a *Acquirer) Pay(ctx context.Context, p adapters.Payment) (adapters.Result
 // call never reached it) and EUNAVAILABLE when ctx ends first.
 func (a *Acquirer) Status(ctx context.Context, req adapters.StatusRequest) (adapters.Result, error) {
 	const op = "sandbox/Acquirer.Status"
-	if err := a.pause(ctx, op, a.cfg.Latency); err != nil {
+	if err := a.pause(ctx, op, a.conduct(a.cfg.Now()).latency); err != nil {
 		return adapters.Result{}, err
 	}
 	if req.Reference == "" && req.IdempotencyKey == "" {

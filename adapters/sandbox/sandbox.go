@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,31 @@ type Config struct {
 	ApprovalRate float64
 	// Latency is the simulated processing time of every provider call.
 	Latency time.Duration
+	// ErrorRate is the share [0, 1] of Authorize and Pay calls that fail
+	// with a technical error before the provider accepts the payment: the
+	// answer is Failed, code processing_error, and nothing was done (a
+	// definite "not done", after which Paywire tries the next routed
+	// provider). A hash of the payment id and the instance's name decides,
+	// so the same payment always gets the same answer here; it applies to
+	// every card, test cards included, and to every method.
+	ErrorRate float64
+	// LostRate is the share [0, 1] of Authorize and Pay calls whose work
+	// is done (the payment decided as usual) but whose answer is lost, as
+	// when the connection drops after the provider processed the request:
+	// the call returns EUNAVAILABLE after its latency, and only a status
+	// query tells the outcome. Decided like ErrorRate, among the calls
+	// that did not fail; ErrorRate + LostRate is at most 1.
+	LostRate float64
+	// HardDeclines makes the ordinary cards above ApprovalRate declined
+	// hard (do_not_honor: final, no other provider is tried) instead of
+	// softly (acquirer_declined: the next routed provider is tried).
+	HardDeclines bool
+	// Degraded are periods in which the instance behaves otherwise: each
+	// period's settings replace the ones above from its From (inclusive)
+	// to its Until (exclusive), on the instance's clock (Now). Where
+	// periods overlap, the later one in the list wins. Every node of a
+	// database must be given the same periods to behave as one provider.
+	Degraded []Period
 	// WebhookDelay is how long outcomes that arrive by webhook alone (test
 	// card 4000000000000077 and payments on it, e-wallets) take. The outcome's time is kept
 	// with the payment: any read after it brings the outcome in, and a
@@ -101,20 +127,33 @@ type Acquirer struct {
 }
 
 // Defaults creates the sandbox's tables in db where missing and returns
-// the sandbox instances the default routing rules name: acquirer-a
-// (approves every ordinary card, answers at once), acquirer-b (approves
-// 90 % of ordinary cards, answers in 50 ms), sandbox-bank (bank redirects)
-// and sandbox-wallet (e-wallets), all keeping their state in db. All post
-// webhooks to baseURL + "/listeners/<name>/webhook", signed with secret,
-// one second after an outcome that only a webhook tells. Returns
-// EUNAVAILABLE when the tables cannot be created.
+// the sandbox instances the default routing rules name, as DefaultConfigs
+// describes them, all keeping their state in db. Returns EUNAVAILABLE when
+// the tables cannot be created.
 func Defaults(ctx context.Context, db *bun.DB, baseURL string, secret []byte) ([]*Acquirer, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
 	}
+	cfgs := DefaultConfigs(db, baseURL, secret)
+	out := make([]*Acquirer, len(cfgs))
+	for i, c := range cfgs {
+		out[i] = New(c)
+	}
+	return out, nil
+}
+
+// DefaultConfigs returns the configurations of the sandbox instances the
+// default routing rules name: acquirer-a (approves every ordinary card,
+// answers at once), acquirer-b (approves 90 % of ordinary cards, answers
+// in 50 ms), sandbox-bank (bank redirects) and sandbox-wallet (e-wallets),
+// none with technical errors. All post webhooks to baseURL +
+// "/listeners/<name>/webhook", signed with secret, one second after an
+// outcome that only a webhook tells. A Tuning changes one of them before
+// New; db must have the sandbox's tables (Migrate).
+func DefaultConfigs(db *bun.DB, baseURL string, secret []byte) []Config {
 	base := strings.TrimRight(baseURL, "/")
-	instance := func(name string, rate float64, latency time.Duration) *Acquirer {
-		return New(Config{
+	instance := func(name string, rate float64, latency time.Duration) Config {
+		return Config{
 			Name:          name,
 			DB:            db,
 			BaseURL:       base,
@@ -123,14 +162,14 @@ func Defaults(ctx context.Context, db *bun.DB, baseURL string, secret []byte) ([
 			ApprovalRate:  rate,
 			Latency:       latency,
 			WebhookDelay:  time.Second,
-		})
+		}
 	}
-	return []*Acquirer{
+	return []Config{
 		instance("acquirer-a", 1, 0),
 		instance("acquirer-b", 0.9, 50*time.Millisecond),
 		instance("sandbox-bank", 1, 0),
 		instance("sandbox-wallet", 1, 0),
-	}, nil
+	}
 }
 
 // New returns a sandbox provider. cfg.DB must have the sandbox's tables
@@ -144,6 +183,7 @@ func New(cfg Config) *Acquirer {
 	if cfg.ApprovalRate == 0 {
 		cfg.ApprovalRate = 1
 	}
+	cfg.Degraded = slices.Clone(cfg.Degraded)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -264,7 +304,8 @@ type after struct {
 	events []adapters.WebhookEvent
 	due    []dueOutcome
 	ended  []string // payments whose outcome came in: their timers may stop
-	hang   bool
+	hang   bool     // the timeout card: the answer is withheld until the caller gives up
+	lost   bool     // LostRate: the answer is lost at once
 }
 
 type dueOutcome struct {
@@ -325,7 +366,7 @@ func (a *Acquirer) once(caller context.Context, op, key, request string, fn work
 		if res, err = fn(ctx, tx, fx); err != nil {
 			return err
 		}
-		return a.answer(ctx, tx, key, owner, res, !fx.hang)
+		return a.answer(ctx, tx, key, owner, res, !fx.hang && !fx.lost)
 	})
 	if err != nil {
 		a.unclaim(ctx, key, owner)
@@ -337,9 +378,17 @@ func (a *Acquirer) once(caller context.Context, op, key, request string, fn work
 // settle does what a committed call left to do and answers it: it sends
 // the webhooks, arms the timers of outcomes to come and, for the timeout
 // card, keeps the caller waiting until ctx ends (at most hangFor) and
-// answers EUNAVAILABLE, calling done then.
+// answers EUNAVAILABLE, calling done then; a lost answer (LostRate) is
+// EUNAVAILABLE at once.
 func (a *Acquirer) settle(ctx context.Context, op string, res adapters.Result, fx *after, done func()) (adapters.Result, error) {
 	a.dispatch(fx)
+	if fx.lost {
+		if done != nil {
+			done()
+		}
+		return adapters.Result{}, &paywire.Error{Code: paywire.EUNAVAILABLE, Op: op,
+			Message: a.cfg.Name + " dropped the connection before answering"}
+	}
 	if !fx.hang {
 		return res, nil
 	}
