@@ -10,7 +10,6 @@
 package merchant
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -19,9 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -242,60 +239,10 @@ func (s *Shop) failure(w http.ResponseWriter, err error) {
 	s.render(w, http.StatusBadGateway, "failure.html", map[string]any{"Error": err.Error()})
 }
 
-// Fault is a SOAP fault Paywire answered with.
-type Fault struct {
-	Code    string
-	Message string
-}
-
-func (f *Fault) Error() string { return f.Code + ": " + f.Message }
-
-// call sends one SOAP 1.1 request with WS-Security and decodes the answer.
+// call sends one SOAP 1.1 request with WS-Security and decodes the answer;
+// a fault is a *soap.FaultError.
 func (s *Shop) call(ctx context.Context, op string, in, out any) error {
-	body, err := xml.Marshal(in)
-	if err != nil {
-		return err
-	}
-	var env bytes.Buffer
-	env.WriteString(`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="` + soap.NamespaceSOAP11 + `"><s:Header>`)
-	env.WriteString(`<wsse:Security xmlns:wsse="` + soap.NamespaceWSSE + `"><wsse:UsernameToken><wsse:Username>`)
-	_ = xml.EscapeText(&env, []byte(s.MerchantID))
-	env.WriteString(`</wsse:Username><wsse:Password Type="` + soap.PasswordText + `">`)
-	_ = xml.EscapeText(&env, []byte(s.Secret))
-	env.WriteString(`</wsse:Password></wsse:UsernameToken></wsse:Security></s:Header><s:Body>`)
-	env.Write(body)
-	env.WriteString(`</s:Body></s:Envelope>`)
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.PaywireURL+"/soap/PaymentService", &env)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+message.PaymentActionPrefix+op+`"`)
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	dec, err := soap.Decode(io.LimitReader(res.Body, 1<<20), 0)
-	if err != nil {
-		return fmt.Errorf("%s: the answer is not a SOAP envelope (HTTP %d)", op, res.StatusCode)
-	}
-	if dec.Name.Local == "Fault" {
-		var f struct {
-			Code    string `xml:"detail>fault>code"`
-			Code12  string `xml:"Detail>fault>code"`
-			Message string `xml:"detail>fault>message"`
-			Msg12   string `xml:"Detail>fault>message"`
-		}
-		_ = xml.Unmarshal(dec.Body, &f)
-		return &Fault{Code: f.Code + f.Code12, Message: f.Message + f.Msg12}
-	}
-	return xml.Unmarshal(dec.Body, out)
+	return soap.Call(ctx, s.Client, s.PaywireURL+"/soap/PaymentService", message.PaymentActionPrefix+op, s.MerchantID, s.Secret, in, out)
 }
 
 func randomHex(n int) string {
