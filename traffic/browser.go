@@ -168,3 +168,16 @@ func route(path string) string {
 	}
 	return path
 }
+
+// NewHTTPClient returns a client for merchants and browsers of many flows
+// at once: requests time out after timeout, redirects are not followed
+// (the Browser follows them itself, step by step), and up to conns
+// connections to one host are kept open for reuse.
+func NewHTTPClient(timeout time.Duration, conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(conns, 2)
+	t.MaxIdleConnsPerHost = max(conns, 2)
+	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}

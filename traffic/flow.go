@@ -152,18 +152,34 @@ func Pay(ctx context.Context, m *Merchant, b *Browser, o *Order) (r *Result, err
 		return r, fmt.Errorf("reading the payment: %w", err)
 	}
 	if o.Capture && r.Payment.State == "AUTHORIZED" {
-		err = timed(&b.Steps, "POST /api/v1/payments/{id}/capture", func() error {
-			p, e := m.Capture(ctx, r.PaymentID, "capture-"+r.PaymentID)
-			if e == nil {
-				r.Payment, r.Captured = p, true
-			}
-			return e
-		})
-		if err != nil {
+		if err = capture(ctx, m, &b.Steps, r); err != nil {
 			return r, fmt.Errorf("capturing the payment: %w", err)
 		}
 	}
 	return r, nil
+}
+
+// capture captures r's authorized payment in full. A payment captured
+// meanwhile by Paywire itself (the merchant's auto-capture) is not
+// captured again, and is no error.
+func capture(ctx context.Context, m *Merchant, steps *[]Step, r *Result) error {
+	err := timed(steps, "POST /api/v1/payments/{id}/capture", func() error {
+		p, e := m.Capture(ctx, r.PaymentID, "capture-"+r.PaymentID)
+		if e == nil {
+			r.Payment, r.Captured = p, true
+		}
+		return e
+	})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == "illegal_transition" {
+		p, rerr := m.Payment(ctx, r.PaymentID)
+		if rerr == nil && p.State != "AUTHORIZED" {
+			r.Payment = p
+			(*steps)[len(*steps)-1].Err = nil
+			return nil
+		}
+	}
+	return err
 }
 
 // maxPages bounds the pages one end user goes through.

@@ -128,7 +128,11 @@ type Simulation struct {
 	// pending are under it. They are never fetched, but must be on the
 	// merchants' allowlists.
 	ReturnURL string
-	Mix       Mix
+	// NotificationURL, if set, is where the payments' notifications go
+	// (the merchant's PaymentServiceListener); empty leaves them to the
+	// merchant's account.
+	NotificationURL string
+	Mix             Mix
 	// Seed makes the end users and what they do the same every run.
 	Seed uint64
 	// Settle is how long, after the last flow, payments still pending are
@@ -219,6 +223,7 @@ func (s *Simulation) plan() ([]*Order, error) {
 			Amount: price(rng, c.currency, 5, 400), Currency: c.currency, EndUser: c.user,
 			ReturnURLs: message.ReturnURLs{Success: base + "success", Error: base + "error", Cancel: base + "cancel",
 				Refused: base + "refused", Pending: base + "pending"},
+			NotificationURL: s.NotificationURL,
 		}}
 		u := &o.User
 		u.Method = "card"
@@ -374,9 +379,8 @@ func (s *Simulation) settle(ctx context.Context, sum *Summary, results []*Result
 			}
 			r.Payment = p
 			if p.State == "AUTHORIZED" && r.Order.Capture {
-				if p, err := m.Capture(ctx, r.PaymentID, "capture-"+r.PaymentID); err == nil {
-					r.Payment, r.Captured = p, true
-				}
+				var steps []Step
+				_ = capture(ctx, m, &steps, r) // a failure leaves it authorized, as counted
 			}
 			if r.Payment.State == "PENDING" {
 				open++

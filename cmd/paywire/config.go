@@ -10,16 +10,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paywire/paywire/adapters/sandbox"
 )
 
 // Config is what `paywire serve` and `paywire migrate` are told, from flags
 // and, where a flag is not given, from the environment.
 type Config struct {
-	Addr                string
-	DB                  string
-	Demo                bool
-	DemoHistory         bool // with Demo: seed a month of payments
-	Sandbox             bool
+	Addr        string
+	DB          string
+	Demo        bool
+	DemoHistory bool // with Demo: seed a month of payments
+	Sandbox     bool
+	// SandboxTunings change the sandbox providers' behaviour
+	// (--sandbox-acquirers): approval rates, latency, technical errors,
+	// degraded periods.
+	SandboxTunings      []sandbox.Tuning
 	Migrate             bool
 	LogLevel            string
 	LogFormat           string
@@ -70,6 +76,7 @@ var options = []option{
 	{"demo", "PAYWIRE_DEMO", "false", "seed the demo merchant `demo` and the admin user `admin` (idempotent)", "serve"},
 	{"demo-history", "PAYWIRE_DEMO_HISTORY", "true", "with --demo, seed a month of sandbox payments for the back office, once, in the background", "serve"},
 	{"sandbox", "PAYWIRE_SANDBOX", "false", "enable the built-in sandbox providers (acquirer-a, acquirer-b, sandbox-bank, sandbox-wallet) and their pages under /sandbox/; --demo enables them", "serve"},
+	{"sandbox-acquirers", "PAYWIRE_SANDBOX_ACQUIRERS", "", "how the sandbox providers behave, e.g. `acquirer-b approval=0.8 latency=150ms errors=0.02; acquirer-b from=+2m until=+5m approval=0.5 errors=0.3` (settings approval, latency, errors, lost, declines=soft|hard; from/until: a degraded period, RFC 3339 or +duration after the start); see docs/sandbox.md", "serve"},
 	{"migrate", "PAYWIRE_MIGRATE", "true", "apply missing migrations on start; when false, refuse to start on an outdated schema", "serve"},
 	{"log-level", "PAYWIRE_LOG_LEVEL", "info", "debug, info, warn or error", "serve, migrate"},
 	{"log-format", "PAYWIRE_LOG_FORMAT", "text", "text or json", "serve, migrate"},
@@ -144,6 +151,17 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 	c.Addr, c.DB = str("addr"), str("db")
 	c.Demo, c.Migrate, c.Sandbox = boolean("demo"), boolean("migrate"), boolean("sandbox")
 	c.DemoHistory = boolean("demo-history")
+	if spec := str("sandbox-acquirers"); spec != "" {
+		var names []string
+		for _, sc := range sandbox.DefaultConfigs(nil, "", nil) {
+			names = append(names, sc.Name)
+		}
+		ts, err := sandbox.ParseTunings(spec, names, time.Now())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--sandbox-acquirers: %v", err))
+		}
+		c.SandboxTunings = ts
+	}
 	c.LogLevel, c.LogFormat = str("log-level"), str("log-format")
 	c.GeoIPDB = str("geoip-db")
 	if values["shutdown-timeout"] != nil {

@@ -151,7 +151,7 @@ func (m *Main) seedDemoHistory(ctx context.Context) (historyCounts, error) {
 	if m.Shop != nil {
 		shop = m.Shop.BaseURL
 	}
-	h := newHistorySeeder(m.Payments, m.DB, shop, derive(m.Payments.TokenKey, "sandbox webhooks"), m.Logger)
+	h := newHistorySeeder(m.Payments, m.DB, shop, m.sandboxConfigs(m.Payments.PortalURL, derive(m.Payments.TokenKey, "sandbox webhooks")), m.Logger)
 	return h.run(ctx, time.Now().UTC())
 }
 
@@ -204,27 +204,25 @@ func (c *historyClock) at(t time.Time) {
 // payment.
 func (c *historyClock) after(d time.Duration) { c.at(c.Now().Add(d)) }
 
-func newHistorySeeder(node *payment.Service, db *store.DB, shop string, webhookSecret []byte, log *slog.Logger) *historySeeder {
+func newHistorySeeder(node *payment.Service, db *store.DB, shop string, sandboxes []sandbox.Config, log *slog.Logger) *historySeeder {
 	clock := &historyClock{}
 	// The seeder's own sandbox instances: the same providers (one name on
-	// one database is one provider), on the history's clock, sending no
-	// webhooks (the end user's return and the status-query follow-ups tell
-	// Paywire instead, at the history's time). They are closed at once so
-	// that no timer brings an outcome in at today's time: an outcome due
-	// comes in when it is next read. Their names and rates are those of
-	// sandbox.Defaults.
+	// one database is one provider), configured as the node's, on the
+	// history's clock, sending no webhooks (the end user's return and the
+	// status-query follow-ups tell Paywire instead, at the history's
+	// time). They are closed at once so that no timer brings an outcome in
+	// at today's time: an outcome due comes in when it is next read. They
+	// answer at once: waiting out a latency in today's time would not
+	// pass the history's.
 	quiet := slog.New(minLevel{log.Handler(), slog.LevelError})
 	var providers []adapters.Provider
 	pages := map[string]*sandbox.Acquirer{}
-	for _, p := range []struct {
-		name string
-		rate float64
-	}{{"acquirer-a", 1}, {"acquirer-b", 0.9}, {"sandbox-bank", 1}, {"sandbox-wallet", 1}} {
-		a := sandbox.New(sandbox.Config{Name: p.name, DB: db.Bun(), BaseURL: node.PortalURL, WebhookSecret: webhookSecret,
-			ApprovalRate: p.rate, WebhookDelay: time.Second, Now: clock.Now, Logger: quiet})
+	for _, c := range sandboxes {
+		c.WebhookURL, c.Now, c.Logger, c.Latency = "", clock.Now, quiet, 0
+		a := sandbox.New(c)
 		a.Close()
 		providers = append(providers, a)
-		pages[p.name] = a
+		pages[c.Name] = a
 	}
 	svc := *node
 	svc.Now = clock.Now

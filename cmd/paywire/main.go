@@ -9,6 +9,7 @@
 //	paywire policy push|submit|approve|activate|rollback|history  govern the bundles nodes run
 //	paywire merchant create|list|credentials|issue|rotate|revoke  manage merchants and API secrets
 //	paywire audit verify|list [--db ...]             check the audit log's hash chain
+//	paywire simulate --payments N [--rate R] ...     drive sandbox payments through a running node
 package main
 
 import (
@@ -46,6 +47,9 @@ Usage:
   paywire review list|approve|decline
                                   the review queue of a running node, and decisions on it
   paywire audit verify|list       check the audit log's hash chain; the newest entries
+  paywire simulate --payments N [--rate R] [--url U] [--merchant ID]
+                                  drive N sandbox payments through a running node's API and hosted
+                                  pages as merchants and end users do; summarise how they ended
   paywire admin-user ...          back-office users: create, list, password, roles, disable, enable,
                                   reset-second-factor
 
@@ -80,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAudit(ctx, rest, stdout, getenv)
 	case "admin-user":
 		err = runAdminUser(ctx, rest, stdout, getenv)
+	case "simulate":
+		err = runSimulate(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

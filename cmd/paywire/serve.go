@@ -164,12 +164,13 @@ func (m *Main) mountAPI() error {
 	}
 	var providers []adapters.Provider
 	if m.Config.Sandbox || m.Config.Demo {
-		sb, err := sandbox.Defaults(context.Background(), m.DB.Bun(), public, derive(key, "sandbox webhooks"))
-		if err != nil {
+		if err := sandbox.Migrate(context.Background(), m.DB.Bun()); err != nil {
 			return err
 		}
-		m.Sandbox = sb
-		for _, a := range m.Sandbox {
+		for _, c := range m.sandboxConfigs(public, derive(key, "sandbox webhooks")) {
+			m.logTuning(c)
+			a := sandbox.New(c)
+			m.Sandbox = append(m.Sandbox, a)
 			providers = append(providers, a)
 			m.Router.Handle(a.PathPrefix()+"*", a.Handler())
 		}
@@ -242,6 +243,35 @@ func (m *Main) mountAPI() error {
 		m.Logger.Info("demo shop", "url", public+"/shop/")
 	}
 	return nil
+}
+
+// sandboxConfigs are the sandbox providers' configurations: the defaults,
+// tuned by --sandbox-acquirers.
+func (m *Main) sandboxConfigs(public string, webhookSecret []byte) []sandbox.Config {
+	cfgs := sandbox.DefaultConfigs(m.DB.Bun(), public, webhookSecret)
+	for i := range cfgs {
+		for _, t := range m.Config.SandboxTunings {
+			if t.Name == cfgs[i].Name {
+				t.Apply(&cfgs[i])
+			}
+		}
+	}
+	return cfgs
+}
+
+// logTuning tells how a tuned sandbox provider behaves.
+func (m *Main) logTuning(c sandbox.Config) {
+	for _, t := range m.Config.SandboxTunings {
+		if t.Name != c.Name {
+			continue
+		}
+		m.Logger.Info("sandbox provider tuned", "provider", c.Name, "approval_rate", c.ApprovalRate, "latency", c.Latency.String(),
+			"error_rate", c.ErrorRate, "lost_rate", c.LostRate, "hard_declines", c.HardDeclines, "degraded_periods", len(c.Degraded))
+		for _, p := range c.Degraded {
+			m.Logger.Info("sandbox provider degraded period", "provider", c.Name,
+				"from", p.From.UTC().Format(time.RFC3339), "until", p.Until.UTC().Format(time.RFC3339))
+		}
+	}
 }
 
 // derive returns a key for one purpose from the token key.
