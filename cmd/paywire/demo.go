@@ -142,18 +142,25 @@ func seedAdmin(ctx context.Context, db *store.DB, cfg Config, out io.Writer, log
 }
 
 // demoShopSecret returns the API secret the in-process demo shop uses, and
-// makes sure the demo merchant holds it. It is derived from the merchant's
+// makes sure the demo merchant holds it.
+func demoShopSecret(ctx context.Context, db *store.DB, tokenKey []byte) (*paywire.Merchant, string, error) {
+	return demoServerSecret(ctx, db, tokenKey, "demo")
+}
+
+// demoServerSecret returns the API secret of a demo merchant's own server
+// in the node (the demo shop; the simulated traffic of serve --demo), and
+// makes sure the merchant holds it. It is derived from the merchant's
 // signing secret, so it is the same on every start and no credential
 // accumulates.
-func demoShopSecret(ctx context.Context, db *store.DB, tokenKey []byte) (*paywire.Merchant, string, error) {
-	m, err := db.Merchant(ctx, "demo")
+func demoServerSecret(ctx context.Context, db *store.DB, tokenKey []byte, merchantID string) (*paywire.Merchant, string, error) {
+	m, err := db.Merchant(ctx, merchantID)
 	if err != nil {
 		return nil, "", err
 	}
 	mac := hmac.New(sha256.New, []byte(m.SigningSecret))
 	mac.Write([]byte("demo shop API secret"))
 	secret := "shop_" + hex.EncodeToString(mac.Sum(nil))[:40]
-	creds, err := db.MerchantCredentials(ctx, "demo")
+	creds, err := db.MerchantCredentials(ctx, merchantID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -163,12 +170,12 @@ func demoShopSecret(ctx context.Context, db *store.DB, tokenKey []byte) (*paywir
 			return m, secret, nil
 		}
 	}
-	_, err = mg.IssueSecret(ctx, "system", "demo", demoShopLabel, secret)
+	_, err = mg.IssueSecret(ctx, "system", merchantID, demoShopLabel, secret)
 	return m, secret, err
 }
 
-// demoShopLabel labels the demo shop's own credential, which the demo
-// secret does not replace.
+// demoShopLabel labels the credential of a demo merchant's own server in
+// the node (demoServerSecret), which the demo secret does not replace.
 const demoShopLabel = "demo shop"
 
 // secretMatches reports whether secret is credential c's, under a keyed

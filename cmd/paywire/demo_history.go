@@ -94,9 +94,18 @@ func (m *Main) startDemoHistory(ctx context.Context) <-chan struct{} {
 		return done
 	}
 	go func() {
+		var c historyCounts
+		var err error
+		defer func() {
+			if c.Payments > 0 && err == nil && ctx.Err() == nil {
+				// The workers carry on from here: the recent traffic
+				// goes through the node as live traffic does.
+				m.demoTraffic(ctx, demoTrafficPayments)
+			}
+		}()
 		defer close(done)
 		start := time.Now()
-		c, err := m.seedDemoHistory(ctx)
+		c, err = m.seedDemoHistory(ctx)
 		switch {
 		case errors.Is(err, errHistoryClaimed):
 			m.Logger.Info("demo history not seeded: another node seeds it")
@@ -139,12 +148,7 @@ func (m *Main) seedDemoHistory(ctx context.Context) (historyCounts, error) {
 			return c, nil
 		}
 	}
-	travel := &paywire.Merchant{
-		ID: demoTravelID, Name: "Demo Travel", NotificationFormat: "soap",
-		ReturnURLPrefixes: []string{"http://localhost/", "http://127.0.0.1/"}, AllowLocalhostHTTP: true,
-		RiskProfile: "high_ticket",
-	}
-	if err := m.DB.CreateMerchant(ctx, travel); err != nil && paywire.ErrorCode(err) != paywire.ECONFLICT {
+	if err := seedDemoTravel(ctx, m.DB); err != nil {
 		return c, err
 	}
 	shop := strings.TrimSuffix(m.Payments.PortalURL, "/") + "/shop"
@@ -153,6 +157,19 @@ func (m *Main) seedDemoHistory(ctx context.Context) (historyCounts, error) {
 	}
 	h := newHistorySeeder(m.Payments, m.DB, shop, m.sandboxConfigs(m.Payments.PortalURL, derive(m.Payments.TokenKey, "sandbox webhooks")), m.Logger)
 	return h.run(ctx, time.Now().UTC())
+}
+
+// seedDemoTravel makes sure the second demo merchant exists.
+func seedDemoTravel(ctx context.Context, db *store.DB) error {
+	travel := &paywire.Merchant{
+		ID: demoTravelID, Name: "Demo Travel", NotificationFormat: "soap",
+		ReturnURLPrefixes: []string{"http://localhost/", "http://127.0.0.1/"}, AllowLocalhostHTTP: true,
+		RiskProfile: "high_ticket",
+	}
+	if err := db.CreateMerchant(ctx, travel); err != nil && paywire.ErrorCode(err) != paywire.ECONFLICT {
+		return err
+	}
+	return nil
 }
 
 // historySeeder plays the history in time order: the steps of each

@@ -200,3 +200,38 @@ func TestGuardrailInSimulation(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoTraffic: the recent traffic of serve --demo goes through the
+// node's API and pages for both demo merchants, with their own
+// credentials, and its payments end as live ones do.
+func TestDemoTraffic(t *testing.T) {
+	m, _ := simulateNode(t, "")
+	ctx := context.Background()
+	if err := seedDemoTravel(ctx, m.DB); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := m.runDemoTraffic(ctx, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Payments != 12 || sum.Failed > 0 {
+		t.Fatalf("%d payments, %d went wrong: %v", sum.Payments, sum.Failed, sum.Problems)
+	}
+	for _, merchant := range []string{"demo", demoTravelID} {
+		n := 0
+		for _, st := range paywire.States {
+			ps, err := m.DB.PaymentsInState(ctx, merchant, st, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				if strings.HasPrefix(p.MerchantReference, "demo-live-") {
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("no recent payment of %s", merchant)
+		}
+	}
+}
