@@ -191,7 +191,7 @@ func (s *Simulation) plan() ([]*Order, error) {
 		if i%3 == 1 {
 			bin = "555555"
 		}
-		customers[i] = &customer{currency: c.Currency, card: luhnComplete(fmt.Sprintf("%s%09d", bin, 300000+i*7919)),
+		customers[i] = &customer{currency: c.Currency, card: LuhnComplete(fmt.Sprintf("%s%09d", bin, 300000+i*7919)),
 			user: message.EndUser{ID: id, Email: id + "@example.com", Country: c.Code, Language: c.Language,
 				IP: fmt.Sprintf("198.51.100.%d", 10+i%240), DeviceID: "device-" + id}}
 	}
@@ -287,8 +287,9 @@ func price(rng *rand.Rand, currency string, lo, hi float64) string {
 	return fmt.Sprintf("%d.%02d", minor/100, minor%100)
 }
 
-// luhnComplete appends the Luhn check digit to digits.
-func luhnComplete(digits string) string {
+// LuhnComplete appends the Luhn check digit to digits: a card number that
+// passes the Luhn check, without a test card's behaviour at the sandbox.
+func LuhnComplete(digits string) string {
 	sum := 0
 	for i := len(digits) - 1; i >= 0; i-- {
 		d := int(digits[i] - '0')

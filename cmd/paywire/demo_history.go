@@ -24,6 +24,7 @@ import (
 	"github.com/paywire/paywire/notify"
 	"github.com/paywire/paywire/payment"
 	"github.com/paywire/paywire/store"
+	"github.com/paywire/paywire/traffic"
 )
 
 // The demo history: on `serve --demo`, a month of sandbox payments for the
@@ -373,25 +374,10 @@ func (h *historySeeder) customers(prefix string, n int) []*demoCustomer {
 		if i%3 == 1 {
 			bin = "555555"
 		}
-		out[i] = &demoCustomer{user: u, currency: c.currency, card: luhnComplete(fmt.Sprintf("%s%09d", bin, 100000+i*7919)),
+		out[i] = &demoCustomer{user: u, currency: c.currency, card: traffic.LuhnComplete(fmt.Sprintf("%s%09d", bin, 100000+i*7919)),
 			bank: c.bank, wallet: c.wallet}
 	}
 	return out
-}
-
-// luhnComplete appends the Luhn check digit to digits.
-func luhnComplete(digits string) string {
-	sum := 0
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if (len(digits)-1-i)%2 == 0 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return digits + fmt.Sprint((10-sum%10)%10)
 }
 
 // plan schedules about 240 orders of the demo shop and 60 of demo travel
@@ -540,7 +526,7 @@ func (h *historySeeder) shopOrder(c *demoCustomer) func(context.Context) error {
 func (h *historySeeder) suspicious(ctx context.Context, c *demoCustomer) error {
 	u := *c
 	u.user.Email = fmt.Sprintf("%s-%d@mailinator.com", c.user.ID, h.refs)
-	card := luhnComplete(fmt.Sprintf("424242%09d", 700000+h.refs))
+	card := traffic.LuhnComplete(fmt.Sprintf("424242%09d", 700000+h.refs))
 	return h.hosted(ctx, "demo", &u, h.price(c.currency, 5200, 5900), h.cardDetails(&u, card))
 }
 
