@@ -181,6 +181,11 @@ func (db *DB) CreatePayment(ctx context.Context, c paywire.StateChange) error {
 	if err := p.Validate(); err != nil {
 		return classify(op, err, "")
 	}
+	if db.dialect == Postgres {
+		if done, err := db.createInOneTrip(ctx, c); done || err != nil {
+			return classify(op, err, "the merchant already has a payment with this merchant reference")
+		}
+	}
 	err := db.inTx(ctx, func(tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(toPaymentRow(p)).Exec(ctx); err != nil {
 			return err
@@ -202,12 +207,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if ev := c.Event; ev != nil {
-		row := &eventRow{
-			ID: ev.ID, PaymentID: ev.PaymentID, MerchantID: ev.MerchantID, Seq: ev.Seq,
-			FromState: string(ev.From), ToState: string(ev.To), Type: string(ev.Type), Amount: ev.Amount,
-			Reason: ev.Reason, Source: string(ev.Source), OccurredAt: utc(ev.OccurredAt),
-		}
-		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		if _, err := tx.NewInsert().Model(toEventRow(ev)).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -225,15 +225,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if n := c.Notification; n != nil {
-		status := paywire.OutboxPending
-		if n.Status == paywire.OutboxNoEndpoint {
-			status = n.Status
-		}
-		if _, err := tx.NewInsert().Model(&outboxRow{
-			EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
-			Payload: string(n.Payload), Status: status,
-			NextAttemptAt: utc(n.NextAttemptAt), CreatedAt: utc(n.CreatedAt),
-		}).Exec(ctx); err != nil {
+		if _, err := tx.NewInsert().Model(toOutboxRow(n)).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -251,10 +243,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 	}
 	for i := range c.FollowUps {
 		f := &c.FollowUps[i]
-		row := &followUpRow{
-			PaymentID: f.PaymentID, MerchantID: f.MerchantID, Kind: string(f.Kind), AttemptID: f.AttemptID,
-			DueAt: utc(f.DueAt), Status: paywire.FollowUpPending, CreatedAt: now,
-		}
+		row := toFollowUpRow(f, now)
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return err
 		}
@@ -263,13 +252,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		f.ID, f.Status, f.CreatedAt = row.ID, paywire.FollowUpPending, now
 	}
 	for i := range c.Attempts {
-		a := &c.Attempts[i]
-		row := toAttemptRow(a, now)
-		if _, err := tx.NewInsert().Model(row).
-			On("CONFLICT (id) DO UPDATE").
-			Set("reference = EXCLUDED.reference").Set("status = EXCLUDED.status").
-			Set("code = EXCLUDED.code").Set("updated_at = EXCLUDED.updated_at").
-			Exec(ctx); err != nil {
+		if _, err := attemptUpsert(tx, toAttemptRow(&c.Attempts[i], now)).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -283,24 +266,63 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return paywire.Errorf(paywire.ECONFLICT, "the provider event was applied meanwhile")
 		}
 	}
-	if r := c.Idempotency; r != nil && r.First {
-		text := string(r.Result)
-		_, err := tx.NewInsert().
-			Model(&idempotencyRow{MerchantID: r.MerchantID, Key: r.Key, RequestHash: r.RequestHash, Result: &text, ClaimedAt: now, CompletedAt: now}).
-			Exec(ctx)
-		return err // a unique violation: the key is taken (ECONFLICT)
-	}
 	if r := c.Idempotency; r != nil {
-		text := string(r.Result)
-		if _, err := tx.NewInsert().
-			Model(&idempotencyRow{MerchantID: r.MerchantID, Key: r.Key, RequestHash: r.RequestHash, Result: &text, ClaimedAt: now, CompletedAt: now}).
-			On("CONFLICT (merchant_id, key) DO UPDATE").
-			Set("result = EXCLUDED.result").Set("completed_at = EXCLUDED.completed_at").
-			Exec(ctx); err != nil {
+		// First: a unique violation says the key is taken (ECONFLICT).
+		if _, err := idempotencyInsert(tx, r, now).Exec(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func toEventRow(ev *paywire.Event) *eventRow {
+	return &eventRow{
+		ID: ev.ID, PaymentID: ev.PaymentID, MerchantID: ev.MerchantID, Seq: ev.Seq,
+		FromState: string(ev.From), ToState: string(ev.To), Type: string(ev.Type), Amount: ev.Amount,
+		Reason: ev.Reason, Source: string(ev.Source), OccurredAt: utc(ev.OccurredAt),
+	}
+}
+
+// toOutboxRow is a new notification's row: pending, or kept without an
+// endpoint.
+func toOutboxRow(n *paywire.OutboxMessage) *outboxRow {
+	status := paywire.OutboxPending
+	if n.Status == paywire.OutboxNoEndpoint {
+		status = n.Status
+	}
+	return &outboxRow{
+		EventID: n.EventID, MerchantID: n.MerchantID, PaymentID: n.PaymentID, Seq: n.Seq,
+		Payload: string(n.Payload), Status: status,
+		NextAttemptAt: utc(n.NextAttemptAt), CreatedAt: utc(n.CreatedAt),
+	}
+}
+
+func toFollowUpRow(f *paywire.FollowUp, now time.Time) *followUpRow {
+	return &followUpRow{
+		PaymentID: f.PaymentID, MerchantID: f.MerchantID, Kind: string(f.Kind), AttemptID: f.AttemptID,
+		DueAt: utc(f.DueAt), Status: paywire.FollowUpPending, CreatedAt: now,
+	}
+}
+
+// attemptUpsert writes a new attempt, or its status, reference and code.
+func attemptUpsert(db bun.IDB, row *attemptRow) *bun.InsertQuery {
+	return db.NewInsert().Model(row).
+		On("CONFLICT (id) DO UPDATE").
+		Set("reference = EXCLUDED.reference").Set("status = EXCLUDED.status").
+		Set("code = EXCLUDED.code").Set("updated_at = EXCLUDED.updated_at")
+}
+
+// idempotencyInsert stores a request's outcome: the first under its key
+// (a taken key is a unique violation), or over its claim.
+func idempotencyInsert(db bun.IDB, r *paywire.IdempotentResult, now time.Time) *bun.InsertQuery {
+	text := string(r.Result)
+	q := db.NewInsert().
+		Model(&idempotencyRow{MerchantID: r.MerchantID, Key: r.Key, RequestHash: r.RequestHash, Result: &text, ClaimedAt: now, CompletedAt: now})
+	if !r.First {
+		q = q.On("CONFLICT (merchant_id, key) DO UPDATE").
+			Set("result = EXCLUDED.result").Set("completed_at = EXCLUDED.completed_at")
+	}
+	return q
 }
 
 // Payment implements paywire.PaymentStore.

@@ -50,16 +50,25 @@ func (db *DB) SaveDecisions(ctx context.Context, ds []paywire.DecisionRecord) er
 
 // insertDecisions writes records in one multi-row statement.
 func insertDecisions(ctx context.Context, db bun.IDB, now time.Time, ds []paywire.DecisionRecord) error {
+	rows, err := decisionRows(ds, now)
+	if err != nil {
+		return err
+	}
+	_, err = db.NewInsert().Model(&rows).Exec(ctx)
+	return err
+}
+
+// decisionRows are the rows of ds (see toDecisionRow).
+func decisionRows(ds []paywire.DecisionRecord, now time.Time) ([]*decisionRow, error) {
 	rows := make([]*decisionRow, len(ds))
 	for i := range ds {
 		row, err := toDecisionRow(&ds[i], now)
 		if err != nil {
-			return paywire.Errorf(paywire.EINVALID, "%s", err.Error())
+			return nil, paywire.Errorf(paywire.EINVALID, "%s", err.Error())
 		}
 		rows[i] = row
 	}
-	_, err := db.NewInsert().Model(&rows).Exec(ctx)
-	return err
+	return rows, nil
 }
 
 // toDecisionRow is d's row; it fills d's ID when empty and its CreatedAt

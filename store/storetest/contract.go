@@ -327,6 +327,48 @@ func testCreatePayment(t *testing.T, db *store.DB) {
 	if res, err := db.ClaimIdempotencyKey(ctx, "m-create", "create-3", "h3"); err != nil || string(res) != `{"paymentId":"`+q.ID+`"}` {
 		t.Errorf("idempotent outcome of the creation: %q, %v", res, err)
 	}
+
+	// A creation whose first answer finds its key taken writes nothing of
+	// its rows, however many it carries (on PostgreSQL they go in one
+	// round trip); one that commits learns its follow-ups' ids.
+	full := func(ref, key string) paywire.StateChange {
+		r := SeedPaymentValue("m-create", ref)
+		c := paywire.Creation(r, paywire.ActorMerchant, t0)
+		c.Notification = paywire.Notification(r, c.Event)
+		c.FollowUps = []paywire.FollowUp{followUp(r, paywire.FollowUpPaymentExpiry, t0.Add(time.Hour)), followUp(r, paywire.FollowUpProcess, t0.Add(time.Minute))}
+		c.Decisions = []paywire.DecisionRecord{{Point: "availability", MerchantID: "m-create", PaymentID: r.ID,
+			Input: json.RawMessage(`{}`), Output: json.RawMessage(`{}`), RulesFired: json.RawMessage(`[]`)}}
+		c.Idempotency = &paywire.IdempotentResult{MerchantID: "m-create", Key: key, RequestHash: "h", Result: []byte(`{}`), First: true}
+		return c
+	}
+	taken := full("order-4", "create-3")
+	wantCode(t, "a first answer under a taken key", db.CreatePayment(ctx, taken), paywire.ECONFLICT)
+	if _, err := db.Payment(ctx, "m-create", taken.Payment.ID); paywire.ErrorCode(err) != paywire.ENOTFOUND {
+		t.Errorf("the refused creation's payment was stored: %v", err)
+	}
+	if ds, err := db.Decisions(ctx, "m-create", taken.Payment.ID); err != nil || len(ds) != 0 {
+		t.Errorf("the refused creation's decisions were stored: %d, %v", len(ds), err)
+	}
+	if fus, err := db.FollowUps(ctx, "m-create", taken.Payment.ID); err != nil || len(fus) != 0 {
+		t.Errorf("the refused creation's follow-ups were stored: %+v, %v", fus, err)
+	}
+	ok := full("order-5", "create-5")
+	if err := db.CreatePayment(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	fus, err := db.FollowUps(ctx, "m-create", ok.Payment.ID)
+	if err != nil || len(fus) != 2 {
+		t.Fatalf("follow-ups %+v, %v", fus, err)
+	}
+	for i, f := range ok.FollowUps {
+		stored := fus[slices.IndexFunc(fus, func(s paywire.FollowUp) bool { return s.Kind == f.Kind })]
+		if f.ID == 0 || f.ID != stored.ID || f.Status != paywire.FollowUpPending {
+			t.Errorf("follow-up %d: the change has id %d (%s), the store %d", i, f.ID, f.Status, stored.ID)
+		}
+	}
+	if ds, err := db.Decisions(ctx, "m-create", ok.Payment.ID); err != nil || len(ds) != 1 {
+		t.Errorf("the creation's decisions: %d, %v", len(ds), err)
+	}
 }
 
 func testTenantIsolation(t *testing.T, db *store.DB) {
