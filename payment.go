@@ -404,8 +404,13 @@ type Attempt struct {
 	Reference      string // the provider's reference, once known
 	Status         AttemptStatus
 	Code           string // the provider's reason code
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Call is how the call that took the payment ended, written when it
+	// returned ("" until then, and for other operations); Latency is its
+	// duration, known when Call is set. Provider health counts them.
+	Call      CallOutcome
+	Latency   time.Duration
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Operation is what an attempt asks of a provider.

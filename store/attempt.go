@@ -23,6 +23,8 @@ type attemptRow struct {
 	Reference      string    `bun:"reference"`
 	Status         string    `bun:"status"`
 	Code           string    `bun:"code"`
+	CallOutcome    string    `bun:"call_outcome,nullzero"`
+	LatencyMS      *int64    `bun:"latency_ms"`
 	CreatedAt      time.Time `bun:"created_at"`
 	UpdatedAt      time.Time `bun:"updated_at"`
 }
@@ -32,17 +34,27 @@ func toAttemptRow(a *paywire.Attempt, now time.Time) *attemptRow {
 		a.CreatedAt = now
 	}
 	a.UpdatedAt = now
-	return &attemptRow{ID: a.ID, PaymentID: a.PaymentID, MerchantID: a.MerchantID, N: a.N, Operation: string(a.Operation),
+	row := &attemptRow{ID: a.ID, PaymentID: a.PaymentID, MerchantID: a.MerchantID, N: a.N, Operation: string(a.Operation),
 		Provider: a.Provider, Amount: a.Amount, IdempotencyKey: a.IdempotencyKey, Reference: a.Reference,
-		Status: string(a.Status), Code: a.Code, CreatedAt: utc(a.CreatedAt), UpdatedAt: now}
+		Status: string(a.Status), Code: a.Code, CallOutcome: string(a.Call), CreatedAt: utc(a.CreatedAt), UpdatedAt: now}
+	if a.Call != "" {
+		ms := max(0, a.Latency.Milliseconds())
+		row.LatencyMS = &ms
+	}
+	return row
 }
 
 func (r *attemptRow) attempt() paywire.Attempt {
-	return paywire.Attempt{
+	a := paywire.Attempt{
 		ID: r.ID, PaymentID: r.PaymentID, MerchantID: r.MerchantID, N: r.N, Operation: paywire.Operation(r.Operation),
 		Provider: r.Provider, Amount: r.Amount, IdempotencyKey: r.IdempotencyKey, Reference: r.Reference,
-		Status: paywire.AttemptStatus(r.Status), Code: r.Code, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Status: paywire.AttemptStatus(r.Status), Code: r.Code, Call: paywire.CallOutcome(r.CallOutcome),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+	if r.LatencyMS != nil && a.Call != "" {
+		a.Latency = time.Duration(*r.LatencyMS) * time.Millisecond
+	}
+	return a
 }
 
 type providerEventRow struct {

@@ -309,7 +309,11 @@ func attemptUpsert(db bun.IDB, row *attemptRow) *bun.InsertQuery {
 	return db.NewInsert().Model(row).
 		On("CONFLICT (id) DO UPDATE").
 		Set("reference = EXCLUDED.reference").Set("status = EXCLUDED.status").
-		Set("code = EXCLUDED.code").Set("updated_at = EXCLUDED.updated_at")
+		Set("code = EXCLUDED.code").Set("updated_at = EXCLUDED.updated_at").
+		// A call's outcome and latency are written once, when it returns;
+		// a write that does not carry them keeps them.
+		Set("call_outcome = COALESCE(?TableAlias.call_outcome, EXCLUDED.call_outcome)").
+		Set("latency_ms = COALESCE(?TableAlias.latency_ms, EXCLUDED.latency_ms)")
 }
 
 // idempotencyInsert stores a request's outcome: the first under its key
