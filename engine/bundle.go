@@ -47,6 +47,7 @@ type Bundle struct {
 	profiles *riskProfiles    // data.paywire.risk_profiles; nil: none
 	// experiments are data.paywire.experiments, which routing rules name.
 	experiments []*Experiment
+	health      HealthPolicy   // data.paywire.provider_health, or the default
 	cases       []decisionCase // data.cases, which RunTests decides
 	// ownLists: the bundle's in_list reads no engine's live lists (it was
 	// compiled on its own), so its cases can be decided by it directly.
@@ -94,6 +95,7 @@ type compiledRule struct {
 	group   string // the rule group a risk profile can switch off
 	program *vm.Program
 	reads   uint64          // the optional attributes the rule reads: unknown, it does not fire
+	health  []healthRead    // the provider figures it reads: unknown, it does not fire
 	hit     *ast.Term       // {"id": ..., "effect": ...}, built once
 	effect  json.RawMessage // the effect as JSON, for decision records
 }
@@ -287,6 +289,9 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 	if err := checkExperimentRules(out.points[PointRouting].rules, out.experiments); err != nil {
 		return nil, err
 	}
+	if out.health, err = readHealthPolicy(b.Data); err != nil {
+		return nil, err
+	}
 	if out.cases, err = readCases(b.Data); err != nil {
 		return nil, err
 	}
@@ -455,6 +460,13 @@ func compileRulesWith(point, file string, src []byte, inList func(name, value st
 			bad("when: %v", err)
 			continue
 		}
+		var health []healthRead
+		if point == PointRouting {
+			if health, err = ruleHealthReads(prog.Node()); err != nil {
+				bad("when: %v", err)
+				continue
+			}
+		}
 		if err := checkEffect(point, s.Effect); err != nil {
 			bad("effect: %v", err)
 			continue
@@ -470,7 +482,7 @@ func compileRulesWith(point, file string, src []byte, inList func(name, value st
 			continue
 		}
 		hit := ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(s.ID)), ast.Item(ast.StringTerm("effect"), ast.NewTerm(ev)))
-		rules = append(rules, compiledRule{id: s.ID, group: s.Group, program: prog, reads: reads, hit: hit, effect: effect})
+		rules = append(rules, compiledRule{id: s.ID, group: s.Group, program: prog, reads: reads, health: health, hit: hit, effect: effect})
 	}
 	return rules, problems
 }

@@ -185,6 +185,7 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 			// The guardrail stopped the arm: its payments go by control.
 			c := x.ControlArm()
 			d.StoppedArm, d.Arm, d.Providers = d.Arm, c.Name, slices.Clone(c.Providers)
+			demoteRoute(&d, in.ProviderHealth)
 		}
 	}
 	if e.Recorder != nil {
@@ -202,7 +203,11 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 	var d RouteDecision
 	env := any(in)
 	res, run := decide(ctx, b, PointRouting, env, "", func(reads uint64) uint64 { return routeOptional.mask(&in, reads) }, func(plan *inputPlan, hits *ast.Array, prof *riskProfile) ast.Value {
-		return regoInput(plan, routeAttrs, &in.Request, &in.Features, hits, prof)
+		top := regoParts(plan, routeAttrs, &in.Request, &in.Features, hits, prof)
+		if plan.part("provider_health") != nil {
+			top["provider_health"] = healthObject(in.ProviderHealth)
+		}
+		return ast.LazyObject(top)
 	})
 	if run.err == nil {
 		d.Providers, d.Experiment, d.Arm, run.err = parseRoute(res)
@@ -213,6 +218,7 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 	if run.err != nil {
 		d.Providers, d.Experiment, d.Arm = []string{}, "", ""
 	}
+	demoteRoute(&d, in.ProviderHealth)
 	d.Meta = run.meta()
 	return d
 }
@@ -299,7 +305,7 @@ func decide(ctx context.Context, b *Bundle, point string, env any, profile strin
 	}
 	for i := range p.rules {
 		rule := &p.rules[i]
-		if rule.reads&missing != 0 {
+		if rule.reads&missing != 0 || (rule.health != nil && !healthKnown(env, rule.health)) {
 			continue // it reads an attribute unknown for this payment
 		}
 		if r.profile != nil && r.profile.offs(i) {

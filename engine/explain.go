@@ -102,8 +102,9 @@ func ExplainRisk(rec paywire.DecisionRecord, b *Bundle) (RiskExplanation, error)
 	return x, nil
 }
 
-// RuleReads returns the optional attributes (features, and the request
-// attributes a payment may lack) that a rule of point reads, sorted; nil
+// RuleReads returns the optional attributes (features, the request
+// attributes a payment may lack, and the providers' health figures) that
+// a rule of point reads, sorted; nil
 // for an unknown rule.
 func (b *Bundle) RuleReads(point, id string) []string {
 	p := b.points[point]
@@ -119,6 +120,13 @@ func (b *Bundle) RuleReads(point, id string) []string {
 			if r.reads&(1<<i) != 0 {
 				reads = append(reads, strings.TrimPrefix(path, "request."))
 			}
+		}
+		for _, h := range r.health {
+			read := fmt.Sprintf("provider_health[%q]", h.provider)
+			if h.figure != "" {
+				read += "." + h.figure
+			}
+			reads = append(reads, read)
 		}
 		slices.Sort(reads)
 		return reads

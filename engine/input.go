@@ -181,7 +181,12 @@ func (p *compiledPoint) input(fired *hitSet, prof *riskProfile, build func(*inpu
 // the bundle reads it (and the merchant has a profile); the hits and the
 // profile are AST terms made when the bundle was compiled.
 func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits *ast.Array, prof *riskProfile) ast.Value {
-	top := make(map[string]any, 4)
+	return ast.LazyObject(regoParts(plan, request, r, f, hits, prof))
+}
+
+// regoParts are the parts of regoInput, for a point that adds its own.
+func regoParts[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits *ast.Array, prof *riskProfile) map[string]any {
+	top := make(map[string]any, 5)
 	if sel := plan.part("request"); sel != nil {
 		top["request"] = request.object(r, sel)
 	}
@@ -194,7 +199,7 @@ func regoInput[R any](plan *inputPlan, request attrs[R], r *R, f *Features, hits
 	if prof != nil && plan.part("profile") != nil {
 		top["profile"] = prof.term.Value
 	}
-	return ast.LazyObject(top)
+	return top
 }
 
 func timeText(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -124,9 +124,12 @@ type RouteRequest struct {
 
 // RouteInput is the input of the routing decision.
 type RouteInput struct {
-	Request   RouteRequest `json:"request" expr:"request"`
-	Features  Features     `json:"features" expr:"features"`
-	PaymentID string       `json:"-" expr:"-"`
+	Request  RouteRequest `json:"request" expr:"request"`
+	Features Features     `json:"features" expr:"features"`
+	// ProviderHealth is how each provider fares with the payment's method,
+	// by provider name; a provider the node knows nothing of is absent.
+	ProviderHealth map[string]ProviderHealth `json:"provider_health,omitempty" expr:"provider_health"`
+	PaymentID      string                    `json:"-" expr:"-"`
 }
 
 // WorkflowEvent is what happened to a payment.
@@ -256,6 +259,9 @@ type RouteDecision struct {
 	// guardrail had stopped it: the payment took control's route, and Arm
 	// is control.
 	StoppedArm string `json:"stopped_arm,omitempty"`
+	// Demoted are the route's providers demoted for failing (the input's
+	// provider_health): the engine put them after the others.
+	Demoted []string `json:"demoted,omitempty"`
 	Meta
 }
 
