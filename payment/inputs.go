@@ -31,6 +31,9 @@ type Enrichment interface {
 type facts struct {
 	features                         engine.Features
 	cardCountry, cardType, ipCountry string
+	// health is how the providers fare with the payment's method, for
+	// routing; nil: unknown.
+	health map[string]engine.ProviderHealth
 }
 
 // facts gathers what a decision at point reads about the keys of q (its
@@ -66,9 +69,14 @@ func featureQuery(merchantID, paymentID string, currency paywire.Currency, finge
 	}
 }
 
-// paymentFacts are the facts of a stored payment at point.
+// paymentFacts are the facts of a stored payment at point: at routing,
+// with the providers' health for its method.
 func (s *Service) paymentFacts(ctx context.Context, point string, p *paywire.Payment, now time.Time) (facts, error) {
-	return s.facts(ctx, point, featureQuery(p.MerchantID, p.ID, p.Amount.Currency, p.Card.Fingerprint, p.EndUser, now), p.Card.BIN)
+	fx, err := s.facts(ctx, point, featureQuery(p.MerchantID, p.ID, p.Amount.Currency, p.Card.Fingerprint, p.EndUser, now), p.Card.BIN)
+	if err == nil && point == engine.PointRouting && s.Health != nil {
+		fx.health = s.Health.ProviderHealth(p.Method)
+	}
+	return fx, err
 }
 
 // availabilityInput asks which methods an end user sees; paymentID is ""
@@ -113,7 +121,7 @@ func riskInput(p *paywire.Payment, m *paywire.Merchant, method paywire.Method, c
 
 // routeInput asks which providers get p, after risk.
 func routeInput(p *paywire.Payment, risk paywire.RiskResult, fx facts, now time.Time) engine.RouteInput {
-	return engine.RouteInput{PaymentID: p.ID, Features: fx.features, Request: engine.RouteRequest{
+	return engine.RouteInput{PaymentID: p.ID, Features: fx.features, ProviderHealth: fx.health, Request: engine.RouteRequest{
 		MerchantID: p.MerchantID, PaymentID: p.ID, Kind: string(p.Kind), Amount: engineMoney(p.Amount), Method: string(p.Method),
 		Card:      engine.RouteCard{Brand: p.Card.Brand, BIN: p.Card.BIN, Country: fx.cardCountry, Type: fx.cardType},
 		Customer:  engine.RouteCustomer{ID: p.EndUser.ID, Country: p.EndUser.Country},

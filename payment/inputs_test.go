@@ -31,7 +31,8 @@ func TestInputsAreFilled(t *testing.T) {
 		H24: paywire.Window{Attempted: 2, Authorized: 2, Declined: 2, Blocked: 2, Amount: 2},
 		D7:  paywire.Window{Attempted: 3, Authorized: 3, Declined: 3, Blocked: 3, Amount: 3}}
 	fx := facts{features: engine.FeaturesOf(paywire.Features{Card: everything, Email: everything, IP: everything, Customer: everything, Device: everything,
-		EmailCards24h: 1, IPCards24h: 1, CustomerSuccessful: 1}, now), cardCountry: "US", cardType: "credit", ipCountry: "FR"}
+		EmailCards24h: 1, IPCards24h: 1, CustomerSuccessful: 1}, now), cardCountry: "US", cardType: "credit", ipCountry: "FR",
+		health: map[string]engine.ProviderHealth{"acquirer-a": {State: engine.HealthHealthy, Calls: 1}}}
 	p := &paywire.Payment{
 		ID: "pay_1", MerchantID: "shop", MerchantReference: "order-1", Kind: paywire.KindDeposit, Amount: amount,
 		Captured: 2000, Refunded: 300, ChargedBack: 100, State: paywire.StateAuthorized, Method: paywire.MethodCard,

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -75,6 +76,7 @@ func (s *Service) takePayment(ctx context.Context, p *paywire.Payment, route []s
 			continue
 		}
 		resolveAttempt(att, res, callErr)
+		att.Call, att.Latency = callOutcome(res, callErr), time.Since(start)
 		s.observeCall(att, op, start)
 		switch att.Status {
 		case paywire.AttemptDeclined:
@@ -219,6 +221,24 @@ func resolveAttempt(att *paywire.Attempt, res adapters.Result, err error) {
 	default:
 		att.Status = paywire.AttemptUnknown
 	}
+}
+
+// callOutcome is how a call that takes a payment ended, as provider
+// health counts it: an answer about the payment, a refusal of the request
+// itself, or a technical error (no answer, a 5xx, the provider not
+// reachable, or a failure it reported).
+func callOutcome(res adapters.Result, err error) paywire.CallOutcome {
+	switch {
+	case err == nil && res.Status == adapters.Failed:
+		return paywire.CallError
+	case err == nil && (res.Status == adapters.Approved || res.Status == adapters.Declined || res.Status == adapters.Pending || res.Status == adapters.Cancelled):
+		return paywire.CallAnswered
+	case err == nil: // an answer that says nothing known
+		return paywire.CallError
+	case adapters.Unknown(err) || errors.Is(err, adapters.ErrNotSent):
+		return paywire.CallError
+	}
+	return paywire.CallRefused
 }
 
 // opStatus names a status query in provider call metrics; it is not an

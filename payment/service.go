@@ -37,6 +37,14 @@ type Decider interface {
 
 var _ Decider = (*engine.Engine)(nil)
 
+// HealthReader tells how the providers fare with a method, by provider
+// name, as this node last read it (the provider health loop's figures and
+// the states every node shares through the database). The map is not
+// changed after it is returned; nil: nothing is known.
+type HealthReader interface {
+	ProviderHealth(method paywire.Method) map[string]engine.ProviderHealth
+}
+
 // Metrics receives what operators count: every committed state change and
 // every provider call with its outcome (an attempt status, or "unsupported")
 // and duration. Implementations must be safe for concurrent use and fast.
@@ -65,8 +73,10 @@ type Service struct {
 	// Enrichment knows BINs and IP addresses; nil: their countries are
 	// unknown.
 	Enrichment Enrichment
-	Providers  *adapters.Registry
-	Logger     *slog.Logger
+	// Health tells routing how the providers fare; nil: unknown.
+	Health    HealthReader
+	Providers *adapters.Registry
+	Logger    *slog.Logger
 	// Metrics is told of state changes and provider calls; nil: nothing
 	// is recorded.
 	Metrics Metrics

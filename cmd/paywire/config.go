@@ -56,6 +56,9 @@ type Config struct {
 	// ExperimentGuardrail is how often a node checks the running
 	// experiments' guardrails.
 	ExperimentGuardrail time.Duration
+	// ProviderHealth is how often a node computes the providers' health
+	// and demotes or restores them.
+	ProviderHealth      time.Duration
 	PolicyShadowQueue   int // live decisions waiting for the shadow's candidate; more are dropped
 	PolicyShadowWorkers int // goroutines deciding them
 }
@@ -99,6 +102,7 @@ var options = []option{
 	{"policy-key-alg", "PAYWIRE_POLICY_KEY_ALG", "RS256", "algorithm of the policy signing and verification keys: RS256, PS256, ES256, HS256, ...", "serve, policy"},
 	{"policy-key-id", "PAYWIRE_POLICY_KEY_ID", "paywire", "key id that policy bundle signatures name", "serve, policy"},
 	{"experiment-guardrail", "PAYWIRE_EXPERIMENT_GUARDRAIL", "1m", "how often a node checks the running routing experiments' guardrails and stops an arm that breaches its own (1s at least); every node reads the stopped arms as often as --policy-poll", "serve"},
+	{"provider-health", "PAYWIRE_PROVIDER_HEALTH", "30s", "how often a node computes each provider's health with each method from its recent calls (error and approval rates, latency) and demotes or restores providers by the policy bundle's thresholds (1s at least); every node reads the demotions as often as --policy-poll", "serve"},
 	{"policy-shadow-queue", "PAYWIRE_POLICY_SHADOW_QUEUE", "1024", "live decisions a node keeps waiting for the shadow candidate (`paywire policy shadow`); when the queue is full they are dropped and counted, never waited for", "serve"},
 	{"policy-shadow-workers", "PAYWIRE_POLICY_SHADOW_WORKERS", "1", "goroutines per node deciding the queued live decisions with the shadow candidate", "serve"},
 	{"", "PAYWIRE_METRICS_TOKEN", "(none)", "bearer token that /metrics and pprof require (Authorization: Bearer <token>)", "serve"},
@@ -205,7 +209,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (Config
 		flag string
 		min  time.Duration
 		to   *time.Duration
-	}{{"policy-poll", 100 * time.Millisecond, &c.PolicyPoll}, {"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}, {"experiment-guardrail", time.Second, &c.ExperimentGuardrail}}
+	}{{"policy-poll", 100 * time.Millisecond, &c.PolicyPoll}, {"redirect-ttl", 10 * time.Second, &c.RedirectTTL}, {"provider-timeout", time.Second, &c.ProviderTimeout}, {"recover-after", 10 * time.Second, &c.RecoverAfter}, {"experiment-guardrail", time.Second, &c.ExperimentGuardrail}, {"provider-health", time.Second, &c.ProviderHealth}}
 	for _, d := range durations {
 		if values[d.flag] == nil {
 			continue

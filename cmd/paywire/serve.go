@@ -82,6 +82,7 @@ type Main struct {
 	bundles    *bundleRefresher // the active policy bundle from the database
 	policies   *bundles.Service // the bundle life cycle, for the back office
 	guardrails *guardrailLoop   // the experiments' stopped arms
+	health     *healthLoop      // the providers' health
 	// The metrics listener, when --metrics-addr names one.
 	metricsListener net.Listener
 	metricsServer   *http.Server
@@ -126,6 +127,10 @@ func (m *Main) Open(ctx context.Context) error {
 	m.guardrails = newGuardrailLoop(m)
 	if err := m.guardrails.read(ctx); err != nil {
 		return fmt.Errorf("reading the experiments' stopped arms: %w", err)
+	}
+	m.health = newHealthLoop(m)
+	if err := m.health.check(ctx); err != nil {
+		return fmt.Errorf("checking provider health: %w", err)
 	}
 	rc := routerConfig{MaxBody: m.Config.MaxBodyBytes, HSTS: strings.HasPrefix(m.Config.PublicURL, "https://"),
 		PolicyBundle: func() any { return m.bundles.Status() }}
@@ -188,7 +193,7 @@ func (m *Main) mountAPI() error {
 	merchants := newMerchantCache(m.DB, merchantTTL)
 	m.Payments = &payment.Service{
 		Payments: m.DB, Merchants: merchants, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
-		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Decisions: m.DB, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
+		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Decisions: m.DB, Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Health: m.health.Monitor, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: merchants, Logger: m.Logger, BaseURL: public,
@@ -358,6 +363,11 @@ func (m *Main) Run(ctx context.Context) error {
 	guardrailsDone := make(chan struct{})
 	go func() { defer close(guardrailsDone); m.guardrails.run(ctx) }()
 	defer func() { <-guardrailsDone }()
+	// Provider health: demotions and restorations reach this node's
+	// routing within the policy poll period.
+	healthDone := make(chan struct{})
+	go func() { defer close(healthDone); m.health.run(ctx) }()
+	defer func() { <-healthDone }()
 	// The backtest worker: claims backtest jobs with a lease; a job cut
 	// short here is continued from its cursor by another node's worker.
 	backtests := &bundles.BacktestWorker{Store: m.DB, Bundles: m.DB, Engine: m.Engine, Logger: m.Logger}
