@@ -51,6 +51,7 @@ type App struct {
 	AuditPages
 	PolicyPages
 	ExperimentPages
+	ProviderPages
 
 	byAddress, byUser *credential.Failures
 	dummyHash         string
@@ -113,6 +114,7 @@ func (a *App) Mount(r chi.Router) {
 			a.mountAudit(r)
 			a.mountPolicies(r)
 			a.mountExperiments(r)
+			a.mountProviders(r)
 			a.section("/admin/users", "Users", paywire.RoleAdmin)
 			r.Get("/users", a.allow(a.users, paywire.RoleAdmin))
 			r.Post("/users", a.allow(a.checked(a.createUser), paywire.RoleAdmin))

@@ -229,6 +229,7 @@ func (m *Main) mountAPI() error {
 		}, Stops: m.DB, Promote: func(ctx context.Context, experiment, arm, who string) (*paywire.PolicyBundle, error) {
 			return m.policies.Promote(ctx, m.Engine.Active().Files, experiment, arm, who)
 		}},
+		ProviderPages: admin.ProviderPages{ProviderHealth: m.DB, HealthSnapshot: m.health.Monitor.Snapshot},
 		AuditPages: admin.AuditPages{AuditEntries: m.DB.AuditEntries, VerifyAudit: func(ctx context.Context) (int, int64, string, error) {
 			c, err := m.DB.VerifyAudit(ctx)
 			return c.Checked, c.FirstBad, c.Problem, err
