@@ -164,9 +164,5 @@ func (db *DB) ProviderTransitions(ctx context.Context, limit int) ([]paywire.Aud
 		Order("id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
 		return nil, classify("store/DB.ProviderTransitions", err, "")
 	}
-	out := make([]paywire.AuditEntry, len(rows))
-	for i, r := range rows {
-		out[i] = paywire.AuditEntry{ID: r.ID, At: r.At.UTC(), Actor: r.Actor, Action: r.Action, Target: r.Target, Details: []byte(r.Details)}
-	}
-	return out, nil
+	return auditEntries(rows), nil
 }

@@ -157,9 +157,14 @@ func (db *DB) AuditEntries(ctx context.Context, before int64, limit int) ([]payw
 	if err := q.Scan(ctx); err != nil {
 		return nil, classify("store/DB.AuditEntries", err, "")
 	}
+	return auditEntries(rows), nil
+}
+
+// auditEntries are the entries of audit rows.
+func auditEntries(rows []auditRow) []paywire.AuditEntry {
 	out := make([]paywire.AuditEntry, len(rows))
 	for i, r := range rows {
 		out[i] = paywire.AuditEntry{ID: r.ID, At: r.At.UTC(), Actor: r.Actor, Action: r.Action, Target: r.Target, Details: json.RawMessage(r.Details)}
 	}
-	return out, nil
+	return out
 }

@@ -65,21 +65,31 @@ func (l *guardrailLoop) check(ctx context.Context) error {
 }
 
 func (l *guardrailLoop) run(ctx context.Context) {
-	poll, check := time.NewTicker(l.Poll), time.NewTicker(l.Check)
-	defer poll.Stop()
-	defer check.Stop()
+	pollAndCheck(ctx, l.Poll, l.Check, l.read, l.check, func(err error) {
+		l.Logger.Warn("experiment guardrails not read or checked; routing keeps the arms it knows stopped", "error", err)
+	})
+}
+
+// pollAndCheck runs a node's periodic work that other nodes share through
+// the database until ctx ends: read every poll (what any node decided),
+// check every check (decide, once across nodes); failed tells of an error,
+// and the next tick tries again.
+func pollAndCheck(ctx context.Context, poll, check time.Duration, read, checkFn func(context.Context) error, failed func(error)) {
+	pt, ct := time.NewTicker(poll), time.NewTicker(check)
+	defer pt.Stop()
+	defer ct.Stop()
 	for {
 		var err error
 		select {
 		case <-ctx.Done():
 			return
-		case <-poll.C:
-			err = l.read(ctx)
-		case <-check.C:
-			err = l.check(ctx)
+		case <-pt.C:
+			err = read(ctx)
+		case <-ct.C:
+			err = checkFn(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
-			l.Logger.Warn("experiment guardrails not read or checked; routing keeps the arms it knows stopped", "error", err)
+			failed(err)
 		}
 	}
 }

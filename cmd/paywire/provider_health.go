@@ -143,21 +143,7 @@ func hasFigures(s *health.Snapshot, k [2]string) bool {
 }
 
 func (l *healthLoop) run(ctx context.Context) {
-	poll, check := time.NewTicker(l.Poll), time.NewTicker(l.Check)
-	defer poll.Stop()
-	defer check.Stop()
-	for {
-		var err error
-		select {
-		case <-ctx.Done():
-			return
-		case <-poll.C:
-			err = l.read(ctx)
-		case <-check.C:
-			err = l.check(ctx)
-		}
-		if err != nil && ctx.Err() == nil {
-			l.Logger.Warn("provider health not read or checked; routing keeps the health it knows", "error", err)
-		}
-	}
+	pollAndCheck(ctx, l.Poll, l.Check, l.read, l.check, func(err error) {
+		l.Logger.Warn("provider health not read or checked; routing keeps the health it knows", "error", err)
+	})
 }
