@@ -418,6 +418,7 @@ func paymentDecisionOf(rec paywire.DecisionRecord) paymentDecisionView {
 		Providers    []string `json:"providers"`
 		Experiment   string   `json:"experiment"`
 		Arm          string   `json:"arm"`
+		Demoted      []string `json:"demoted"`
 		NextState    string   `json:"next_state"`
 		Actions      []string `json:"actions"`
 		Reason       string   `json:"reason"`
@@ -449,6 +450,7 @@ func paymentDecisionOf(rec paywire.DecisionRecord) paymentDecisionView {
 		add("providers", strings.Join(out.Providers, ", "))
 		add("experiment", out.Experiment)
 		add("arm", out.Arm)
+		add("demoted, tried last", strings.Join(out.Demoted, ", "))
 	case engine.PointWorkflow:
 		if out.NextState == "" {
 			parts = append(parts, "no transition")

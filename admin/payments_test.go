@@ -320,6 +320,12 @@ func TestPaymentDetail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its routing decision, with acquirer-a demoted for failing.
+	if _, err := eng.Route(ctx, engine.RouteInput{PaymentID: p.ID, ProviderHealth: map[string]engine.ProviderHealth{"acquirer-a": {State: engine.HealthDemoted}},
+		Request: engine.RouteRequest{MerchantID: "shop", PaymentID: p.ID, Kind: "deposit", Amount: in.Request.Amount, Method: "card",
+			Customer: engine.RouteCustomer{ID: "u1", Country: "DE"}, RiskAction: "allow", Time: t0}}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Submitted: an attempt at acme and a status query due; then
 	// authorized with the attempt approved and a capture due.
@@ -374,6 +380,7 @@ func TestPaymentDetail(t *testing.T) {
 		"order-9", "49.99 EUR", "visa · BIN 401288 · last 4 1881 · expires 03/2030",
 		"card details entered", "provider:acme",
 		"watched_bin", risk.BundleRevision, "card_count_1h",
+		"providers acquirer-b, acquirer-a", "demoted, tried last acquirer-a",
 		"acme-77", p.ID + "-1", "approved",
 		"merchant answered 503", "CREATED", "PENDING → AUTHORIZED",
 		"status_query", "capture", "(2 due)",
