@@ -230,10 +230,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if c.DoneFollowUp != 0 {
-		res, err := tx.NewUpdate().Model((*followUpRow)(nil)).
-			Set("status = ?", paywire.FollowUpDone).Set("done_at = ?", now).
-			Set("locked_by = ''").Set("locked_until = NULL").
-			Where("id = ? AND status = ?", c.DoneFollowUp, paywire.FollowUpPending).Exec(ctx)
+		res, err := followUpDone(tx, c.DoneFollowUp, now).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -257,8 +254,7 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	if e := c.ProviderEvent; e != nil {
-		res, err := tx.NewInsert().Model(&providerEventRow{Provider: e.Provider, EventID: e.EventID, PaymentID: e.PaymentID, ReceivedAt: now}).
-			On("CONFLICT DO NOTHING").Exec(ctx)
+		res, err := providerEventSeen(tx, e, now).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -273,6 +269,53 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 		}
 	}
 	return nil
+}
+
+// paymentUpdate is the compare-and-set of c.Payment: written only if the
+// stored payment is still at c.Version and in the state the move starts
+// from.
+func paymentUpdate(db bun.IDB, c *paywire.StateChange) *bun.UpdateQuery {
+	p := c.Payment
+	from := p.State
+	if c.Event != nil {
+		from = c.Event.From
+	}
+	row := toPaymentRow(p)
+	row.UpdatedAt = utc(p.UpdatedAt)
+	return db.NewUpdate().Model(row).
+		Column("state", "version", "updated_at", "captured", "refunded", "charged_back", "method", "provider",
+			"provider_reference", "card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year",
+			"card_fingerprint", "risk_score", "risk_action", "source_payment_id").
+		Where("id = ? AND merchant_id = ? AND version = ? AND state = ?", p.ID, p.MerchantID, c.Version, string(from))
+}
+
+// paymentMissed says why c's compare-and-set wrote nothing: the payment
+// does not exist (ENOTFOUND), or it changed meanwhile (ECONFLICT).
+func paymentMissed(ctx context.Context, db bun.IDB, c *paywire.StateChange) error {
+	p := c.Payment
+	var exists int
+	if err := db.NewSelect().Table("payments").ColumnExpr("count(*)").
+		Where("id = ? AND merchant_id = ?", p.ID, p.MerchantID).Scan(ctx, &exists); err != nil {
+		return err
+	}
+	if exists == 0 {
+		return paywire.Errorf(paywire.ENOTFOUND, "payment not found")
+	}
+	return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile (expected version %d); read it again", p.ID, c.Version)
+}
+
+// followUpDone marks a pending follow-up carried out.
+func followUpDone(db bun.IDB, id int64, now time.Time) *bun.UpdateQuery {
+	return db.NewUpdate().Model((*followUpRow)(nil)).
+		Set("status = ?", paywire.FollowUpDone).Set("done_at = ?", now).
+		Set("locked_by = ''").Set("locked_until = NULL").
+		Where("id = ? AND status = ?", id, paywire.FollowUpPending)
+}
+
+// providerEventSeen marks a provider's event seen, unless it was.
+func providerEventSeen(db bun.IDB, e *paywire.ProviderEvent, now time.Time) *bun.InsertQuery {
+	return db.NewInsert().Model(&providerEventRow{Provider: e.Provider, EventID: e.EventID, PaymentID: e.PaymentID, ReceivedAt: now}).
+		On("CONFLICT DO NOTHING")
 }
 
 func toEventRow(ev *paywire.Event) *eventRow {
@@ -382,36 +425,22 @@ func (db *DB) ApplyStateChange(ctx context.Context, c paywire.StateChange) error
 	} else if c.Event != nil {
 		return &paywire.Error{Op: op, Code: paywire.EINVALID, Message: "a move needs the payment"}
 	}
+	if db.dialect == Postgres {
+		if done, err := db.applyInOneTrip(ctx, c); done || err != nil {
+			return classify(op, err, "payment changed meanwhile; read it again")
+		}
+	}
 	now := db.now()
 	err := db.inTx(ctx, func(tx bun.Tx) error {
-		if p := c.Payment; p != nil {
-			from := p.State
-			if c.Event != nil {
-				from = c.Event.From
-			}
-			row := toPaymentRow(p)
-			row.UpdatedAt = utc(p.UpdatedAt)
-			res, err := tx.NewUpdate().Model(row).
-				Column("state", "version", "updated_at", "captured", "refunded", "charged_back", "method", "provider",
-					"provider_reference", "card_brand", "card_bin", "card_last4", "card_expiry_month", "card_expiry_year",
-					"card_fingerprint", "risk_score", "risk_action", "source_payment_id").
-				Where("id = ? AND merchant_id = ? AND version = ? AND state = ?", p.ID, p.MerchantID, c.Version, string(from)).
-				Exec(ctx)
+		if c.Payment != nil {
+			res, err := paymentUpdate(tx, &c).Exec(ctx)
 			if err != nil {
 				return err
 			}
 			if n, err := res.RowsAffected(); err != nil {
 				return err
 			} else if n != 1 {
-				var exists int
-				if err := tx.NewSelect().Table("payments").ColumnExpr("count(*)").
-					Where("id = ? AND merchant_id = ?", p.ID, p.MerchantID).Scan(ctx, &exists); err != nil {
-					return err
-				}
-				if exists == 0 {
-					return paywire.Errorf(paywire.ENOTFOUND, "payment not found")
-				}
-				return paywire.Errorf(paywire.ECONFLICT, "payment %s changed meanwhile (expected version %d); read it again", p.ID, c.Version)
+				return paymentMissed(ctx, tx, &c)
 			}
 		}
 		return writeWith(ctx, tx, now, c)
