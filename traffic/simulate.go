@@ -164,99 +164,122 @@ func (s *Simulation) plan() ([]*Order, error) {
 	if len(s.Merchants) == 0 {
 		return nil, errors.New("no merchant")
 	}
-	mix := s.Mix
-	if len(mix.Countries) == 0 && len(mix.Scenarios) == 0 {
-		mix = DefaultMix()
+	n := s.Customers
+	if n <= 0 {
+		n = max(10, s.Payments/3)
 	}
+	ref := s.Reference
+	if ref == "" {
+		ref = fmt.Sprintf("sim-%d-", time.Now().Unix())
+	}
+	p := newPlanner(s.Mix, n, s.Seed, ref, s.ReturnURL, s.NotificationURL, s.API)
+	orders := make([]*Order, s.Payments)
+	for i := range orders {
+		orders[i] = p.order(i)
+	}
+	return orders, nil
+}
+
+// planner makes a run's orders, one at a time: its end users, who come
+// back, and what each does, drawn by weight from a mix. It is safe for
+// concurrent use.
+type planner struct {
+	mu        sync.Mutex
+	rng       *rand.Rand
+	customers []*customer
+	names     []string // the scenarios with a weight
+	weights   []int
+	ref, base string
+	api       string // APIJSON, APISOAP, or "" for both in turn
+	notifyURL string
+}
+
+// newPlanner makes n end users living in mix's countries (the default mix
+// for what mix leaves out). Orders' merchant references start with ref;
+// their return pages are under returnURL.
+func newPlanner(mix Mix, n int, seed uint64, ref, returnURL, notifyURL, api string) *planner {
 	if len(mix.Countries) == 0 {
 		mix.Countries = DefaultMix().Countries
 	}
 	if len(mix.Scenarios) == 0 {
 		mix.Scenarios = DefaultMix().Scenarios
 	}
-	rng := rand.New(rand.NewPCG(s.Seed, 15))
-	n := s.Customers
-	if n <= 0 {
-		n = max(10, s.Payments/3)
-	}
+	p := &planner{rng: rand.New(rand.NewPCG(seed, 15)), ref: ref, base: strings.TrimRight(returnURL, "/") + "/", api: api, notifyURL: notifyURL}
 	countryWeights := make([]int, len(mix.Countries))
 	for i, c := range mix.Countries {
 		countryWeights[i] = c.Weight
 	}
-	customers := make([]*customer, n)
-	for i := range customers {
-		c := mix.Countries[pick(rng, countryWeights)]
+	p.customers = make([]*customer, max(n, 1))
+	for i := range p.customers {
+		c := mix.Countries[pick(p.rng, countryWeights)]
 		id := fmt.Sprintf("sim-customer-%04d", i+1)
 		bin := "424242"
 		if i%3 == 1 {
 			bin = "555555"
 		}
-		customers[i] = &customer{currency: c.Currency, card: LuhnComplete(fmt.Sprintf("%s%09d", bin, 300000+i*7919)),
+		p.customers[i] = &customer{currency: c.Currency, card: LuhnComplete(fmt.Sprintf("%s%09d", bin, 300000+i*7919)),
 			user: message.EndUser{ID: id, Email: id + "@example.com", Country: c.Code, Language: c.Language,
 				IP: fmt.Sprintf("198.51.100.%d", 10+i%240), DeviceID: "device-" + id}}
 	}
-	names := make([]string, 0, len(mix.Scenarios))
 	for _, name := range Scenarios {
 		if mix.Scenarios[name] > 0 {
-			names = append(names, name)
+			p.names = append(p.names, name)
+			p.weights = append(p.weights, mix.Scenarios[name])
 		}
 	}
-	weights := make([]int, len(names))
-	for i, name := range names {
-		weights[i] = mix.Scenarios[name]
+	return p
+}
+
+// order makes the run's order i (from 0): one of the end users, coming
+// back, doing one of the scenarios.
+func (p *planner) order(i int) *Order {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rng := p.rng
+	c := p.customers[rng.IntN(len(p.customers))]
+	scenario := p.names[pick(rng, p.weights)]
+	api := p.api
+	if api == "" {
+		api = []string{APIJSON, APISOAP}[i%2]
 	}
-	ref := s.Reference
-	if ref == "" {
-		ref = fmt.Sprintf("sim-%d-", time.Now().Unix())
+	base := p.base
+	o := &Order{Label: scenario, API: api, Capture: true, Request: message.GetRedirectDataRequest{
+		MerchantReference: fmt.Sprintf("%s%05d", p.ref, i+1), Kind: "DEPOSIT",
+		Amount: price(rng, c.currency, 5, 400), Currency: c.currency, EndUser: c.user,
+		ReturnURLs: message.ReturnURLs{Success: base + "success", Error: base + "error", Cancel: base + "cancel",
+			Refused: base + "refused", Pending: base + "pending"},
+		NotificationURL: p.notifyURL,
+	}}
+	u := &o.User
+	u.Method = "card"
+	number := c.card
+	if tc, ok := scenarioCards[scenario]; ok {
+		number = tc
 	}
-	base := strings.TrimRight(s.ReturnURL, "/") + "/"
-	orders := make([]*Order, s.Payments)
-	for i := range orders {
-		c := customers[rng.IntN(len(customers))]
-		scenario := names[pick(rng, weights)]
-		api := s.API
-		if api == "" {
-			api = []string{APIJSON, APISOAP}[i%2]
-		}
-		o := &Order{Label: scenario, API: api, Capture: true, Request: message.GetRedirectDataRequest{
-			MerchantReference: fmt.Sprintf("%s%05d", ref, i+1), Kind: "DEPOSIT",
-			Amount: price(rng, c.currency, 5, 400), Currency: c.currency, EndUser: c.user,
-			ReturnURLs: message.ReturnURLs{Success: base + "success", Error: base + "error", Cancel: base + "cancel",
-				Refused: base + "refused", Pending: base + "pending"},
-			NotificationURL: s.NotificationURL,
-		}}
-		u := &o.User
-		u.Method = "card"
-		number := c.card
-		if tc, ok := scenarioCards[scenario]; ok {
-			number = tc
-		}
-		now := time.Now()
-		u.Card = Card{Number: number, ExpiryMonth: 1 + i%12, ExpiryYear: now.Year() + 2, CVC: "123",
-			Holder: strings.ToUpper(strings.ReplaceAll(c.user.ID, "-", " "))}
-		switch scenario {
-		case "bank":
-			u.Method = "bank_redirect"
-			u.BankLogin = []string{PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, Cancel, Leave}[rng.IntN(13)]
-		case "wallet":
-			u.Method, u.Wallet, u.CheckAgain = "ewallet", c.user.Email, 2
-		case "card-late":
-			u.CheckAgain = 2
-		case "card-3ds":
-			u.Challenge = []string{Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Deny, Cancel, Leave}[rng.IntN(13)]
-		case "leave":
-			u.OnMethods = Leave
-		case "cancel":
-			u.OnMethods = Cancel
-		}
-		// Some merchants let their customers choose the method in their
-		// own checkout and pass it on; the rest leave it to the pages.
-		if u.OnMethods == "" && rng.IntN(4) == 0 {
-			o.Request.PaymentMethod = u.Method
-		}
-		orders[i] = o
+	now := time.Now()
+	u.Card = Card{Number: number, ExpiryMonth: 1 + i%12, ExpiryYear: now.Year() + 2, CVC: "123",
+		Holder: strings.ToUpper(strings.ReplaceAll(c.user.ID, "-", " "))}
+	switch scenario {
+	case "bank":
+		u.Method = "bank_redirect"
+		u.BankLogin = []string{PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, PayNow, Cancel, Leave}[rng.IntN(13)]
+	case "wallet":
+		u.Method, u.Wallet, u.CheckAgain = "ewallet", c.user.Email, 2
+	case "card-late":
+		u.CheckAgain = 2
+	case "card-3ds":
+		u.Challenge = []string{Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Approve, Deny, Cancel, Leave}[rng.IntN(13)]
+	case "leave":
+		u.OnMethods = Leave
+	case "cancel":
+		u.OnMethods = Cancel
 	}
-	return orders, nil
+	// Some merchants let their customers choose the method in their
+	// own checkout and pass it on; the rest leave it to the pages.
+	if u.OnMethods == "" && rng.IntN(4) == 0 {
+		o.Request.PaymentMethod = u.Method
+	}
+	return o
 }
 
 // pick chooses an index by weight.
@@ -481,6 +504,14 @@ func (t *Timings) Add(d time.Duration, failed bool) {
 	t.sorted = false
 }
 
+// Merge adds the steps o recorded.
+func (t *Timings) Merge(o *Timings) {
+	t.Count += o.Count
+	t.Errors += o.Errors
+	t.took = append(t.took, o.took...)
+	t.sorted = false
+}
+
 // Percentile is the nearest-rank percentile q (0 < q <= 1) of the
 // durations; 0 without any.
 func (t *Timings) Percentile(q float64) time.Duration {
@@ -512,13 +543,18 @@ func (sum *Summary) Write(w io.Writer) {
 	for _, s := range sortedKeys(sum.Scenarios) {
 		fmt.Fprintf(w, "  %-18s %s\n", s, joined(sum.Scenarios[s]))
 	}
-	fmt.Fprintln(w, "steps:                                            count errors     p50     p95     p99")
-	for _, name := range sortedKeys(sum.Steps) {
-		t := sum.Steps[name]
-		fmt.Fprintf(w, "  %-46s %6d %6d %7s %7s %7s\n", name, t.Count, t.Errors, ms(t.Percentile(0.5)), ms(t.Percentile(0.95)), ms(t.Percentile(0.99)))
-	}
+	writeSteps(w, sum.Steps)
 	for _, p := range sum.Problems {
 		fmt.Fprintf(w, "went wrong: %s\n", p)
+	}
+}
+
+// writeSteps prints a table of the timings of every kind of step.
+func writeSteps(w io.Writer, steps map[string]*Timings) {
+	fmt.Fprintln(w, "steps:                                            count errors     p50     p95     p99")
+	for _, name := range sortedKeys(steps) {
+		t := steps[name]
+		fmt.Fprintf(w, "  %-46s %6d %6d %7s %7s %7s\n", name, t.Count, t.Errors, ms(t.Percentile(0.5)), ms(t.Percentile(0.95)), ms(t.Percentile(0.99)))
 	}
 }
 

@@ -1,11 +1,16 @@
 package traffic
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paywire/paywire/api/soap"
 )
 
 // The pages are read as a browser reads them: void inputs, attributes
@@ -147,5 +152,46 @@ func TestTimings(t *testing.T) {
 	if tm.Count != 100 || tm.Errors != 10 || tm.Percentile(0.5) != 50*time.Millisecond || tm.Percentile(0.95) != 95*time.Millisecond ||
 		tm.Percentile(0.99) != 99*time.Millisecond || tm.Percentile(1) != 100*time.Millisecond {
 		t.Errorf("%+v: p50 %v p95 %v p99 %v", tm, tm.Percentile(0.5), tm.Percentile(0.95), tm.Percentile(0.99))
+	}
+}
+
+// Timings of several workers merge into one, whose percentiles (p99.9
+// included) are those of all the durations.
+func TestTimingsMerge(t *testing.T) {
+	var a, b Timings
+	for i := 1; i <= 1000; i++ {
+		if i%2 == 0 {
+			a.Add(time.Duration(i)*time.Microsecond, false)
+		} else {
+			b.Add(time.Duration(i)*time.Microsecond, i == 999)
+		}
+	}
+	_ = a.Percentile(0.5) // sorted before the merge: the merge must sort again
+	a.Merge(&b)
+	if a.Count != 1000 || a.Errors != 1 || a.Percentile(0.5) != 500*time.Microsecond || a.Percentile(0.999) != 999*time.Microsecond ||
+		a.Percentile(1) != 1000*time.Microsecond || b.Count != 500 {
+		t.Errorf("merged: count %d errors %d p50 %v p99.9 %v max %v", a.Count, a.Errors, a.Percentile(0.5), a.Percentile(0.999), a.Percentile(1))
+	}
+}
+
+// Failed requests are counted by what went wrong: the API's code, the
+// SOAP fault's, no answer in time, no answer at all.
+func TestErrorCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("starting the payment: %w", &APIError{Status: 429, Code: "rate_limited"}), "rate_limited"},
+		{&APIError{Status: 502, Code: "http_502"}, "http_502"},
+		{&soap.FaultError{Status: 500, Code: "unauthorized"}, "unauthorized"},
+		{&soap.FaultError{Status: 503}, "http_503"},
+		{&url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, "timeout"},
+		{&url.Error{Op: "Post", URL: "http://x", Err: errors.New("connection refused")}, "connection"},
+		{errors.New("the answer is not the JSON expected"), "other"},
+	} {
+		if got := ErrorCode(c.err); got != c.want {
+			t.Errorf("ErrorCode(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }
