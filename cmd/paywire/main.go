@@ -10,6 +10,7 @@
 //	paywire merchant create|list|credentials|issue|rotate|revoke  manage merchants and API secrets
 //	paywire audit verify|list [--db ...]             check the audit log's hash chain
 //	paywire simulate --payments N [--rate R] ...     drive sandbox payments through a running node
+//	paywire loadgen [--mode json|soap|flow] ...      measure a running node's throughput and latency
 package main
 
 import (
@@ -50,6 +51,9 @@ Usage:
   paywire simulate --payments N [--rate R] [--url U] [--merchant ID]
                                   drive N sandbox payments through a running node's API and hosted
                                   pages as merchants and end users do; summarise how they ended
+  paywire loadgen [--mode json|soap|flow] [--concurrency N] [--duration D] [--url U]
+                                  keep a running node busy with N clients starting payments (or
+                                  whole flows); print throughput, errors and latency percentiles
   paywire admin-user ...          back-office users: create, list, password, roles, disable, enable,
                                   reset-second-factor
 
@@ -86,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAdminUser(ctx, rest, stdout, getenv)
 	case "simulate":
 		err = runSimulate(ctx, rest, stdout, getenv)
+	case "loadgen":
+		err = runLoadgen(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

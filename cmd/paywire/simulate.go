@@ -75,52 +75,23 @@ func parseSimulate(args []string, stdout io.Writer, getenv func(string) string) 
 	if *concurrency < 1 || *concurrency > 1000 {
 		errs = append(errs, fmt.Errorf("--concurrency: %d is not from 1 to 1000", *concurrency))
 	}
-	base, err := url.Parse(*server)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || (base.Path != "" && base.Path != "/") {
-		errs = append(errs, fmt.Errorf("--url: %q is not a base URL such as http://127.0.0.1:8080", *server))
-	}
-	if *merchant == "" {
-		errs = append(errs, errors.New("--merchant: give the merchant id"))
-	}
-	if *secret == "" {
-		*secret = getenv("PAYWIRE_SIMULATE_SECRET")
-	}
-	if *secret == "" {
-		errs = append(errs, errors.New("no API secret: set PAYWIRE_SIMULATE_SECRET (or --secret)"))
-	}
+	errs = append(errs, checkClient(*server, *merchant, secret, "PAYWIRE_SIMULATE_SECRET", getenv)...)
 	if !slices.Contains([]string{"json", "soap", "both"}, *api) {
 		errs = append(errs, fmt.Errorf("--api: %q is not json, soap or both", *api))
 	}
-	ru, err := url.Parse(*returnURL)
-	if err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" || ru.RawQuery != "" {
-		errs = append(errs, fmt.Errorf("--return-url: %q is not an absolute http(s) URL without a query", *returnURL))
-	}
-	if *notifyURL != "" {
-		if nu, err := url.Parse(*notifyURL); err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" {
-			errs = append(errs, fmt.Errorf("--notification-url: %q is not an absolute http(s) URL", *notifyURL))
-		}
-	}
+	errs = append(errs, checkShopURLs(*returnURL, *notifyURL)...)
 	if *customers < 0 || *customers > 1000000 {
 		errs = append(errs, fmt.Errorf("--customers: %d is not from 0 to 1000000", *customers))
 	}
 	mix := traffic.DefaultMix()
+	var err error
 	if *scenarios != "" {
 		if mix.Scenarios, err = traffic.ParseScenarios(*scenarios); err != nil {
 			errs = append(errs, fmt.Errorf("--scenarios: %v", err))
 		}
 	}
-	if *countries != "" {
-		var chosen []traffic.Country
-		for _, code := range strings.Split(*countries, ",") {
-			code = strings.ToUpper(strings.TrimSpace(code))
-			i := slices.IndexFunc(mix.Countries, func(c traffic.Country) bool { return c.Code == code })
-			if i < 0 {
-				errs = append(errs, fmt.Errorf("--countries: %q is not one of %s", code, countryCodes()))
-				continue
-			}
-			chosen = append(chosen, mix.Countries[i])
-		}
-		mix.Countries = chosen
+	if mix.Countries, err = chooseCountries(*countries); err != nil {
+		errs = append(errs, err)
 	}
 	if *settle < 0 || *settle > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--settle: %s is not from 0 to 10m", *settle))
@@ -140,6 +111,64 @@ func parseSimulate(args []string, stdout io.Writer, getenv func(string) string) 
 		ReturnURL: *returnURL, NotificationURL: *notifyURL, Mix: mix, Seed: *seed, Settle: *settle}
 	c.sim.Merchants = []*traffic.Merchant{{BaseURL: c.url, ID: *merchant, Secret: *secret}}
 	return c, nil
+}
+
+// checkClient checks the flags of a command that drives a node as a
+// merchant: the node's base URL, the merchant id and its secret, taken
+// from the environment variable secretEnv when the flag is empty.
+func checkClient(server, merchant string, secret *string, secretEnv string, getenv func(string) string) []error {
+	var errs []error
+	base, err := url.Parse(server)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || (base.Path != "" && base.Path != "/") {
+		errs = append(errs, fmt.Errorf("--url: %q is not a base URL such as http://127.0.0.1:8080", server))
+	}
+	if merchant == "" {
+		errs = append(errs, errors.New("--merchant: give the merchant id"))
+	}
+	if *secret == "" {
+		*secret = getenv(secretEnv)
+	}
+	if *secret == "" {
+		errs = append(errs, fmt.Errorf("no API secret: set %s (or --secret)", secretEnv))
+	}
+	return errs
+}
+
+// checkShopURLs checks the merchant's return pages and, when set, its
+// notification URL.
+func checkShopURLs(returnURL, notifyURL string) []error {
+	var errs []error
+	ru, err := url.Parse(returnURL)
+	if err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" || ru.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("--return-url: %q is not an absolute http(s) URL without a query", returnURL))
+	}
+	if notifyURL != "" {
+		if nu, err := url.Parse(notifyURL); err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" {
+			errs = append(errs, fmt.Errorf("--notification-url: %q is not an absolute http(s) URL", notifyURL))
+		}
+	}
+	return errs
+}
+
+// chooseCountries returns the default mix's countries named in list
+// ("DE,FR"), weighted as there; all of them for an empty list.
+func chooseCountries(list string) ([]traffic.Country, error) {
+	all := traffic.DefaultMix().Countries
+	if list == "" {
+		return all, nil
+	}
+	var chosen []traffic.Country
+	var errs []error
+	for _, code := range strings.Split(list, ",") {
+		code = strings.ToUpper(strings.TrimSpace(code))
+		i := slices.IndexFunc(all, func(c traffic.Country) bool { return c.Code == code })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("--countries: %q is not one of %s", code, countryCodes()))
+			continue
+		}
+		chosen = append(chosen, all[i])
+	}
+	return chosen, errors.Join(errs...)
 }
 
 // countryCodes lists the countries a simulation's end users may live in.
