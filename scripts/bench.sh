@@ -140,6 +140,10 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 clk=$(getconf CLK_TCK)
 server_cpu() { awk -v clk="$clk" '{print ($14 + $15) / clk}' "/proc/$server_pid/stat"; } # seconds of CPU so far
+children_cpu() { # seconds of CPU of this shell's finished children (loadgen): the second line of `times`
+	times >"$out/times"
+	awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$out/times"
+}
 pct() { # file of numbers, percentile 0-100: nearest rank
 	sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} i=int(NR*p/100+0.999999); if (i<1) i=1; printf "%.1f", a[i]}'
 }
@@ -166,12 +170,14 @@ run_load() { # mode clients label
 	[ "$notify" = 1 ] && listen=(--listen 127.0.0.1:0)
 	say "loadgen: $mode, $c clients for ${load_seconds}s after ${warmup_seconds}s"
 	cpu0=$(server_cpu)
+	children_cpu >"$out/cpu0"
 	PAYWIRE_LOADGEN_SECRET=$secret "$bin" loadgen --json --url "$base" --merchant demo --mode "$mode" --concurrency "$c" \
 		--duration "${load_seconds}s" --warmup "${warmup_seconds}s" --customers "$customers" "${listen[@]}" \
 		>"$file" 2>"$out/loadgen-$mode-c$c.err" || rc=$?
 	cpu1=$(server_cpu)
+	children_cpu >"$out/cpu1"
 	[ -s "$file" ] || { cat "$out/loadgen-$mode-c$c.err" >&2; die "loadgen printed nothing"; }
-	local rps answered failed_n errors p50 p99 latency ratio cpu_req
+	local rps answered failed_n errors p50 p99 latency ratio cpu_req client_req
 	rps=$(jq -r '.rps' "$file") answered=$(jq -r '.answered' "$file") failed_n=$(jq -r '.failed' "$file")
 	errors=$(jq -r '[.errors | to_entries[] | "\(.key)=\(.value)"] | join(",") | if . == "" then "0" else . end' "$file")
 	p50=$(jq -r 'if .latencyMs then .latencyMs.p50 else "-" end' "$file") p99=$(jq -r 'if .latencyMs then .latencyMs.p99 else "-" end' "$file")
@@ -181,15 +187,17 @@ run_load() { # mode clients label
 		'($cpu | tonumber) * 1000 / ([.requests + .warmupRequests, 1] | max) | . * 100 | round / 100' "$file")
 	latency=-/-
 	[ "$p50" != - ] && latency=$(printf '%.1f/%.1f' "$p50" "$p99")
+	client_req=$(jq -r --arg cpu "$(awk 'BEGIN {getline a <ARGV[1]; getline b <ARGV[2]; print b - a}' "$out/cpu0" "$out/cpu1")" \
+		'($cpu | tonumber) * 1000 / ([.requests + .warmupRequests, 1] | max) | . * 100 | round / 100' "$file")
 	ratio=-
 	[ -n "${tps[$c]:-}" ] && ratio=$(awk -v a="$rps" -v b="${tps[$c]}" 'BEGIN {printf "%.0f %%", 100 * a / b}')
 	if [ "$failed_n" != 0 ] || [ "$rc" != 0 ]; then failed=1; fi
-	rows+=("$(printf '%-12s %7s %11s %13s %11.1f %13s %7s  %-14s %10s' "$label" "$c" "${tps[$c]:--}" \
+	rows+=("$(printf '%-12s %7s %11s %13s %11.1f %13s %7s  %-14s %10s %10s' "$label" "$c" "${tps[$c]:--}" \
 		"${pg_p50[$c]:--}/${pg_p99[$c]:--}" "$rps" "$latency" \
-		"$ratio" "$errors" "$cpu_req")")
-	rows_json+=("$(jq -c --arg run "$label" --arg tps "${tps[$c]:-}" --arg cpu "$cpu_req" \
+		"$ratio" "$errors" "$cpu_req" "$client_req")")
+	rows_json+=("$(jq -c --arg run "$label" --arg tps "${tps[$c]:-}" --arg cpu "$cpu_req" --arg client "$client_req" \
 		'{run: $run, clients: .concurrency, pgbenchTps: ($tps | if . == "" then null else tonumber end), rps, answered, failed, errors,
-		  latencyMs, serverCpuMsPerRequest: ($cpu | tonumber), notifications}' "$file")")
+		  latencyMs, serverCpuMsPerRequest: ($cpu | tonumber), loadgenCpuMsPerRequest: ($client | tonumber), notifications}' "$file")")
 }
 rows_json=()
 
@@ -219,8 +227,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	if [ "$notify" = 1 ]; then echo "  delivered by the server's outbox worker to a listener in loadgen"; else echo "  none (the demo merchant has no URL)"; fi
 	echo "  a flow's rate is whole flows (several HTTP exchanges each) a second; its ratio is against pgbench's start transaction"
 	echo
-	printf '%-12s %7s %11s %13s %11s %13s %7s  %-14s %10s\n' "run" "clients" "pgbench tps" "p50/p99 ms" "loadgen rps" "p50/p99 ms" "ratio" "errors" "server CPU"
-	printf '%-12s %7s %11s %13s %11s %13s %7s  %-14s %10s\n' "" "" "" "" "" "" "" "" "ms/request"
+	printf '%-12s %7s %11s %13s %11s %13s %7s  %-14s %10s %10s\n' "run" "clients" "pgbench tps" "p50/p99 ms" "loadgen rps" "p50/p99 ms" "ratio" "errors" "server CPU" "loadgen CPU"
+	printf '%-12s %7s %11s %13s %11s %13s %7s  %-14s %10s %10s\n' "" "" "" "" "" "" "" "" "ms/request" "ms/request"
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "goals: json start at 16 clients >= 60 % of pgbench's TPS with p99 <= 20 ms; whole flow at 16 >= 25 %"
