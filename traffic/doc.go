@@ -6,7 +6,10 @@
 // Secure challenge or bank login) and comes back to the merchant. Every
 // HTTP exchange of a flow is timed, so that a load generator can reuse the
 // same calls. Simulation runs many such flows at a chosen rate with a mix
-// of end users, methods, amounts and test cards (`paywire simulate`).
+// of end users, methods, amounts and test cards (`paywire simulate`); Load
+// keeps a node as busy as a number of clients can with starts or whole
+// flows for a measured period and reports throughput, failures and latency
+// percentiles (`paywire loadgen`).
 //
 // It is a client: it speaks only the wire formats (package api/message and
 // api/soap) and reads the pages as a browser would, and must not import the

@@ -220,14 +220,7 @@ func (r *LoadResult) record(mode string, o *Order, res *Result, err error, took 
 	if mode != LoadFlow || res == nil {
 		return
 	}
-	for _, st := range res.Steps {
-		t := r.Steps[st.Name]
-		if t == nil {
-			t = &Timings{}
-			r.Steps[st.Name] = t
-		}
-		t.Add(st.Took, st.Err != nil)
-	}
+	addSteps(r.Steps, res.Steps)
 	state := "UNKNOWN"
 	if res.Payment != nil && res.Payment.State != "" {
 		state = res.Payment.State

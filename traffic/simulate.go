@@ -453,11 +453,16 @@ func (sum *Summary) flow(m *Merchant, r *Result, err error) {
 			sum.Problems = append(sum.Problems, fmt.Sprintf("%s (%s): %v", r.Order.Request.MerchantReference, r.Order.Label, err))
 		}
 	}
-	for _, st := range r.Steps {
-		t := sum.Steps[st.Name]
+	addSteps(sum.Steps, r.Steps)
+}
+
+// addSteps records each step in the timings of its kind.
+func addSteps(timings map[string]*Timings, steps []Step) {
+	for _, st := range steps {
+		t := timings[st.Name]
 		if t == nil {
 			t = &Timings{}
-			sum.Steps[st.Name] = t
+			timings[st.Name] = t
 		}
 		t.Add(st.Took, st.Err != nil)
 	}
