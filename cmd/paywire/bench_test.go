@@ -134,7 +134,7 @@ func TestBenchStartSQLRuns(t *testing.T) {
 	q.Del("search_path")
 	u.RawQuery = q.Encode()
 	const clients, each = 2, 5
-	out, err := exec.Command(pgbench, "-n", "-M", "extended", "-c", fmt.Sprint(clients), "-t", fmt.Sprint(each),
+	out, err := exec.Command(pgbench, "-n", "-M", "simple", "-c", fmt.Sprint(clients), "-t", fmt.Sprint(each),
 		"-D", "customers=50", "-D", "merchant=demo", "-D", "outbox_status=pending", "-f", benchStartSQL, u.String()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, out)
