@@ -54,7 +54,11 @@ func TestLoadgenCommand(t *testing.T) {
 	started := 0
 	for _, mode := range []string{"json", "soap", "flow"} {
 		t.Run(mode, func(t *testing.T) {
-			args := []string{"--mode", mode, "--url", base, "--concurrency", "3", "--duration", "1s", "--warmup", "300ms", "--customers", "20"}
+			duration := "1s"
+			if mode == "flow" {
+				duration = "2s" // a flow is several exchanges
+			}
+			args := []string{"--mode", mode, "--url", base, "--concurrency", "3", "--duration", duration, "--warmup", "300ms", "--customers", "20"}
 			if mode == "json" {
 				args = append(args, "--listen", "127.0.0.1:0")
 			}
@@ -63,10 +67,10 @@ func TestLoadgenCommand(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			if res.Mode != mode || res.Concurrency != 3 || res.Seconds != 1 || res.Failed != 0 || len(res.Errors) != 0 || res.Stopped {
+			if res.Mode != mode || res.Concurrency != 3 || res.Seconds < 1 || res.Failed != 0 || len(res.Errors) != 0 || res.Stopped {
 				t.Errorf("result %+v", res)
 			}
-			if res.Requests < 3 || res.Answered != res.Requests || res.Warmup < 1 {
+			if res.Requests < 1 || res.Answered != res.Requests || res.Warmup < 1 {
 				t.Errorf("%d requests, %d answered, %d in the warm-up", res.Requests, res.Answered, res.Warmup)
 			}
 			if res.RPS != float64(res.Answered)/res.Seconds {
@@ -93,7 +97,9 @@ func TestLoadgenCommand(t *testing.T) {
 					counted += k
 				}
 				submits := res.Steps["POST /pay/submit"]
-				if counted != res.Requests || res.States["COMPLETED"] == 0 || submits.Count < res.Requests || res.Captured == nil {
+				// Every flow went through the card form: no payment is
+				// left created, or unread.
+				if counted != res.Requests || res.States["CREATED"]+res.States["UNKNOWN"] != 0 || submits.Count < res.Requests || res.Captured == nil {
 					t.Errorf("flow payments %v (stored: %v), steps %+v", res.States, states, res.Steps)
 				}
 			}
