@@ -163,13 +163,28 @@ func Pay(ctx context.Context, m *Merchant, b *Browser, o *Order) (r *Result, err
 // meanwhile by Paywire itself (the merchant's auto-capture) is not
 // captured again, and is no error.
 func capture(ctx context.Context, m *Merchant, steps *[]Step, r *Result) error {
-	err := timed(steps, "POST /api/v1/payments/{id}/capture", func() error {
-		p, e := m.Capture(ctx, r.PaymentID, "capture-"+r.PaymentID)
-		if e == nil {
-			r.Payment, r.Captured = p, true
+	var err error
+	// As the integration manual says to: a capture the provider did not
+	// answer (503 unavailable, the node's own capture of the payment
+	// perhaps under way) is sent again with the same key, a few times.
+	for wait := 200 * time.Millisecond; ; wait *= 2 {
+		err = timed(steps, "POST /api/v1/payments/{id}/capture", func() error {
+			p, e := m.Capture(ctx, r.PaymentID, "capture-"+r.PaymentID)
+			if e == nil {
+				r.Payment, r.Captured = p, true
+			}
+			return e
+		})
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Code != "unavailable" || wait > 2*time.Second {
+			break
 		}
-		return e
-	})
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == "illegal_transition" {
 		p, rerr := m.Payment(ctx, r.PaymentID)
