@@ -80,9 +80,8 @@ func TestBenchStartSQLIsTheStart(t *testing.T) {
 	if len(want) != 6 {
 		t.Fatalf("the script inserts %d rows, want 6: %q", len(want), want)
 	}
-	m, base := simulateNode(t, "")
 	hook := &insertHook{}
-	m.DB.Bun().AddQueryHook(hook)
+	_, base := simulateNode(t, "", func(m *Main) { m.DB.Bun().AddQueryHook(hook) })
 	merchant := &traffic.Merchant{BaseURL: base, ID: "demo", Secret: simulateSecret}
 	_, err = merchant.StartJSON(context.Background(), message.GetRedirectDataRequest{MerchantReference: "bench-1", Kind: "DEPOSIT",
 		Amount: "12.50", Currency: "EUR", EndUser: message.EndUser{ID: "sim-customer-0001", Email: "sim-customer-0001@example.com",

@@ -18,8 +18,9 @@ import (
 const simulateSecret = "demo-secret-for-simulate-tests"
 
 // simulateNode serves the demo merchants (without the month of history)
-// with the sandbox providers tuned by spec.
-func simulateNode(t *testing.T, spec string) (*Main, string) {
+// with the sandbox providers tuned by spec; before, if given, is run on
+// the node before it serves (to add a query hook without a race).
+func simulateNode(t *testing.T, spec string, before ...func(*Main)) (*Main, string) {
 	t.Helper()
 	args := []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", t.TempDir() + "/p.db",
 		"--demo", "--demo-history=false"}
@@ -32,7 +33,12 @@ func simulateNode(t *testing.T, spec string) (*Main, string) {
 	}
 	cfg.TokenKey = testTokenKey
 	var m *Main
-	base, stop := startMain(t, cfg, func(mm *Main) { m = mm })
+	base, stop := startMain(t, cfg, func(mm *Main) {
+		m = mm
+		for _, f := range before {
+			f(mm) // before the node runs
+		}
+	})
 	t.Cleanup(func() { _ = stop() })
 	return m, base
 }
