@@ -258,9 +258,9 @@ func TestTimeoutCard(t *testing.T) {
 		e := newEnv(t, open(t), nil)
 		req := adapters.AuthorizeRequest{PaymentID: "pay-10", Kind: paywire.KindDeposit,
 			Amount: eur(1000), Method: "card", Card: card("4000000000000010"), IdempotencyKey: "pay-10-attempt-1"}
+		start := time.Now() // before the deadline is set, which counts from now
 		c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		start := time.Now()
 		_, err := e.a.Authorize(c, req)
 		if paywire.ErrorCode(err) != paywire.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) || !adapters.Unknown(err) {
 			t.Fatalf("err %v, want EUNAVAILABLE from the deadline, an unknown outcome", err)
