@@ -152,12 +152,11 @@ func Breached(arm, control Proportion, g engine.Guardrail) bool {
 	return (drop-g.MaxDrop)/se > z(g.Confidence)
 }
 
-// percentile is the nearest-rank percentile q of sorted values; -1 when
-// there are none.
+// percentile is the nearest-rank percentile q of sorted values
+// (paywire.Percentile); -1 when there are none.
 func percentile(sorted []int64, q float64) int64 {
 	if len(sorted) == 0 {
 		return -1
 	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
+	return paywire.Percentile(sorted, q)
 }
