@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/bundles"
 	"github.com/paywire/paywire/engine"
@@ -34,22 +32,6 @@ func (c *collector) Record(_ context.Context, r *engine.Record) error {
 	return nil
 }
 
-type benchDecisionRow struct {
-	bun.BaseModel `bun:"table:decisions"`
-
-	ID             string    `bun:"id,pk"`
-	Point          string    `bun:"point"`
-	MerchantID     string    `bun:"merchant_id"`
-	PaymentID      string    `bun:"payment_id"`
-	BundleRevision string    `bun:"bundle_revision"`
-	BundleHash     string    `bun:"bundle_hash"`
-	Input          string    `bun:"input"`
-	Output         string    `bun:"output"`
-	RulesFired     string    `bun:"rules_fired"`
-	DurationMicros int64     `bun:"duration_us"`
-	CreatedAt      time.Time `bun:"created_at"`
-}
-
 // seedBenchDecisions stores n decisions of the four points, 0.8 s apart
 // from bt0: 2,000 distinct ones the built-in bundle made (see decideOne),
 // repeated under new ids, inserted 500 to a statement.
@@ -65,26 +47,26 @@ func seedBenchDecisions(b *testing.B, db *store.DB, n int) {
 	for i := 0; i < distinct; i++ {
 		decideOne(e, i, bt0, "shop", "")
 	}
-	type stored struct{ input, output, fired string }
+	type stored struct{ input, output, fired json.RawMessage }
 	recs := make([]stored, len(c.recs))
 	for i, r := range c.recs {
 		in, _ := json.Marshal(r.Input)
 		out, _ := json.Marshal(r.Output)
 		fired, _ := json.Marshal(r.Meta.RulesFired)
-		recs[i] = stored{string(in), string(out), string(fired)}
+		recs[i] = stored{in, out, fired}
 	}
-	rows := make([]benchDecisionRow, 0, 500)
+	batch := make([]paywire.DecisionRecord, 0, 500)
 	for i := 0; i < n; i++ {
 		r := c.recs[i%distinct]
-		rows = append(rows, benchDecisionRow{ID: fmt.Sprintf("dec_bench_%07d", i), Point: r.Point, MerchantID: "shop",
+		batch = append(batch, paywire.DecisionRecord{ID: fmt.Sprintf("dec_bench_%07d", i), Point: r.Point, MerchantID: "shop",
 			BundleRevision: r.Meta.BundleRevision, BundleHash: r.Meta.BundleHash,
 			Input: recs[i%distinct].input, Output: recs[i%distinct].output, RulesFired: recs[i%distinct].fired,
-			DurationMicros: 100, CreatedAt: bt0.Add(time.Duration(i) * 800 * time.Millisecond)})
-		if len(rows) == cap(rows) || i == n-1 {
-			if _, err := db.Bun().NewInsert().Model(&rows).Exec(ctx); err != nil {
+			Duration: 100 * time.Microsecond, CreatedAt: bt0.Add(time.Duration(i) * 800 * time.Millisecond)})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := db.SaveDecisions(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
-			rows = rows[:0]
+			batch = batch[:0]
 		}
 	}
 }
