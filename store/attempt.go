@@ -93,8 +93,7 @@ func (db *DB) AttemptByReference(ctx context.Context, provider, reference string
 func (db *DB) Attempts(ctx context.Context, merchantID, paymentID string) ([]paywire.Attempt, error) {
 	const op = "store/DB.Attempts"
 	var rows []attemptRow
-	if err := db.bun.NewSelect().Model(&rows).Where("merchant_id = ? AND payment_id = ?", merchantID, paymentID).
-		OrderExpr("n").Scan(ctx); err != nil {
+	if err := db.scanPrepared(ctx, db.reads.attempts, &rows, merchantID, paymentID); err != nil {
 		return nil, classify(op, err, "")
 	}
 	out := make([]paywire.Attempt, len(rows))

@@ -375,8 +375,7 @@ func idempotencyInsert(db bun.IDB, r *paywire.IdempotentResult, now time.Time) *
 // Payment implements paywire.PaymentStore.
 func (db *DB) Payment(ctx context.Context, merchantID, id string) (*paywire.Payment, error) {
 	row := new(paymentRow)
-	err := db.bun.NewSelect().Model(row).Where("id = ? AND merchant_id = ?", id, merchantID).Scan(ctx)
-	if err != nil {
+	if err := db.scanPrepared(ctx, db.reads.payment, row, id, merchantID); err != nil {
 		return nil, notFound("store/DB.Payment", err, "payment not found")
 	}
 	return row.payment()
@@ -477,10 +476,7 @@ func (db *DB) PaymentsInState(ctx context.Context, merchantID string, state payw
 func (db *DB) Events(ctx context.Context, merchantID, paymentID string) ([]paywire.Event, error) {
 	const op = "store/DB.Events"
 	var rows []eventRow
-	err := db.bun.NewSelect().Model(&rows).
-		Where("payment_id = ? AND merchant_id = ?", paymentID, merchantID).
-		Order("seq").Scan(ctx)
-	if err != nil {
+	if err := db.scanPrepared(ctx, db.reads.events, &rows, paymentID, merchantID); err != nil {
 		return nil, classify(op, err, "")
 	}
 	if len(rows) == 0 {

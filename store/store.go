@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,32 @@ type DB struct {
 	Now func() time.Time
 	// stmts holds the statements prepare keeps, by text.
 	stmts sync.Map
+	// reads are the texts of the reads a payment's pages and calls make
+	// most, each run prepared (scanPrepared).
+	reads hotReads
+}
+
+// hotReads are the statements of the reads made on nearly every request
+// about a payment, written once per database with $1, $2 ... for their
+// values, so that each is parsed and planned once per connection rather
+// than on every call: on PostgreSQL, planning a read of payments (which
+// has many indexes to weigh) costs more than running it. Each reads by
+// key (a primary key or the payment's own rows), whose plan does not
+// depend on the values or on the table's statistics; a read whose best
+// plan does (DepositMethods) is planned for its values each time.
+type hotReads struct {
+	payment  string // $1 id, $2 merchant
+	events   string // $1 payment, $2 merchant
+	attempts string // $1 merchant, $2 payment
+}
+
+func newHotReads(b *bun.DB) hotReads {
+	return hotReads{
+		payment: b.NewSelect().Model((*paymentRow)(nil)).Where("id = $1 AND merchant_id = $2").String(),
+		events:  b.NewSelect().Model((*eventRow)(nil)).Where("payment_id = $1 AND merchant_id = $2").Order("seq").String(),
+		attempts: b.NewSelect().Model((*attemptRow)(nil)).Where("merchant_id = $1 AND payment_id = $2").
+			OrderExpr("n").String(),
+	}
 }
 
 // Interfaces the DB implements.
@@ -159,7 +186,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func newDB(b *bun.DB, d Dialect) *DB {
-	return &DB{bun: b, dialect: d, Now: time.Now}
+	return &DB{bun: b, dialect: d, Now: time.Now, reads: newHotReads(b)}
 }
 
 // Dialect returns which database this is.
@@ -199,6 +226,34 @@ func (db *DB) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 		return kept.(*sql.Stmt), nil
 	}
 	return s, nil
+}
+
+// scanPrepared runs query (one of hotReads) with args as a prepared
+// statement and scans its rows into dest as bun's Scan would; with one row
+// wanted (dest a pointer to a struct), none is sql.ErrNoRows.
+func (db *DB) scanPrepared(ctx context.Context, query string, dest any, args ...any) error {
+	stmt, err := db.prepare(ctx, query)
+	if err != nil {
+		return err
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if v := reflect.ValueOf(dest); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return sql.ErrNoRows
+		}
+		if err := db.bun.ScanRow(ctx, rows, dest); err != nil {
+			return err
+		}
+		return rows.Close()
+	}
+	return db.bun.ScanRows(ctx, rows, dest)
 }
 
 // now returns the time a transaction records: UTC, to the microsecond, which
