@@ -2,6 +2,8 @@
 # Merchant API throughput on PostgreSQL, against what PostgreSQL itself
 # does with the same writes, in one run on one machine:
 #
+#   0. both databases get a history (BENCH_FILL_SECONDS of pgbench and of
+#      whole flows) and are analyzed, as a database in use would be;
 #   1. pgbench runs scripts/bench-start.sql — the write of a payment start
 #      as the store sends it: one query of six INSERTs run as one
 #      transaction (the payment; the availability decision record; the
@@ -31,6 +33,9 @@
 #   BENCH_PGBENCH_SECONDS       each pgbench run (15)
 #   BENCH_LOAD_SECONDS          each loadgen run's measured part (15)
 #   BENCH_WARMUP_SECONDS        each loadgen run's warm-up, not counted (3)
+#   BENCH_FILL_SECONDS          the history both databases get before the runs,
+#                               then analyzed: pgbench and whole flows at 16
+#                               clients for this long each (10; 0: none)
 #   BENCH_CUSTOMERS             end users coming back, in both (1000)
 #   BENCH_NOTIFY                1: the payments' notifications are delivered
 #                               to a listener in loadgen, as a merchant's
@@ -50,6 +55,7 @@ flow_clients=${BENCH_FLOW_CLIENTS-16}
 pgbench_seconds=${BENCH_PGBENCH_SECONDS:-15}
 load_seconds=${BENCH_LOAD_SECONDS:-15}
 warmup_seconds=${BENCH_WARMUP_SECONDS:-3}
+fill_seconds=${BENCH_FILL_SECONDS:-10}
 customers=${BENCH_CUSTOMERS:-1000}
 notify=${BENCH_NOTIFY:-1}
 keep=${BENCH_KEEP:-0}
@@ -58,7 +64,7 @@ mkdir -p "$out"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench.sh: $*"; exit 1; }
-for v in "$pgbench_seconds" "$load_seconds" "$warmup_seconds" "$customers"; do
+for v in "$pgbench_seconds" "$load_seconds" "$warmup_seconds" "$fill_seconds" "$customers"; do
 	[[ $v =~ ^[0-9]+$ ]] || die "durations and BENCH_CUSTOMERS are whole numbers (got \"$v\")"
 done
 for c in $clients $soap_clients $flow_clients; do
@@ -201,6 +207,30 @@ run_load() { # mode clients label
 		  latencyMs, serverCpuMsPerRequest: ($cpu | tonumber), loadgenCpuMsPerRequest: ($client | tonumber), notifications}' "$file")")
 }
 rows_json=()
+
+# --- a history to plan with --------------------------------------------
+# A database in use has statistics: autovacuum analyzes a table within
+# about a minute of a tenth of it changing. These two start empty, and
+# PostgreSQL would plan blind (its guesses for a table never analyzed):
+# the node keeps its hot statements prepared, so a plan made blind in the
+# first seconds would last until the first ANALYZE, beyond a short run.
+# Both get a history first, from the same writers, and are analyzed:
+# pgbench's start transaction, and whole flows, which write every table a
+# start and a payment's pages read. BENCH_FILL_SECONDS=0 skips it, to see
+# the blind plans' cost (docs/performance.md).
+if [ "$fill_seconds" -gt 0 ]; then
+	say "filling: pgbench and whole flows at 16 clients for ${fill_seconds}s each, then ANALYZE"
+	pgbench -n -M simple -c 16 -j "$cpus" -T "$fill_seconds" -D customers="$customers" -D merchant=demo -D outbox_status="$outbox_status" \
+		-f scripts/bench-start.sql "$db_pgbench" >"$out/fill-pgbench.out" 2>&1 || { cat "$out/fill-pgbench.out" >&2; die "pgbench failed while filling"; }
+	fill_listen=()
+	[ "$notify" = 1 ] && fill_listen=(--listen 127.0.0.1:0)
+	PAYWIRE_LOADGEN_SECRET=$secret "$bin" loadgen --url "$base" --merchant demo --mode flow --concurrency 16 \
+		--duration "${fill_seconds}s" --warmup 1s --customers "$customers" "${fill_listen[@]}" >"$out/fill-loadgen.out" 2>&1 ||
+		{ cat "$out/fill-loadgen.out" >&2; die "loadgen failed while filling"; }
+	for db in "$db_pgbench" "$db_serve"; do
+		psql -X -q -d "$db" -c 'analyze' || die "ANALYZE of $db failed"
+	done
+fi
 
 for c in $clients; do
 	run_pgbench "$c"
