@@ -52,6 +52,11 @@ type FeatureQuery struct {
 	IP              string
 	CustomerID      string // the merchant's customer id
 	DeviceID        string
+
+	// DepositMethods asks, with CustomerID, also for the methods of the
+	// customer's paid deposits (Features.DepositMethods), read with the
+	// features rather than by a statement of their own.
+	DepositMethods bool
 }
 
 // Window counts the payments of one key created in a time window ending at
@@ -100,6 +105,11 @@ type Features struct {
 	// paid (ever; known with the customer; a lower bound when the customer
 	// is Capped).
 	CustomerSuccessful int64
+	// DepositMethods, when the query asked for them and named a customer,
+	// are what PaymentStore.DepositMethods returns: the methods, sorted, of
+	// the customer's deposits with the merchant that were paid (ever, not
+	// capped); nil when there are none or they were not asked for.
+	DepositMethods []string
 }
 
 // FeatureStore computes features from the payment history.

@@ -2,7 +2,10 @@ package payment_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/paywire/paywire"
 	"github.com/paywire/paywire/adapters"
+	"github.com/paywire/paywire/engine"
 	"github.com/paywire/paywire/payment"
 )
 
@@ -353,5 +357,54 @@ func TestHostedTokens(t *testing.T) {
 	}
 	if _, err := e.s.Submit(ctx, tok, card("4242424242424242")); paywire.ErrorCode(err) != paywire.ECONFLICT {
 		t.Errorf("submission after cancelling: %v", err)
+	}
+}
+
+// TestAvailabilitySeesDepositMethods: the availability decision's input
+// names the methods of the end user's paid deposits, whether they come
+// with the features (in the same statement) or, when no features are
+// read, by a read of their own.
+func TestAvailabilitySeesDepositMethods(t *testing.T) {
+	for _, features := range []bool{true, false} {
+		t.Run(fmt.Sprint("features=", features), func(t *testing.T) {
+			e := newHosted(t)
+			e.pin.Decider = recordingEngine(t, e.db)
+			if !features {
+				e.s.Features = nil
+			}
+			e.seed("shop", "paid-1", 5000, routeOf(t)[0], paywire.StateCompleted)
+			e.seed("shop", "pending-1", 5000, routeOf(t)[0], paywire.StatePending) // not paid: not counted
+			tok, id := e.start("shop", "next-1", 3000)
+			if _, err := e.s.OpenRedirect(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := e.db.Decisions(ctx, "shop", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			found := false
+			for _, d := range ds {
+				if d.Point != engine.PointAvailability {
+					continue
+				}
+				var in struct {
+					Request struct {
+						DepositMethods []string `json:"deposit_methods"`
+					} `json:"request"`
+					Features map[string]any `json:"features"`
+				}
+				if err := json.Unmarshal(d.Input, &in); err != nil {
+					t.Fatal(err)
+				}
+				if (len(in.Features) > 0) != features {
+					t.Fatalf("features in the input: %v; want them read: %v", in.Features, features)
+				}
+				got, found = in.Request.DepositMethods, true
+			}
+			if !found || !slices.Equal(got, []string{"card"}) {
+				t.Errorf("deposit methods in the availability input: %v (decision found: %v); want [card]", got, found)
+			}
+		})
 	}
 }

@@ -34,6 +34,10 @@ type facts struct {
 	// health is how the providers fare with the payment's method, for
 	// routing; nil: unknown.
 	health map[string]engine.ProviderHealth
+	// history tells whether features were read: then deposits are the
+	// customer's deposit methods when the query asked for them.
+	history  bool
+	deposits []string
 }
 
 // facts gathers what a decision at point reads about the keys of q (its
@@ -57,6 +61,7 @@ func (s *Service) facts(ctx context.Context, point string, q paywire.FeatureQuer
 		return facts{}, err
 	}
 	fx.features = engine.FeaturesOf(f, q.At)
+	fx.history, fx.deposits = true, f.DepositMethods
 	return fx, nil
 }
 

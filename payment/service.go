@@ -409,16 +409,20 @@ func (s *Service) AvailableMethods(ctx context.Context, merchantID string, req M
 
 func (s *Service) availableMethods(ctx context.Context, m *paywire.Merchant, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) ([]engine.MethodOption, error) {
 	merchantID := m.ID
-	var deposits []string
-	if u.ID != "" {
-		var err error
+	q := featureQuery(merchantID, paymentID, amount.Currency, "", u, now)
+	q.DepositMethods = true
+	fx, err := s.facts(ctx, engine.PointAvailability, q, "")
+	if err != nil {
+		return nil, err
+	}
+	// The customer's deposit methods come with the features, in the same
+	// statement; a bundle that reads no features at availability has them
+	// read alone.
+	deposits := fx.deposits
+	if !fx.history && u.ID != "" {
 		if deposits, err = s.Payments.DepositMethods(ctx, merchantID, u.ID); err != nil {
 			return nil, err
 		}
-	}
-	fx, err := s.facts(ctx, engine.PointAvailability, featureQuery(merchantID, paymentID, amount.Currency, "", u, now), "")
-	if err != nil {
-		return nil, err
 	}
 	d, err := s.Decider.Availability(ctx, availabilityInput(merchantID, paymentID, kind, amount, u, deposits, preselected, fx, now))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +54,13 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 		var kf paywire.KeyFeatures
 		var first any
 		var cards, paid, read int64
+		var deposits sql.NullString
 		dest := []any{&name}
 		windows := []*paywire.Window{&kf.H1, &kf.H24, &kf.D7}
 		for _, w := range windows {
 			dest = append(dest, &w.Attempted, &w.Authorized, &w.Declined, &w.Blocked, &w.Amount)
 		}
-		dest = append(dest, &first, &cards, &paid, &read)
+		dest = append(dest, &first, &cards, &paid, &deposits, &read)
 		if err := rows.Scan(dest...); err != nil {
 			return f, classify(op, err, "")
 		}
@@ -83,6 +85,10 @@ func (db *DB) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Fea
 			f.IP, f.IPCards24h = kf, cards
 		case "customer":
 			f.Customer, f.CustomerSuccessful = kf, paid
+			if deposits.Valid {
+				f.DepositMethods = strings.Split(deposits.String, ",")
+				slices.Sort(f.DepositMethods) // SQLite's group_concat promises no order
+			}
 		case "device":
 			f.Device = kf
 		}
@@ -125,10 +131,14 @@ func featureQuery(d Dialect, q paywire.FeatureQuery) (string, []any) {
 		if k.merchant {
 			// The newest of the whole history: the paid count reads it.
 			paid = "COUNT(*)" + filter("paid")
-			s.part(k.name, columns, key+mine, windowSums(p1h, p24h, "created_at > "+p7d), firstSeen, cards, paid)
+			deposits := "NULL"
+			if q.DepositMethods {
+				deposits = depositMethods(d, key)
+			}
+			s.part(k.name, columns, key+mine, windowSums(p1h, p24h, "created_at > "+p7d), firstSeen, cards, paid, deposits)
 			continue
 		}
-		s.part(k.name, columns, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, ""), firstSeen, cards, paid)
+		s.part(k.name, columns, key+" AND created_at > "+p7d+mine, windowSums(p1h, p24h, ""), firstSeen, cards, paid, "NULL")
 	}
 	if len(s.parts) == 0 {
 		return "", nil
@@ -198,11 +208,12 @@ const sqliteTime = "2006-01-02 15:04:05.999999-07:00"
 
 // part adds a key's part: the columns of its newest payments meeting
 // where, at most paywire.FeatureCap of them (the key's index, read
-// backwards), counted into its windows, first payment, distinct cards and
-// paid count, and how many were read. The cap is written in the text, not
+// backwards), counted into its windows, first payment, distinct cards,
+// paid count and deposit methods (the customer's, or NULL), and how many
+// were read. The cap is written in the text, not
 // bound, so that the planner knows it.
-func (s *featureStatement) part(name, columns, where, windows, firstSeen, cards, paid string) {
-	s.parts = append(s.parts, "SELECT '"+name+"', "+windows+", "+firstSeen+", "+cards+", "+paid+", COUNT(*)"+
+func (s *featureStatement) part(name, columns, where, windows, firstSeen, cards, paid, deposits string) {
+	s.parts = append(s.parts, "SELECT '"+name+"', "+windows+", "+firstSeen+", "+cards+", "+paid+", "+deposits+", COUNT(*)"+
 		" FROM (SELECT "+columns+" FROM payments WHERE "+where+
 		" ORDER BY created_at DESC LIMIT "+strconv.Itoa(paywire.FeatureCap)+") AS newest")
 }
@@ -231,6 +242,21 @@ func classified(pCurrency string) string {
 		"state IN ('" + string(paywire.StateRefused) + "', '" + string(paywire.StateFailed) + "') AND risk_action <> '" + string(paywire.RiskBlock) + "' AS declined, " +
 		"risk_action = '" + string(paywire.RiskBlock) + "' AS blocked, " +
 		"CASE WHEN currency = " + pCurrency + " THEN amount ELSE 0 END AS amount"
+}
+
+// depositMethods is the column of the customer's deposit methods (key
+// selects the customer's payments with the merchant): those of the paid
+// deposits, distinct, sorted, joined by commas (no method has one), or
+// NULL when there are none — what DB.DepositMethods reads, over the whole
+// history, not the newest payments only.
+func depositMethods(d Dialect, key string) string {
+	join := "string_agg(method, ',')"
+	if d == SQLite {
+		join = "group_concat(method, ',')"
+	}
+	return "(SELECT " + join + " FROM (SELECT DISTINCT method FROM payments WHERE " + key +
+		" AND kind = '" + string(paywire.KindDeposit) + "' AND method <> '' AND state IN " + paidStates +
+		" ORDER BY method) AS deposit_methods)"
 }
 
 // filter returns the FILTER clause of an aggregate over the rows meeting

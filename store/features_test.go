@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -64,8 +65,10 @@ func featureHistory(t *testing.T, db *store.DB, rng *rand.Rand, n, hot int) []*p
 			t.Fatal(err)
 		}
 		p := &paywire.Payment{
-			MerchantID: pick("m1", "m2"), MerchantReference: fmt.Sprint("order-", i), Kind: paywire.KindDeposit, Amount: amt,
-			Card: paywire.CardSummary{Fingerprint: pick("", "card-a", "card-b", "card-c", "card-d", "card-e")},
+			MerchantID: pick("m1", "m2"), MerchantReference: fmt.Sprint("order-", i), Amount: amt,
+			Kind:   paywire.Kind(pick(string(paywire.KindDeposit), string(paywire.KindDeposit), string(paywire.KindDeposit), string(paywire.KindWithdrawal))),
+			Method: paywire.Method(pick("", "card", "card", "bank_redirect", "ewallet")),
+			Card:   paywire.CardSummary{Fingerprint: pick("", "card-a", "card-b", "card-c", "card-d", "card-e")},
 			EndUser: paywire.EndUser{
 				ID:       pick("", "cust-1", "cust-2", "cust-3"),
 				Email:    pick("", "ann@example.com", "Ann@Example.com ", "bob@example.com", "BOB@example.com", "cy@example.com"),
@@ -203,6 +206,17 @@ func wantFeatures(history []*paywire.Payment, q paywire.FeatureQuery, limit int)
 		}
 	}
 	f.Device, _ = key(q.DeviceID != "", false, func(p *paywire.Payment) bool { return p.EndUser.DeviceID == q.DeviceID })
+	if q.DepositMethods && q.CustomerID != "" {
+		// As PaymentStore.DepositMethods: the whole history, this payment
+		// and later ones included.
+		for _, p := range history {
+			if p.MerchantID == q.MerchantID && p.EndUser.ID == q.CustomerID && p.Kind == paywire.KindDeposit &&
+				p.Method != "" && p.State.Paid() && !slices.Contains(f.DepositMethods, string(p.Method)) {
+				f.DepositMethods = append(f.DepositMethods, string(p.Method))
+			}
+		}
+		slices.Sort(f.DepositMethods)
+	}
 	return f
 }
 
@@ -239,7 +253,7 @@ func TestFeaturesMatchHistory(t *testing.T) {
 		// windows are capped.
 		for _, at := range []time.Duration{0, -20 * time.Minute, -45 * time.Minute, -time.Hour, -6 * time.Hour, -2 * 24 * time.Hour, 30 * time.Minute, 25 * time.Hour, 8 * 24 * time.Hour} {
 			check(paywire.FeatureQuery{MerchantID: "m1", At: featuresAt.Add(at), Currency: "EUR",
-				CardFingerprint: hotCard, Email: hotEmail, IP: hotIP, CustomerID: hotCustomer, DeviceID: hotDevice})
+				CardFingerprint: hotCard, Email: hotEmail, IP: hotIP, CustomerID: hotCustomer, DeviceID: hotDevice, DepositMethods: true})
 		}
 		// Each payment on an edge, seen from the times that put it on the
 		// edge of each window, and at its creation.
@@ -262,6 +276,7 @@ func TestFeaturesMatchHistory(t *testing.T) {
 				IP:              base.EndUser.IP,
 				CustomerID:      base.EndUser.ID,
 				DeviceID:        base.EndUser.DeviceID,
+				DepositMethods:  rng.IntN(2) == 0,
 			}
 			switch rng.IntN(4) {
 			case 0:
@@ -450,7 +465,7 @@ func TestFeaturesEdges(t *testing.T) {
 // sameFeatures compares features with their times as instants.
 func sameFeatures(a, b paywire.Features) bool {
 	for _, k := range []*paywire.KeyFeatures{&a.Card, &a.Email, &a.IP, &a.Customer, &a.Device, &b.Card, &b.Email, &b.IP, &b.Customer, &b.Device} {
-		k.FirstSeen = k.FirstSeen.UTC()
+		k.FirstSeen = k.FirstSeen.UTC() // UTC also drops a monotonic reading
 	}
-	return a == b
+	return reflect.DeepEqual(a, b)
 }

@@ -62,8 +62,9 @@ type DB struct {
 // than on every call: on PostgreSQL, planning a read of payments (which
 // has many indexes to weigh) costs more than running it. Each reads by
 // key (a primary key or the payment's own rows), whose plan does not
-// depend on the values or on the table's statistics; a read whose best
-// plan does (DepositMethods) is planned for its values each time.
+// depend on the values or on the table's statistics. A customer's deposit
+// methods are read with the features (a column of their statement):
+// prepared alone, PostgreSQL planned them for their values on every call.
 type hotReads struct {
 	payment  string // $1 id, $2 merchant
 	events   string // $1 payment, $2 merchant
