@@ -36,7 +36,11 @@
 #   BENCH_FILL_SECONDS          the history both databases get before the runs,
 #                               then analyzed: pgbench and whole flows at 16
 #                               clients for this long each (10; 0: none)
-#   BENCH_CUSTOMERS             end users coming back, in both (1000)
+#   BENCH_CUSTOMERS             end users coming back, in both (100000). Few end
+#                               users paying hundreds of times a second each pay
+#                               dozens of times an hour, which the risk rules
+#                               rightly meet with 3-D Secure: with 1000, nearly
+#                               every whole flow goes through the challenge
 #   BENCH_NOTIFY                1: the payments' notifications are delivered
 #                               to a listener in loadgen, as a merchant's
 #                               would be; 0: the demo merchant has no
@@ -56,7 +60,7 @@ pgbench_seconds=${BENCH_PGBENCH_SECONDS:-15}
 load_seconds=${BENCH_LOAD_SECONDS:-15}
 warmup_seconds=${BENCH_WARMUP_SECONDS:-3}
 fill_seconds=${BENCH_FILL_SECONDS:-10}
-customers=${BENCH_CUSTOMERS:-1000}
+customers=${BENCH_CUSTOMERS:-100000}
 notify=${BENCH_NOTIFY:-1}
 keep=${BENCH_KEEP:-0}
 out=${BENCH_OUT:-$(mktemp -d /tmp/paywire-bench.XXXXXX)}
