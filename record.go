@@ -53,6 +53,10 @@ type OutboxMessage struct {
 	LockedBy      string // the worker holding the lease, while one does
 	CreatedAt     time.Time
 	DeliveredAt   time.Time // zero until delivered
+	// PaymentNotificationURL is the payment's own notification URL (""
+	// when the merchant's applies), given with the messages ClaimOutbox
+	// returns, so that delivering them reads no payment.
+	PaymentNotificationURL string
 }
 
 // Outbox statuses.

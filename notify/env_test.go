@@ -243,7 +243,7 @@ func sqliteEnv(t *testing.T, format string) *env {
 // worker returns a worker of the env with a fixed jitter source.
 func (e *env) worker(id string) *notify.Worker {
 	return &notify.Worker{
-		Outbox: e.db, Payments: e.db, Merchants: e.db,
+		Outbox: e.db, Merchants: e.db,
 		ID: id, Now: e.clock.Now, Rand: mathrand.NewPCG(uint64(len(id)), 7),
 		Logger: slog.New(slog.DiscardHandler),
 	}

@@ -5,8 +5,8 @@
 // it is acknowledged or too old. Delivery is at least once and in no
 // guaranteed order; per-payment sequence numbers let merchants order and
 // deduplicate. Workers on several nodes share the outbox through leases.
-// The package reads the outbox, payments and merchants through narrow
-// interfaces; it must not change payments, and it must not import a
+// The package reads the outbox (which gives each message's payment's own
+// notification URL) and merchants through narrow interfaces; it must not change payments, and it must not import a
 // transport: it writes the listener's message with the types of package
 // api/message and the envelope codec api/soap, which serve nothing.
 package notify
@@ -41,12 +41,6 @@ type Outbox interface {
 	OldestUndelivered(ctx context.Context) (time.Time, error)
 }
 
-// Payments is the part of paywire.PaymentStore that a Worker uses: it reads
-// a payment's own notification URL.
-type Payments interface {
-	Payment(ctx context.Context, merchantID, id string) (*paywire.Payment, error)
-}
-
 // Merchants is the part of paywire.MerchantStore that a Worker uses: it
 // reads the merchant's URL, format and signing secrets.
 type Merchants interface {
@@ -58,7 +52,7 @@ const (
 	DefaultTimeout     = 10 * time.Second
 	DefaultLease       = 60 * time.Second
 	DefaultBatch       = 50
-	DefaultConcurrency = 4
+	DefaultConcurrency = 16
 	DefaultPoll        = time.Second
 	DefaultMaxAge      = 72 * time.Hour
 	DefaultBackoffBase = 10 * time.Second
@@ -83,7 +77,6 @@ const recordTimeout = 20 * time.Second
 // one node or several) for more throughput: each claims its own messages.
 type Worker struct {
 	Outbox    Outbox
-	Payments  Payments
 	Merchants Merchants
 
 	// Client sends notifications. Nil: a client with a Timeout of
@@ -110,7 +103,10 @@ type Worker struct {
 	Batch int
 
 	// Concurrency is how many deliveries run at the same time. Messages of
-	// one payment are sent one after the other, oldest first. Default 4.
+	// one payment are sent one after the other, oldest first. Default 16:
+	// a delivery mostly waits (for the merchant, and for the database and
+	// the CPU on a busy node), and with 4 a node starting 700 payments a
+	// second delivered under 200 notifications a second while it did.
 	Concurrency int
 
 	// Poll is how long Run waits when nothing was due. Default 1 s.
@@ -281,7 +277,6 @@ type round struct {
 
 	mu        sync.Mutex
 	merchants map[string]*paywire.Merchant
-	payments  map[string]*paywire.Payment
 	// unreachable holds the endpoints (scheme and host) that timed out or
 	// could not be connected to in this round: further messages to them are
 	// failed at once, so that one merchant's dead server does not hold up
@@ -294,7 +289,6 @@ func (w *Worker) deliverAll(ctx context.Context, msgs []paywire.OutboxMessage, l
 	r := &round{
 		leaseEnd:    leaseEnd,
 		merchants:   make(map[string]*paywire.Merchant),
-		payments:    make(map[string]*paywire.Payment),
 		unreachable: make(map[string]*failure),
 	}
 	// Group by payment, keeping the claim's order (oldest first), so that
@@ -437,24 +431,19 @@ func (w *Worker) deliver(ctx context.Context, r *round, m paywire.OutboxMessage)
 // notification URL, or else the merchant's.
 func (w *Worker) destination(ctx context.Context, r *round, m paywire.OutboxMessage) (*paywire.Merchant, string, error) {
 	r.mu.Lock()
-	mer, p := r.merchants[m.MerchantID], r.payments[m.PaymentID]
+	mer := r.merchants[m.MerchantID]
 	r.mu.Unlock()
-	var err error
 	if mer == nil {
+		var err error
 		if mer, err = w.Merchants.Merchant(ctx, m.MerchantID); err != nil {
 			return nil, "", fmt.Errorf("reading merchant %s: %v", m.MerchantID, err)
 		}
+		r.mu.Lock()
+		r.merchants[m.MerchantID] = mer
+		r.mu.Unlock()
 	}
-	if p == nil {
-		if p, err = w.Payments.Payment(ctx, m.MerchantID, m.PaymentID); err != nil {
-			return nil, "", fmt.Errorf("reading payment %s: %v", m.PaymentID, err)
-		}
-	}
-	r.mu.Lock()
-	r.merchants[m.MerchantID], r.payments[m.PaymentID] = mer, p
-	r.mu.Unlock()
-	if p.NotificationURL != "" {
-		return mer, p.NotificationURL, nil
+	if m.PaymentNotificationURL != "" {
+		return mer, m.PaymentNotificationURL, nil
 	}
 	return mer, mer.NotificationURL, nil
 }

@@ -490,8 +490,9 @@ func TestClaimFitsTheLease(t *testing.T) {
 		e.pay("order-" + strconv.Itoa(i))
 	}
 	w := e.worker("w1")
-	if n := e.tick(w); n != 20 { // 4 at a time, 5 timeouts of 10 s within 60 s
-		t.Errorf("claimed %d with the defaults, want 20", n)
+	w.Concurrency = 4
+	if n := e.tick(w); n != 20 { // 4 at a time, 5 timeouts of 10 s within the default lease of 60 s
+		t.Errorf("claimed %d 4 at a time, want 20", n)
 	}
 	w2 := e.worker("w2")
 	w2.Lease, w2.Timeout, w2.Concurrency = 25*time.Second, 10*time.Second, 2

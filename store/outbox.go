@@ -20,6 +20,12 @@ func messages(rows []outboxRow) []paywire.OutboxMessage {
 // utc truncates a time as the store keeps times: UTC, microseconds.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// claimedRow is an outbox row as a claim returns it.
+type claimedRow struct {
+	outboxRow              `bun:",extend"`
+	PaymentNotificationURL string `bun:"payment_notification_url"`
+}
+
 // ClaimOutbox implements paywire.OutboxStore.
 func (db *DB) ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]paywire.OutboxMessage, error) {
 	const op = "store/DB.ClaimOutbox"
@@ -34,19 +40,24 @@ func (db *DB) ClaimOutbox(ctx context.Context, worker string, now time.Time, lea
 	if db.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	var rows []outboxRow
+	// Each message comes with its payment's own notification URL.
+	var rows []claimedRow
 	err := db.inTx(ctx, func(tx bun.Tx) error {
 		return tx.NewRaw(`UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM outbox
 				WHERE status = ? AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
 				ORDER BY id LIMIT ?`+lock+`)
-			RETURNING *`,
+			RETURNING *, (SELECT notification_url FROM payments WHERE payments.id = outbox.payment_id) AS payment_notification_url`,
 			worker, now.Add(lease), paywire.OutboxPending, now, now, limit).Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, classify(op, err, "")
 	}
-	out := messages(rows)
+	out := make([]paywire.OutboxMessage, len(rows))
+	for i := range rows {
+		out[i] = rows[i].message()
+		out[i].PaymentNotificationURL = rows[i].PaymentNotificationURL
+	}
 	// RETURNING gives no order; deliver oldest first.
 	for i := 1; i < len(out); i++ {
 		for j := i; j > 0 && out[j].ID < out[j-1].ID; j-- {

@@ -250,7 +250,7 @@ func newHistorySeeder(node *payment.Service, db *store.DB, shop string, sandboxe
 	svc.ProviderTimeout = 5 * time.Second
 	past := &merchant.Shop{BaseURL: shop, Logger: quiet}
 	client := &http.Client{Transport: pastListener{url: shop + "/listener", shop: past.Handler(), next: http.DefaultTransport}}
-	nw := &notify.Worker{Outbox: db, Payments: db, Merchants: db, Client: client, ID: "demo-history", Now: clock.Now, Logger: quiet}
+	nw := &notify.Worker{Outbox: db, Merchants: db, Client: client, ID: "demo-history", Now: clock.Now, Logger: quiet}
 	return &historySeeder{
 		svc: svc, notify: nw, clock: clock, pages: pages, shop: shop,
 		rng:      rand.New(rand.NewPCG(2026, 30)), // the same history every time

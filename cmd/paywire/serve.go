@@ -334,7 +334,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// When ctx ends it stops claiming; messages in flight are due again
 	// when their lease runs out.
 	historySeeded := m.startDemoHistory(ctx) // --demo: a month of payments, in the background
-	worker := &notify.Worker{Outbox: m.DB, Payments: m.DB, Merchants: m.DB, Logger: m.Logger,
+	worker := &notify.Worker{Outbox: m.DB, Merchants: m.DB, Logger: m.Logger,
 		Metrics: notify.NewMetrics(m.Registry), MaxAge: m.Config.NotifyMaxAge}
 	workerDone := make(chan struct{})
 	go func() {

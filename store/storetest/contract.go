@@ -1172,8 +1172,20 @@ func testOutboxDelivery(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	m := find(a, ev)
-	if m == nil || m.Attempts != 1 || m.LockedBy != "worker-a" {
+	if m == nil || m.Attempts != 1 || m.LockedBy != "worker-a" || m.PaymentNotificationURL != "" {
 		t.Fatalf("claimed %+v", m)
+	}
+	// A payment with a notification URL of its own: the claim gives it.
+	own := SeedPaymentValue("m-out", "out-own")
+	own.NotificationURL = "https://m-out.example/notify/own"
+	own = CreatePayment(t, db, own)
+	ownEvs, _ := db.Events(ctx, "m-out", own.ID)
+	ownClaim, err := db.ClaimOutbox(ctx, "worker-a", now, lease, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if om := find(ownClaim, ownEvs[0].ID); om == nil || om.PaymentNotificationURL != own.NotificationURL {
+		t.Fatalf("claimed %+v; want the payment's own notification URL", om)
 	}
 	b, _ := db.ClaimOutbox(ctx, "worker-b", now.Add(30*time.Second), lease, 1000)
 	if find(b, ev) != nil {
