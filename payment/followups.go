@@ -156,14 +156,17 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 		return err
 	case paywire.FollowUpPaymentExpiry:
 		if p.State == paywire.StatePending {
-			// Ask the provider first: it may have taken the payment.
+			// Ask the provider first: it may have taken the payment. While
+			// it cannot tell (the answer is unknown or still pending), the
+			// payment does not expire: expired, it would never be voided
+			// if the provider had taken the money. The expiry is tried
+			// again, with backoff, until the provider decides.
 			att, err := s.openAttempt(ctx, p)
 			if err != nil {
 				return err
 			}
 			if att != nil {
-				p, err = s.resolve(ctx, p, att, 0)
-				if err != nil && !errors.Is(err, errStillOpen) {
+				if p, err = s.resolve(ctx, p, att, 0); err != nil {
 					return err
 				}
 			}
