@@ -6,9 +6,10 @@
 // guaranteed order; per-payment sequence numbers let merchants order and
 // deduplicate. Workers on several nodes share the outbox through leases.
 // The package reads the outbox (which gives each message's payment's own
-// notification URL) and merchants through narrow interfaces; it must not change payments, and it must not import a
-// transport: it writes the listener's message with the types of package
-// api/message and the envelope codec api/soap, which serve nothing.
+// notification URL) and merchants through narrow interfaces; it must not
+// change payments, and it must not import a transport: it writes the
+// listener's message with the types of package api/message and the
+// envelope codec api/soap, which serve nothing.
 package notify
 
 import (

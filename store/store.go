@@ -61,8 +61,8 @@ type DB struct {
 // values, so that each is parsed and planned once per connection rather
 // than on every call: on PostgreSQL, planning a read of payments (which
 // has many indexes to weigh) costs more than running it. Each reads by
-// key (a primary key or the payment's own rows), whose plan does not
-// depend on the values or on the table's statistics. A customer's deposit
+// key (a primary key or the payment's own rows), whose plan, once the
+// table has statistics, does not depend on the values. A customer's deposit
 // methods are read with the features (a column of their statement):
 // prepared alone, PostgreSQL planned them for their values on every call.
 type hotReads struct {
