@@ -156,17 +156,29 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 		return err
 	case paywire.FollowUpPaymentExpiry:
 		if p.State == paywire.StatePending {
-			// Ask the provider first: it may have taken the payment. While
-			// it cannot tell (the answer is unknown or still pending), the
-			// payment does not expire: expired, it would never be voided
-			// if the provider had taken the money. The expiry is tried
-			// again, with backoff, until the provider decides.
+			// Ask the provider first: it may have taken the payment.
 			att, err := s.openAttempt(ctx, p)
 			if err != nil {
 				return err
 			}
 			if att != nil {
-				if p, err = s.resolve(ctx, p, att, 0); err != nil {
+				p, err = s.resolve(ctx, p, att, 0)
+				if errors.Is(err, errStillOpen) {
+					// The provider has not decided. When it has the payment
+					// waiting (the end user's 3-D Secure or bank page), the
+					// expiry cancels it there. When nobody knows whether the
+					// call reached it (no answer, and a status query that
+					// could not tell), there would be nothing to cancel, and
+					// an authorization it made would never be voided: the
+					// payment waits, and the expiry is tried again with
+					// backoff, until the provider can tell.
+					if att, err = s.openAttempt(ctx, p); err != nil {
+						return err
+					}
+					if att != nil && att.Status != paywire.AttemptPending {
+						return errStillOpen
+					}
+				} else if err != nil {
 					return err
 				}
 			}

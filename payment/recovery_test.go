@@ -2,6 +2,7 @@ package payment_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,4 +292,75 @@ func TestAutoCaptureIsAFollowUp(t *testing.T) {
 	if n := len(first.callsOf("capture")); n != 1 {
 		t.Errorf("captured %d times", n)
 	}
+}
+
+// TestExpiryWaitsForAnUnknownOutcome: a pending payment whose authorize got
+// no answer, and whose provider cannot tell on a status query either, does
+// not expire when its link does — expired, an authorization the provider
+// made would never be voided; it waits, and once the provider can tell,
+// the payment takes its answer. A payment the provider holds waiting for
+// the end user (pending there) expires and is cancelled at the provider.
+func TestExpiryWaitsForAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	route := routeOf(t)
+
+	t.Run("no answer", func(t *testing.T) {
+		t.Parallel()
+		first := newFake(route[0])
+		var down atomic.Bool
+		down.Store(true)
+		unavailable := paywire.Errorf(paywire.EUNAVAILABLE, "the provider is not answering")
+		first.setScript(func(ctx context.Context, c call) reply {
+			switch {
+			case c.Op == "authorize":
+				// Done, but the answer is lost.
+				return reply{Result: adapters.Result{Status: adapters.Approved}, Err: unavailable, Done: true}
+			case c.Op == "status" && down.Load():
+				return reply{Err: unavailable}
+			}
+			return reply{}
+		})
+		e := newEnv(t, withProviders(first, newFake(route[1])))
+		tok, id := e.start("shop", "exp-unknown", 5000)
+		if _, err := e.s.Submit(ctx, tok, card("4242424242424242")); err != nil {
+			t.Logf("submit: %v", err) // the answer was lost
+		}
+		e.runWorker(20 * time.Minute) // past the link's expiry, the provider still cannot tell
+		p := e.get("shop", id)
+		if p.State != paywire.StatePending {
+			t.Fatalf("after the expiry, the provider unable to tell: %s; want pending", describe(p))
+		}
+		if fs := e.followUps(p, paywire.FollowUpPaymentExpiry); len(fs) != 1 || fs[0].Status != paywire.FollowUpPending {
+			t.Fatalf("expiry follow-ups %+v; want it waiting", fs)
+		}
+		down.Store(false)
+		e.runWorker(2 * time.Hour)
+		if p = e.get("shop", id); p.State != paywire.StateAuthorized {
+			t.Fatalf("once the provider tells: %s; want authorized", describe(p))
+		}
+	})
+
+	t.Run("waiting for the end user", func(t *testing.T) {
+		t.Parallel()
+		first := newFake(route[0])
+		first.setScript(func(ctx context.Context, c call) reply {
+			if c.Op == "authorize" {
+				return reply{Result: adapters.Result{Status: adapters.Pending, Reference: "ref-waiting", RedirectURL: "https://acs.example/challenge"}}
+			}
+			return reply{}
+		})
+		e := newEnv(t, withProviders(first, newFake(route[1])))
+		tok, id := e.start("shop", "exp-waiting", 5000)
+		if _, err := e.s.Submit(ctx, tok, card("4242424242424242")); err != nil {
+			t.Fatal(err)
+		}
+		e.runWorker(20 * time.Minute)
+		p := e.get("shop", id)
+		if p.State != paywire.StateExpired {
+			t.Fatalf("after the expiry, the provider waiting for the end user: %s; want expired", describe(p))
+		}
+		if len(first.callsOf("void")) == 0 {
+			t.Errorf("calls %+v; want the payment cancelled at the provider", first.callsOf(""))
+		}
+	})
 }
