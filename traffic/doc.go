@@ -1,6 +1,7 @@
 // Package traffic drives Paywire from the outside, as merchants and their
 // end users do: a merchant starts payments over the JSON API or SOAP
-// getRedirectData, reads and captures them; an end user's browser posts the
+// getRedirectData (a quarter with its customer's method, passed on only
+// when GET /api/v1/payment-methods offers it), reads and captures them; an end user's browser posts the
 // redirect's form to the hosted pages, chooses a method, fills in the card,
 // bank or e-wallet form, answers the provider's page (the sandbox's 3-D
 // Secure challenge or bank login) and comes back to the merchant. Every

@@ -107,6 +107,22 @@ func Pay(ctx context.Context, m *Merchant, b *Browser, o *Order) (r *Result, err
 		r.Steps = slices.Clone(b.Steps)
 		r.Took = time.Since(begin)
 	}()
+	if o.Request.PaymentMethod != "" {
+		// The merchant's checkout offers what Paywire offers this end
+		// user; a method it does not offer is left to the pages.
+		var offered []string
+		err = timed(&b.Steps, "GET /api/v1/payment-methods", func() error {
+			var e error
+			offered, e = m.Methods(ctx, o.Request)
+			return e
+		})
+		if err != nil {
+			return r, fmt.Errorf("listing the payment methods: %w", err)
+		}
+		if !slices.Contains(offered, o.Request.PaymentMethod) {
+			o.Request.PaymentMethod = ""
+		}
+	}
 	var rd *Redirect
 	switch o.API {
 	case APISOAP:

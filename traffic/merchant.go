@@ -100,6 +100,23 @@ func (m *Merchant) Payment(ctx context.Context, id string) (*message.PaymentJSON
 	return &out, nil
 }
 
+// Methods lists the methods Paywire offers for a payment like req, with
+// GET /api/v1/payment-methods, as a checkout that lets its customers
+// choose does before it passes their choice on.
+func (m *Merchant) Methods(ctx context.Context, req message.GetRedirectDataRequest) ([]string, error) {
+	q := url.Values{"kind": {req.Kind}, "amount": {req.Amount}, "currency": {req.Currency},
+		"country": {req.EndUser.Country}, "language": {req.EndUser.Language}, "endUserId": {req.EndUser.ID}}
+	var out message.MethodsJSON
+	if err := m.do(ctx, http.MethodGet, "/api/v1/payment-methods?"+q.Encode(), "", nil, &out); err != nil {
+		return nil, err
+	}
+	ms := make([]string, len(out.Methods))
+	for i, o := range out.Methods {
+		ms[i] = o.Method
+	}
+	return ms, nil
+}
+
 // Capture captures an authorized payment in full with POST
 // /api/v1/payments/{id}/capture under the idempotency key key.
 func (m *Merchant) Capture(ctx context.Context, id, key string) (*message.PaymentJSON, error) {

@@ -241,3 +241,23 @@ func TestDemoTraffic(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationPreselectsWhatIsOffered: a simulated checkout passes its
+// customer's method on only when Paywire offers it to that customer.
+// France has no bank redirect, so the French customers who want one are
+// left to the pages (which offer card), not refused at the start.
+func TestSimulationPreselectsWhatIsOffered(t *testing.T) {
+	_, base := simulateNode(t, "")
+	sim := traffic.Simulation{Payments: 16, Rate: 200, Concurrency: 4, Customers: 8, Seed: 5, API: traffic.APIJSON,
+		ReturnURL: "http://127.0.0.1/simulate/", Reference: "preselect-",
+		Mix: traffic.Mix{Countries: []traffic.Country{{Code: "FR", Currency: "EUR", Language: "fr", Weight: 1}},
+			Scenarios: map[string]int{"bank": 1}},
+		Merchants: []*traffic.Merchant{{BaseURL: base, ID: "demo", Secret: simulateSecret}}}
+	sum, err := sim.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Payments != 16 || sum.Failed > 0 {
+		t.Fatalf("%d payments, %d went wrong: %v", sum.Payments, sum.Failed, sum.Problems)
+	}
+}
