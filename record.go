@@ -99,20 +99,21 @@ type OutboxStore interface {
 	// claims are due again when their lease ends.
 	ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 
-	// DeliveredOutbox marks a claimed message delivered at. Returns
-	// ECONFLICT when worker no longer holds the lease (the message was
-	// claimed again after the lease ran out).
-	DeliveredOutbox(ctx context.Context, id int64, worker string, at time.Time) error
+	// DeliveredOutbox marks claimed messages delivered at, in one
+	// statement. lost lists those of ids that worker no longer holds (the
+	// message was claimed again after the lease ran out); they are left
+	// as they are.
+	DeliveredOutbox(ctx context.Context, ids []int64, worker string, at time.Time) (lost []int64, err error)
 
 	// FailedOutbox records a failed attempt of a claimed message: due again
-	// at next, or dead-lettered when dead. Returns ECONFLICT as
-	// DeliveredOutbox does.
+	// at next, or dead-lettered when dead. Returns ECONFLICT when worker
+	// no longer holds the lease.
 	FailedOutbox(ctx context.Context, id int64, worker string, lastError string, next time.Time, dead bool) error
 
 	// NoEndpointOutbox records that a claimed message has nowhere to go
 	// (the merchant has no notification URL): it waits with status
 	// OutboxNoEndpoint, retried by no worker, until it is resent. Returns
-	// ECONFLICT as DeliveredOutbox does.
+	// ECONFLICT as FailedOutbox does.
 	NoEndpointOutbox(ctx context.Context, id int64, worker string, lastError string) error
 
 	// UndeliveredOutbox returns the merchant's messages created at or after

@@ -278,7 +278,7 @@ func TestCancelResendAndRoles(t *testing.T) {
 		t.Fatalf("claim: %v", err)
 	}
 	for _, m := range claimed {
-		if err := e.core.DB.DeliveredOutbox(ctx, m.ID, "w1", time.Now()); err != nil {
+		if _, err := e.core.DB.DeliveredOutbox(ctx, []int64{m.ID}, "w1", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

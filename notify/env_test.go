@@ -48,6 +48,7 @@ type received struct {
 	Body     []byte
 	Event    paywire.NotificationPayload // decoded from either format
 	Accepted bool                        // the answer meant "delivered"
+	Remote   string                      // the sender's address: one per connection
 }
 
 // endpoint is a merchant's notification endpoint on a real listener. It
@@ -150,7 +151,7 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	if err := notify.Verify(r.Header.Get(notify.SignatureHeader), e.secrets, body, e.clock.Now(), time.Minute); err != nil {
 		e.t.Errorf("endpoint: signature: %v", err)
 	}
-	rec := received{Header: r.Header.Clone(), Body: body}
+	rec := received{Header: r.Header.Clone(), Body: body, Remote: r.RemoteAddr}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	soap := ct == "text/xml"
 	if soap {

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,7 +37,7 @@ import (
 // Outbox is the part of paywire.OutboxStore that a Worker uses.
 type Outbox interface {
 	ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]paywire.OutboxMessage, error)
-	DeliveredOutbox(ctx context.Context, id int64, worker string, at time.Time) error
+	DeliveredOutbox(ctx context.Context, ids []int64, worker string, at time.Time) (lost []int64, err error)
 	FailedOutbox(ctx context.Context, id int64, worker string, lastError string, next time.Time, dead bool) error
 	NoEndpointOutbox(ctx context.Context, id int64, worker string, lastError string) error
 	OldestUndelivered(ctx context.Context) (time.Time, error)
@@ -81,7 +82,10 @@ type Worker struct {
 	Merchants Merchants
 
 	// Client sends notifications. Nil: a client with a Timeout of
-	// Timeout. Whatever the client, redirects are not followed: a 3xx is a
+	// Timeout that keeps up to Concurrency connections to a host open
+	// between deliveries (Go's default transport keeps 2: with more
+	// deliveries in flight to one merchant, every other one connected
+	// anew). Whatever the client, redirects are not followed: a 3xx is a
 	// failed attempt, so that a notification never ends up at a host the
 	// merchant did not configure.
 	Client *http.Client
@@ -187,7 +191,10 @@ func (w *Worker) setup() {
 		if w.Rand != nil {
 			w.rand = mathrand.New(w.Rand)
 		}
-		c := http.Client{Timeout: w.Timeout}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = w.Concurrency
+		t.MaxIdleConns = max(t.MaxIdleConns, 4*w.Concurrency)
+		c := http.Client{Timeout: w.Timeout, Transport: t}
 		if w.Client != nil {
 			c = *w.Client
 		}
@@ -284,7 +291,22 @@ type round struct {
 	// everyone else's notifications for a timeout per message.
 	unreachable map[string]*failure
 	errs        []error
+	// delivered are the deliveries not yet marked, since the oldest was
+	// added: they are marked together (markBatch at a time, or when the
+	// oldest has waited markWait, or at the round's end).
+	delivered []paywire.OutboxMessage
+	since     time.Time
 }
+
+// How deliveries are marked: together, in one statement, at most
+// markBatch of them, none waiting much longer than markWait (unless every
+// delivery of the round is still waiting for its merchant; the round's
+// end marks them then). Until it is marked, a delivered message would be
+// sent again if the process died.
+const (
+	markBatch = 32
+	markWait  = 100 * time.Millisecond
+)
 
 func (w *Worker) deliverAll(ctx context.Context, msgs []paywire.OutboxMessage, leaseEnd time.Time) []error {
 	r := &round{
@@ -324,10 +346,56 @@ func (w *Worker) deliverAll(ctx context.Context, msgs []paywire.OutboxMessage, l
 	}
 	close(work)
 	wg.Wait()
+	w.mark(ctx, r, r.take(true))
 	return r.errs
 }
 
-// handle delivers one claimed message and records the result.
+// take returns the deliveries to mark now: all of them with all, else a
+// batch when it is full or its oldest has waited long enough.
+func (r *round) take(all bool) []paywire.OutboxMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.delivered) == 0 || !all && len(r.delivered) < markBatch && time.Since(r.since) < markWait {
+		return nil
+	}
+	batch := r.delivered
+	r.delivered = nil
+	return batch
+}
+
+// mark records deliveries, in one statement.
+func (w *Worker) mark(ctx context.Context, r *round, msgs []paywire.OutboxMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	lost, err := w.Outbox.DeliveredOutbox(rctx, ids, w.ID, w.Now())
+	if err != nil {
+		r.mu.Lock()
+		r.errs = append(r.errs, fmt.Errorf("notify: recording the delivery of %d outbox messages: %w", len(ids), err))
+		r.mu.Unlock()
+		return
+	}
+	for _, m := range msgs {
+		if slices.Contains(lost, m.ID) {
+			// The lease ran out and another worker claimed the message:
+			// its result counts. The merchant may get it twice.
+			w.Logger.Warn("notification result not recorded: another worker took the message over", "delivered", true,
+				"worker", w.ID, "outbox_id", m.ID, "event_id", m.EventID, "payment_id", m.PaymentID, "seq", m.Seq)
+			w.Metrics.lostLease()
+			continue
+		}
+		w.Metrics.attempt(resultDelivered, "")
+	}
+}
+
+// handle delivers one claimed message and records the result (a delivery
+// with others, see round.take).
 func (w *Worker) handle(ctx context.Context, r *round, m paywire.OutboxMessage) {
 	log := w.Logger.With("worker", w.ID, "outbox_id", m.ID, "event_id", m.EventID, "payment_id", m.PaymentID, "seq", m.Seq)
 	if start := w.Now(); start.Add(w.Timeout).After(r.leaseEnd) {
@@ -342,16 +410,21 @@ func (w *Worker) handle(ctx context.Context, r *round, m paywire.OutboxMessage) 
 		return
 	}
 
+	if f == nil {
+		r.mu.Lock()
+		if len(r.delivered) == 0 {
+			r.since = time.Now()
+		}
+		r.delivered = append(r.delivered, m)
+		r.mu.Unlock()
+		w.mark(ctx, r, r.take(false))
+		return
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := w.Now()
 	var err error
 	switch {
-	case f == nil:
-		err = w.Outbox.DeliveredOutbox(rctx, m.ID, w.ID, now)
-		if err == nil {
-			w.Metrics.attempt(resultDelivered, "")
-		}
 	case f.nowhere:
 		// Retrying cannot help until the merchant sets a URL, and then a
 		// resend sends it.
@@ -380,7 +453,7 @@ func (w *Worker) handle(ctx context.Context, r *round, m paywire.OutboxMessage) 
 	case paywire.ErrorCode(err) == paywire.ECONFLICT:
 		// The lease ran out and another worker claimed the message: its
 		// result counts. The merchant may get the notification twice.
-		log.Warn("notification result not recorded: another worker took the message over", "delivered", f == nil)
+		log.Warn("notification result not recorded: another worker took the message over", "delivered", false)
 		w.Metrics.lostLease()
 	default:
 		r.mu.Lock()

@@ -36,7 +36,7 @@ func TestOutboxOf(t *testing.T) {
 					t.Fatal(err)
 				}
 			case m.PaymentID == p.ID && m.Seq == 2:
-				if err := db.DeliveredOutbox(ctx, m.ID, "w", now); err != nil {
+				if _, err := db.DeliveredOutbox(ctx, []int64{m.ID}, "w", now); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -68,13 +71,26 @@ func (db *DB) ClaimOutbox(ctx context.Context, worker string, now time.Time, lea
 }
 
 // DeliveredOutbox implements paywire.OutboxStore.
-func (db *DB) DeliveredOutbox(ctx context.Context, id int64, worker string, at time.Time) error {
-	res, err := db.bun.NewUpdate().Model((*outboxRow)(nil)).
+func (db *DB) DeliveredOutbox(ctx context.Context, ids []int64, worker string, at time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var held []int64
+	err := db.bun.NewUpdate().Model((*outboxRow)(nil)).
 		Set("status = ?", paywire.OutboxDelivered).Set("delivered_at = ?", utc(at)).
 		Set("locked_by = ''").Set("locked_until = NULL").Set("last_error = ''").
-		Where("id = ? AND locked_by = ? AND status = ?", id, worker, paywire.OutboxPending).
-		Exec(ctx)
-	return leaseHeld("store/DB.DeliveredOutbox", res, err)
+		Where("id IN (?) AND locked_by = ? AND status = ?", bun.In(ids), worker, paywire.OutboxPending).
+		Returning("id").Scan(ctx, &held)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) { // none held
+		return nil, classify("store/DB.DeliveredOutbox", err, "")
+	}
+	var lost []int64
+	for _, id := range ids {
+		if !slices.Contains(held, id) {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
 }
 
 // FailedOutbox implements paywire.OutboxStore.

@@ -41,6 +41,7 @@ func Contract(t *testing.T) {
 		{"IdempotentOutcome", testIdempotentOutcome},
 		{"Attempts", testAttempts},
 		{"OutboxDelivery", testOutboxDelivery},
+		{"OutboxDeliveredTogether", testOutboxDeliveredTogether},
 		{"FollowUps", testFollowUps},
 		{"FollowUpBacklog", testFollowUpBacklog},
 		{"ConcurrentFollowUpClaims", testConcurrentFollowUpClaims},
@@ -1196,7 +1197,9 @@ func testOutboxDelivery(t *testing.T, db *store.DB) {
 	if m := find(b, ev); m == nil || m.Attempts != 2 {
 		t.Fatalf("after the lease: %+v", m)
 	}
-	wantCode(t, "the old worker's result", db.DeliveredOutbox(ctx, m.ID, "worker-a", now), paywire.ECONFLICT)
+	if lost, err := db.DeliveredOutbox(ctx, []int64{m.ID}, "worker-a", now); err != nil || !slices.Equal(lost, []int64{m.ID}) {
+		t.Fatalf("the old worker's result: lost %v, %v; want the message lost", lost, err)
+	}
 	next := now.Add(10 * time.Minute)
 	if err := db.FailedOutbox(ctx, m.ID, "worker-b", "merchant answered 503", next, false); err != nil {
 		t.Fatal(err)
@@ -1232,12 +1235,51 @@ func testOutboxDelivery(t *testing.T, db *store.DB) {
 	if m := find(d, ev); m == nil {
 		t.Fatal("a resent message is not due")
 	}
-	if err := db.DeliveredOutbox(ctx, m.ID, "worker-d", next); err != nil {
-		t.Fatal(err)
+	if lost, err := db.DeliveredOutbox(ctx, []int64{m.ID}, "worker-d", next); err != nil || len(lost) != 0 {
+		t.Fatalf("delivered: lost %v, %v", lost, err)
 	}
 	und, _ = db.UndeliveredOutbox(ctx, "m-out", now.Add(-2*time.Hour), 100)
 	if find(und, ev) != nil {
 		t.Error("a delivered message is listed as undelivered")
+	}
+}
+
+// testOutboxDeliveredTogether: one call marks a worker's deliveries,
+// and names those it no longer holds, which it leaves as they are.
+func testOutboxDeliveredTogether(t *testing.T, db *store.DB) {
+	SeedMerchant(t, db, "m-batch")
+	for i := range 3 {
+		SeedPayment(t, db, "m-batch", fmt.Sprintf("batch-%d", i))
+	}
+	now := time.Now().UTC().Add(time.Hour)
+	lease := time.Minute
+	a, err := db.ClaimOutbox(ctx, "worker-a", now, lease, 1000)
+	if err != nil || len(a) != 3 {
+		t.Fatalf("claimed %d, %v; want 3", len(a), err)
+	}
+	// The third's lease ran out and worker-b took it.
+	if err := db.FailedOutbox(ctx, a[2].ID, "worker-a", "timeout", now, false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.ClaimOutbox(ctx, "worker-b", now, lease, 1000)
+	if err != nil || len(b) != 1 || b[0].ID != a[2].ID {
+		t.Fatalf("worker-b claimed %+v, %v", b, err)
+	}
+	if lost, err := db.DeliveredOutbox(ctx, nil, "worker-a", now); err != nil || lost != nil {
+		t.Fatalf("nothing to mark: lost %v, %v", lost, err)
+	}
+	ids := []int64{a[0].ID, a[1].ID, a[2].ID}
+	lost, err := db.DeliveredOutbox(ctx, ids, "worker-a", now)
+	if err != nil || !slices.Equal(lost, []int64{a[2].ID}) {
+		t.Fatalf("lost %v, %v; want only the one worker-b holds (%d)", lost, err, a[2].ID)
+	}
+	und, err := db.UndeliveredOutbox(ctx, "m-batch", now.Add(-2*time.Hour), 100)
+	if err != nil || len(und) != 1 || und[0].ID != a[2].ID || und[0].LockedBy != "worker-b" {
+		t.Fatalf("undelivered %+v, %v; want only worker-b's, still held by it", und, err)
+	}
+	// Marked twice: the second time they are not held any more.
+	if lost, err := db.DeliveredOutbox(ctx, ids[:2], "worker-a", now); err != nil || !slices.Equal(lost, ids[:2]) {
+		t.Fatalf("marked again: lost %v, %v", lost, err)
 	}
 }
 
