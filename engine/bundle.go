@@ -81,8 +81,9 @@ type compiledPoint struct {
 	query ast.Body // decisionVar = data.paywire.<point>.decision, compiled
 	rules []compiledRule
 	reads uint64 // the optional attributes any rule reads (optionalPaths bits)
-	// readsFeatures: a rule or a policy of the point reads features.
-	readsFeatures bool
+	// featureKeys are the keys whose features a rule or a policy of the
+	// point reads.
+	featureKeys FeatureKeys
 	plan          *inputPlan // what of the input the point's policies read
 	hitArrays     hitArrays
 }
@@ -269,10 +270,18 @@ func compile(ctx context.Context, files Files, v *Verification, live *atomic.Poi
 		for _, r := range rules {
 			cp.reads |= r.reads
 		}
-		cp.readsFeatures = cp.plan.part("features") != nil
+		if fp := cp.plan.part("features"); fp != nil {
+			cp.featureKeys = AllFeatureKeys
+			if !fp.all {
+				cp.featureKeys = 0
+				for _, name := range fp.keys {
+					cp.featureKeys |= featureKey(name)
+				}
+			}
+		}
 		for i, path := range optionalPaths[p] {
-			if cp.reads&(1<<i) != 0 && strings.HasPrefix(path, "features.") {
-				cp.readsFeatures = true
+			if name, ok := strings.CutPrefix(path, "features."); ok && cp.reads&(1<<i) != 0 {
+				cp.featureKeys |= featureKey(name)
 			}
 		}
 		out.points[p] = cp

@@ -90,20 +90,25 @@ func (e *Engine) Activate(ctx context.Context, files Files) (*Bundle, error) {
 	return b, nil
 }
 
-// ReadsFeatures reports whether the active bundle's rules or policies of
-// point read features, so that a caller computes them only when they are
-// used. True before the first activation: a caller cannot know.
-func (e *Engine) ReadsFeatures(point string) bool {
+// FeatureKeys returns the keys whose features the active bundle's rules
+// or policies of point read, so that a caller computes only those (none:
+// no features). All before the first activation: a caller cannot know.
+func (e *Engine) FeatureKeys(point string) FeatureKeys {
 	b := e.active.Load()
 	if b == nil || b.points[point] == nil {
-		return true
+		return AllFeatureKeys
 	}
-	// A candidate in shadow that reads them must see them too: an input
-	// without them would make it disagree for nothing.
-	if t := e.shadowing(); t != nil && (t.bundle.points[point] == nil || t.bundle.points[point].readsFeatures) {
-		return true
+	keys := b.points[point].featureKeys
+	// A candidate in shadow must see what it reads too: an input without
+	// it would make it disagree for nothing.
+	if t := e.shadowing(); t != nil {
+		if sp := t.bundle.points[point]; sp == nil {
+			keys = AllFeatureKeys
+		} else {
+			keys |= sp.featureKeys
+		}
 	}
-	return b.points[point].readsFeatures
+	return keys
 }
 
 // Active returns the active bundle, or nil before the first activation.

@@ -2,12 +2,50 @@ package engine
 
 import (
 	"reflect"
+	"strings"
 	"time"
 
 	exprast "github.com/expr-lang/expr/ast"
 
 	"github.com/paywire/paywire"
 )
+
+// FeatureKeys is a set of the keys features are counted by.
+type FeatureKeys uint8
+
+// The keys, and all of them.
+const (
+	FeatureCard FeatureKeys = 1 << iota
+	FeatureEmail
+	FeatureIP
+	FeatureCustomer
+	FeatureDevice
+
+	AllFeatureKeys = FeatureCard | FeatureEmail | FeatureIP | FeatureCustomer | FeatureDevice
+)
+
+// Has reports whether k holds every key of of.
+func (k FeatureKeys) Has(of FeatureKeys) bool { return k&of == of }
+
+// featureKey is the key a feature's name (customer_age_days) counts by:
+// its first word. A name of no key (one read by a policy that reads a
+// feature that does not exist) reads them all, to be safe.
+func featureKey(name string) FeatureKeys {
+	word, _, _ := strings.Cut(name, "_")
+	switch word {
+	case "card":
+		return FeatureCard
+	case "email":
+		return FeatureEmail
+	case "ip":
+		return FeatureIP
+	case "customer":
+		return FeatureCustomer
+	case "device":
+		return FeatureDevice
+	}
+	return AllFeatureKeys
+}
 
 // Features are the behavioural facts about a payment's card, e-mail, IP,
 // customer and device, computed from the payment history (see

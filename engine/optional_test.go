@@ -133,19 +133,35 @@ func TestFeaturesOf(t *testing.T) {
 	}
 }
 
-// TestReadsFeatures: a point reads features when a rule or a policy does.
-func TestReadsFeatures(t *testing.T) {
+// TestFeatureKeys: a point reads the keys whose features a rule or a
+// policy reads, and no others.
+func TestFeatureKeys(t *testing.T) {
 	e := newEngine(t, minimalFiles())
 	for _, p := range Points {
-		if e.ReadsFeatures(p) {
-			t.Errorf("%s: the minimal bundle reads no features", p)
+		if k := e.FeatureKeys(p); k != 0 {
+			t.Errorf("%s: the minimal bundle reads no features, got keys %b", p, k)
 		}
 	}
-	e = newEngine(t, with(with(minimalFiles(), "rules/risk/data.yaml", unknownRules), "workflow.rego", `package paywire.workflow
+	e = newEngine(t, with(with(with(minimalFiles(), "rules/risk/data.yaml", unknownRules), "workflow.rego", `package paywire.workflow
 decision := {"next_state": "pending", "actions": [], "reason": "x"} if input.features.card_count_1h > 1
+`), "availability.rego", `package paywire.availability
+decision := {"methods": []} if input.features.customer_age_days > 1 + count([k | input.features[k]])
 `))
-	if !e.ReadsFeatures(PointRisk) || !e.ReadsFeatures(PointWorkflow) || e.ReadsFeatures(PointRouting) {
-		t.Error("risk reads features in a rule, workflow in its policy, routing not at all")
+	for p, want := range map[string]FeatureKeys{
+		PointRisk:         FeatureCard | FeatureIP, // unknownRules read card_ and ip_ features
+		PointWorkflow:     FeatureCard,
+		PointRouting:      0,
+		PointAvailability: AllFeatureKeys, // a feature read by a computed name reads them all
+	} {
+		if got := e.FeatureKeys(p); got != want {
+			t.Errorf("%s reads keys %05b, want %05b", p, got, want)
+		}
+	}
+	e = newEngine(t, with(minimalFiles(), "availability.rego", `package paywire.availability
+decision := {"methods": []} if input.features.customer_age_days > 1
+`))
+	if got := e.FeatureKeys(PointAvailability); got != FeatureCustomer {
+		t.Errorf("availability reads keys %05b, want the customer's alone", got)
 	}
 }
 

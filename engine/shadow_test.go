@@ -204,7 +204,7 @@ func TestShadowOfTheActiveBundleComparesNothing(t *testing.T) {
 // them for the candidate too.
 func TestShadowReadsFeatures(t *testing.T) {
 	e := newEngine(t, minimalFiles())
-	if e.ReadsFeatures(PointRisk) {
+	if e.FeatureKeys(PointRisk) != 0 {
 		t.Fatal("the minimal bundle's risk rules read no features")
 	}
 	e.Shadow = NewShadow(8, 1)
@@ -217,11 +217,11 @@ func TestShadowReadsFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Shadow.SetCandidate(1, candidate)
-	if !e.ReadsFeatures(PointRisk) {
-		t.Error("the candidate reads features, and they are not asked for")
+	if e.FeatureKeys(PointRisk) != FeatureCard {
+		t.Errorf("the candidate reads the card's features, and keys %05b are asked for", e.FeatureKeys(PointRisk))
 	}
 	e.Shadow.SetCandidate(0, nil)
-	if e.ReadsFeatures(PointRisk) {
+	if e.FeatureKeys(PointRisk) != 0 {
 		t.Error("features asked for after the shadow stopped")
 	}
 }

@@ -408,3 +408,76 @@ func TestAvailabilitySeesDepositMethods(t *testing.T) {
 		})
 	}
 }
+
+// queryRecorder keeps the feature queries the service makes.
+type queryRecorder struct {
+	paywire.FeatureStore
+	mu sync.Mutex
+	qs []paywire.FeatureQuery
+}
+
+func (r *queryRecorder) Features(ctx context.Context, q paywire.FeatureQuery) (paywire.Features, error) {
+	r.mu.Lock()
+	r.qs = append(r.qs, q)
+	r.mu.Unlock()
+	return r.FeatureStore.Features(ctx, q)
+}
+
+// TestFeaturesOfTheKeysRead: with the shipped bundle, a decision's
+// features are counted for the keys its rules and policies read, and only
+// those: availability reads the customer's (and its deposit methods),
+// risk every key the payment has. The others stay unknown in the recorded
+// input, not zero.
+func TestFeaturesOfTheKeysRead(t *testing.T) {
+	e := newHosted(t)
+	e.pin.Decider = recordingEngine(t, e.db)
+	rec := &queryRecorder{FeatureStore: e.s.Features}
+	e.s.Features = rec
+	e.seed("shop", "paid-1", 5000, routeOf(t)[0], paywire.StateCompleted)
+	tok, id := e.start("shop", "keys-1", 3000)
+	if _, err := e.s.Submit(ctx, tok, card("4242424242424242")); err != nil {
+		t.Fatal(err)
+	}
+	// Availability is decided at the start and again on submission;
+	// then risk and routing read the payment's every key.
+	var avail, whole int
+	for _, q := range rec.qs {
+		switch {
+		case q.DepositMethods:
+			avail++
+			if q.CustomerID != "u1" || q.Email != "" || q.IP != "" || q.CardFingerprint != "" || q.DeviceID != "" {
+				t.Errorf("availability asked %+v; want the customer's features and deposit methods alone", q)
+			}
+		case q.CustomerID == "u1" && q.Email != "" && q.IP != "" && q.CardFingerprint != "":
+			whole++
+		default:
+			t.Errorf("asked %+v; want every key the payment has", q)
+		}
+	}
+	if avail == 0 || whole == 0 {
+		t.Errorf("%d availability queries and %d of every key; want both", avail, whole)
+	}
+	ds, err := e.db.Decisions(ctx, "shop", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Point != engine.PointAvailability {
+			continue
+		}
+		var in struct {
+			Features map[string]any `json:"features"`
+		}
+		if err := json.Unmarshal(d.Input, &in); err != nil {
+			t.Fatal(err)
+		}
+		if in.Features["customer_successful"] == nil || in.Features["customer_count_7d"] == nil {
+			t.Errorf("availability input features %v; want the customer's known", in.Features)
+		}
+		for name := range in.Features {
+			if !strings.HasPrefix(name, "customer_") {
+				t.Errorf("availability input has %s, of a key it does not read", name)
+			}
+		}
+	}
+}

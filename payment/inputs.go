@@ -53,8 +53,29 @@ func (s *Service) facts(ctx context.Context, point string, q paywire.FeatureQuer
 			fx.ipCountry = s.Enrichment.IPCountry(q.IP)
 		}
 	}
-	if s.Features == nil || !s.Decider.ReadsFeatures(point) {
+	if s.Features == nil {
 		return fx, nil
+	}
+	keys := s.Decider.FeatureKeys(point)
+	if keys == 0 {
+		return fx, nil
+	}
+	// Only the keys the decision reads are counted; the others stay
+	// unknown. The customer's deposit methods come with the customer's.
+	if !keys.Has(engine.FeatureCard) {
+		q.CardFingerprint = ""
+	}
+	if !keys.Has(engine.FeatureEmail) {
+		q.Email = ""
+	}
+	if !keys.Has(engine.FeatureIP) {
+		q.IP = ""
+	}
+	if !keys.Has(engine.FeatureCustomer) && !q.DepositMethods {
+		q.CustomerID = ""
+	}
+	if !keys.Has(engine.FeatureDevice) {
+		q.DeviceID = ""
 	}
 	f, err := s.Features.Features(ctx, q)
 	if err != nil {

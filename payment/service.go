@@ -31,8 +31,9 @@ type Decider interface {
 	Risk(ctx context.Context, in engine.RiskInput) (engine.RiskDecision, error)
 	Route(ctx context.Context, in engine.RouteInput) (engine.RouteDecision, error)
 	Workflow(ctx context.Context, in engine.WorkflowInput) (engine.WorkflowDecision, error)
-	// ReadsFeatures reports whether decisions at point read features.
-	ReadsFeatures(point string) bool
+	// FeatureKeys returns the keys whose features decisions at point
+	// read.
+	FeatureKeys(point string) engine.FeatureKeys
 }
 
 var _ Decider = (*engine.Engine)(nil)
