@@ -84,8 +84,8 @@ type compiledPoint struct {
 	// featureKeys are the keys whose features a rule or a policy of the
 	// point reads.
 	featureKeys FeatureKeys
-	plan          *inputPlan // what of the input the point's policies read
-	hitArrays     hitArrays
+	plan        *inputPlan // what of the input the point's policies read
+	hitArrays   hitArrays
 }
 
 // decisionVar is the variable the compiled queries bind the decision to.
