@@ -284,7 +284,7 @@ type round struct {
 	leaseEnd time.Time
 
 	mu        sync.Mutex
-	merchants map[string]*paywire.Merchant
+	merchants map[string]*merchantRead // read once a round, by the first delivery that needs it
 	// unreachable holds the endpoints (scheme and host) that timed out or
 	// could not be connected to in this round: further messages to them are
 	// failed at once, so that one merchant's dead server does not hold up
@@ -311,7 +311,7 @@ const (
 func (w *Worker) deliverAll(ctx context.Context, msgs []paywire.OutboxMessage, leaseEnd time.Time) []error {
 	r := &round{
 		leaseEnd:    leaseEnd,
-		merchants:   make(map[string]*paywire.Merchant),
+		merchants:   make(map[string]*merchantRead),
 		unreachable: make(map[string]*failure),
 	}
 	// Group by payment, keeping the claim's order (oldest first), so that
@@ -505,21 +505,29 @@ func (w *Worker) deliver(ctx context.Context, r *round, m paywire.OutboxMessage)
 // notification URL, or else the merchant's.
 func (w *Worker) destination(ctx context.Context, r *round, m paywire.OutboxMessage) (*paywire.Merchant, string, error) {
 	r.mu.Lock()
-	mer := r.merchants[m.MerchantID]
+	read := r.merchants[m.MerchantID]
+	if read == nil {
+		read = &merchantRead{}
+		r.merchants[m.MerchantID] = read
+	}
 	r.mu.Unlock()
-	if mer == nil {
-		var err error
-		if mer, err = w.Merchants.Merchant(ctx, m.MerchantID); err != nil {
-			return nil, "", fmt.Errorf("reading merchant %s: %v", m.MerchantID, err)
-		}
-		r.mu.Lock()
-		r.merchants[m.MerchantID] = mer
-		r.mu.Unlock()
+	// The others wait for the first: one read a merchant a round, however
+	// many of its notifications go out at once.
+	read.once.Do(func() { read.m, read.err = w.Merchants.Merchant(ctx, m.MerchantID) })
+	if read.err != nil {
+		return nil, "", fmt.Errorf("reading merchant %s: %v", m.MerchantID, read.err)
 	}
 	if m.PaymentNotificationURL != "" {
-		return mer, m.PaymentNotificationURL, nil
+		return read.m, m.PaymentNotificationURL, nil
 	}
-	return mer, mer.NotificationURL, nil
+	return read.m, read.m.NotificationURL, nil
+}
+
+// merchantRead is a round's read of a merchant.
+type merchantRead struct {
+	once sync.Once
+	m    *paywire.Merchant
+	err  error
 }
 
 // post sends the request, signed, and judges the answer.

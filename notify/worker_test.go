@@ -552,8 +552,20 @@ func (c *countingOutbox) DeliveredOutbox(ctx context.Context, ids []int64, worke
 	return c.Outbox.DeliveredOutbox(ctx, ids, worker, at)
 }
 
+// countingMerchants counts the merchant reads.
+type countingMerchants struct {
+	notify.Merchants
+	reads atomic.Int64
+}
+
+func (c *countingMerchants) Merchant(ctx context.Context, id string) (*paywire.Merchant, error) {
+	c.reads.Add(1)
+	return c.Merchants.Merchant(ctx, id)
+}
+
 // TestDeliveriesMarkedTogether: a round's deliveries are marked a batch
-// at a time, not one statement each, and every one is marked.
+// at a time, not one statement each, and every one is marked; their
+// merchant is read once for the round, not by each delivery.
 func TestDeliveriesMarkedTogether(t *testing.T) {
 	e := sqliteEnv(t, notify.FormatJSON)
 	for i := range 40 {
@@ -562,6 +574,8 @@ func TestDeliveriesMarkedTogether(t *testing.T) {
 	w := e.worker("w1")
 	counter := &countingOutbox{Outbox: e.db}
 	w.Outbox = counter
+	merchants := &countingMerchants{Merchants: e.db}
+	w.Merchants = merchants
 	if n := e.tick(w); n != 40 {
 		t.Fatalf("claimed %d messages, want 40", n)
 	}
@@ -572,6 +586,9 @@ func TestDeliveriesMarkedTogether(t *testing.T) {
 	// one waited markWait for the others.
 	if counter.marks != 40 || counter.calls < 2 || counter.calls > 10 {
 		t.Fatalf("%d deliveries marked in %d statements; want 40 in 2 to 10", counter.marks, counter.calls)
+	}
+	if n := merchants.reads.Load(); n != 1 {
+		t.Errorf("the merchant was read %d times in the round; want once", n)
 	}
 	t.Logf("40 deliveries marked in %d statements", counter.calls)
 }
