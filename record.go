@@ -29,7 +29,10 @@ type DecisionStore interface {
 	SaveDecision(ctx context.Context, d *DecisionRecord) error
 
 	// SaveDecisions stores records in one statement, filling ID and
-	// CreatedAt where they are empty.
+	// CreatedAt where they are empty. A record whose ID is stored already
+	// is that record, and is skipped: a request that could not tell
+	// whether its change committed with its records writes them again,
+	// and neither that nor the others written in the same statement fail.
 	SaveDecisions(ctx context.Context, ds []DecisionRecord) error
 
 	// Decisions returns the records of a payment, oldest first.

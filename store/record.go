@@ -44,8 +44,12 @@ func (db *DB) SaveDecisions(ctx context.Context, ds []paywire.DecisionRecord) er
 	if len(ds) == 0 {
 		return nil
 	}
-	err := insertDecisions(ctx, db.bun, db.now(), ds)
-	return classify(op, err, "a decision with this id exists")
+	rows, err := decisionRows(ds, db.now())
+	if err != nil {
+		return classify(op, err, "")
+	}
+	_, err = db.bun.NewInsert().Model(&rows).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	return classify(op, err, "")
 }
 
 // insertDecisions writes records in one multi-row statement.

@@ -806,6 +806,16 @@ func testDecisions(t *testing.T, db *store.DB) {
 	if err != nil || len(got) != 2 || got[0].Point != "risk" || got[1].Point != "workflow" || !got[0].CreatedAt.Equal(at) || batch[0].ID == "" {
 		t.Errorf("batch read back %+v (%v), ids %q", got, err, batch[0].ID)
 	}
+	// Written again (its change's commit was in doubt), with a new one:
+	// the stored ones are skipped, the new one is stored.
+	again := append(slices.Clone(batch), paywire.DecisionRecord{Point: "routing", MerchantID: "m-dec", PaymentID: "pay_y",
+		Input: json.RawMessage(`{}`), Output: json.RawMessage(`{}`), RulesFired: json.RawMessage(`[]`), CreatedAt: at.Add(time.Second)})
+	if err := db.SaveDecisions(ctx, again); err != nil {
+		t.Fatalf("records stored already, written again: %v", err)
+	}
+	if got, err := db.Decisions(ctx, "m-dec", "pay_y"); err != nil || len(got) != 3 || got[2].Point != "routing" {
+		t.Errorf("after writing again: %+v, %v; want the two and the new one", got, err)
+	}
 }
 
 func testAudit(t *testing.T, db *store.DB) {
