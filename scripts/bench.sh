@@ -14,7 +14,10 @@
 #   2. right after each pgbench run, `paywire loadgen --mode json` sends
 #      JSON starts to `paywire serve` (PostgreSQL, the demo merchant with
 #      its real API secret, the decision recorder and the outbox and
-#      follow-up workers running as served) from as many clients;
+#      follow-up workers running as served) from as many clients, and
+#      pgbench runs again right after: the reference is the mean of the
+#      two runs that bracket loadgen's (pgbench's own rate moves on a
+#      shared machine), its p50/p99 those of both runs' transactions;
 #   3. then SOAP getRedirectData and the whole flow (start, hosted pages
 #      with the card form, the merchant's read and capture) at
 #      BENCH_SOAP_CLIENTS and BENCH_FLOW_CLIENTS;
@@ -159,19 +162,29 @@ pct() { # file of numbers, percentile 0-100: nearest rank
 	sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} i=int(NR*p/100+0.999999); if (i<1) i=1; printf "%.1f", a[i]}'
 }
 
-declare -A tps pg_p50 pg_p99
-run_pgbench() { # clients
-	local c=$1 prefix="$out/pgbench-c$1"
-	say "pgbench: $c clients for ${pgbench_seconds}s"
+declare -A tps tps_runs pg_p50 pg_p99
+# run_pgbench runs pgbench at c clients. A second run at the same number
+# (after loadgen's, which it brackets) makes the reference the mean of the
+# two, and the percentiles those of both runs' transactions: on a shared
+# machine pgbench's own rate moves by a fifth within minutes.
+run_pgbench() { # clients [tag]
+	local c=$1 tag=${2:-before} prefix="$out/pgbench-c$1-${2:-before}" run
+	say "pgbench: $c clients for ${pgbench_seconds}s ($tag)"
 	rm -f "$prefix".*
+	if [ "$tag" = before ]; then
+		rm -f "$out/pgbench-c$c.ms"
+		tps_runs[$c]=
+	fi
 	pgbench -n -M simple -c "$c" -j "$((c < cpus ? c : cpus))" -T "$pgbench_seconds" -l --log-prefix="$prefix" \
 		-D customers="$customers" -D merchant=demo -D outbox_status="$outbox_status" \
 		-f scripts/bench-start.sql "$db_pgbench" >"$prefix.out" 2>&1 || { cat "$prefix.out" >&2; die "pgbench failed"; }
-	tps[$c]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$prefix.out" | awk '{printf "%.1f", $1}')
-	[ -n "${tps[$c]}" ] || { cat "$prefix.out" >&2; die "pgbench printed no TPS"; }
+	run=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$prefix.out" | awk '{printf "%.1f", $1}')
+	[ -n "$run" ] || { cat "$prefix.out" >&2; die "pgbench printed no TPS"; }
 	grep -q '^number of failed transactions: 0 ' "$prefix.out" || { cat "$prefix.out" >&2; die "pgbench transactions failed"; }
-	cat "$prefix".[0-9]* | awk '{print $3/1000}' >"$prefix.ms" # per transaction, µs -> ms
-	pg_p50[$c]=$(pct "$prefix.ms" 50) pg_p99[$c]=$(pct "$prefix.ms" 99)
+	tps_runs[$c]="${tps_runs[$c]:+${tps_runs[$c]} }$run"
+	tps[$c]=$(echo "${tps_runs[$c]}" | awk '{for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF}')
+	cat "$prefix".[0-9]* | awk '{print $3/1000}' >>"$out/pgbench-c$c.ms" # per transaction, µs -> ms
+	pg_p50[$c]=$(pct "$out/pgbench-c$c.ms" 50) pg_p99[$c]=$(pct "$out/pgbench-c$c.ms" 99)
 }
 
 failed=0
@@ -188,6 +201,7 @@ run_load() { # mode clients label
 	cpu1=$(server_cpu)
 	children_cpu >"$out/cpu1"
 	[ -s "$file" ] || { cat "$out/loadgen-$mode-c$c.err" >&2; die "loadgen printed nothing"; }
+	[ "$mode" = json ] && run_pgbench "$c" after
 	local rps answered failed_n errors p50 p99 latency ratio cpu_req client_req
 	rps=$(jq -r '.rps' "$file") answered=$(jq -r '.answered' "$file") failed_n=$(jq -r '.failed' "$file")
 	errors=$(jq -r '[.errors | to_entries[] | "\(.key)=\(.value)"] | join(",") | if . == "" then "0" else . end' "$file")
@@ -206,8 +220,9 @@ run_load() { # mode clients label
 	rows+=("$(printf '%-12s %7s %11s %13s %11.1f %13s %7s  %-14s %10s %10s' "$label" "$c" "${tps[$c]:--}" \
 		"${pg_p50[$c]:--}/${pg_p99[$c]:--}" "$rps" "$latency" \
 		"$ratio" "$errors" "$cpu_req" "$client_req")")
-	rows_json+=("$(jq -c --arg run "$label" --arg tps "${tps[$c]:-}" --arg cpu "$cpu_req" --arg client "$client_req" \
-		'{run: $run, clients: .concurrency, pgbenchTps: ($tps | if . == "" then null else tonumber end), rps, answered, failed, errors,
+	rows_json+=("$(jq -c --arg run "$label" --arg tps "${tps[$c]:-}" --arg runs "${tps_runs[$c]:-}" --arg cpu "$cpu_req" --arg client "$client_req" \
+		'{run: $run, clients: .concurrency, pgbenchTps: ($tps | if . == "" then null else tonumber end),
+		  pgbenchRuns: ($runs | split(" ") | map(select(. != "") | tonumber)), rps, answered, failed, errors,
 		  latencyMs, serverCpuMsPerRequest: ($cpu | tonumber), loadgenCpuMsPerRequest: ($client | tonumber), notifications}' "$file")")
 }
 rows_json=()
@@ -255,7 +270,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "machine: $cpus CPUs ($cpu_model); PostgreSQL $pg_version at $PGHOST:$PGPORT"
 	echo "load average (1, 5, 15 min): $load_start at the start, $load_end at the end"
-	echo "pgbench: scripts/bench-start.sql, -M simple, ${pgbench_seconds}s a run: per transaction one query, as the server sends it,"
+	echo "pgbench: scripts/bench-start.sql, -M simple, ${pgbench_seconds}s a run, before and after each json start run (the mean of the two):"
+	echo "  per transaction one query, as the server sends it,"
 	echo "  of six INSERTs: payments, decisions (the availability record, ~4.5 KB of JSON), payment_events,"
 	echo "  outbox (status $outbox_status), follow_ups (the expiry), idempotency_keys (the answer); nothing a start reads"
 	echo "loadgen: ${load_seconds}s after a ${warmup_seconds}s warm-up, $customers end users coming back; notifications:"
