@@ -114,6 +114,24 @@ func (e *Engine) FeatureKeys(point string) FeatureKeys {
 // Active returns the active bundle, or nil before the first activation.
 func (e *Engine) Active() *Bundle { return e.active.Load() }
 
+// Basis is what a decision is made under: the bundle and the version of
+// the live lists. Two decisions of one input under one Basis answer alike,
+// but for what moved with time (the request's time, the features).
+type Basis struct {
+	BundleHash   string
+	ListsVersion int64
+}
+
+// Basis returns what a decision starting now is made under; the zero
+// Basis before the first activation.
+func (e *Engine) Basis() Basis {
+	b := e.active.Load()
+	if b == nil {
+		return Basis{}
+	}
+	return Basis{BundleHash: b.Hash, ListsVersion: e.lists.Load().Version()}
+}
+
 // Availability decides which methods an end user sees. A missing or invalid
 // policy answer gives no methods.
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {

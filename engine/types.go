@@ -205,6 +205,9 @@ type Meta struct {
 	Error        string `json:"error,omitempty"`
 }
 
+// Basis returns what the decision was made under.
+func (m Meta) Basis() Basis { return Basis{BundleHash: m.BundleHash, ListsVersion: m.ListsVersion} }
+
 // RuleHit is an expr rule whose condition held, with its effect.
 type RuleHit struct {
 	ID     string          `json:"id"`

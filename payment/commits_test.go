@@ -113,9 +113,13 @@ func TestOneCommitPerRequest(t *testing.T) {
 	if n := decisionRows(t, e.env); n != 1 {
 		t.Errorf("%d decision records stored after a start, want 1", n)
 	}
+	// The start's availability decision is the payment's.
+	if ds, err := e.db.Decisions(ctx, "shop", id); err != nil || len(ds) != 1 || ds[0].Point != engine.PointAvailability {
+		t.Errorf("the payment's decisions after its start: %v (%v), want its availability decision", ds, err)
+	}
 
-	// Submission: availability, risk, routing and workflow decisions,
-	// each written with the change it led to.
+	// Submission: risk, routing and workflow decisions, each written
+	// with the change it led to; the methods are the start's.
 	c.reset()
 	if _, err := e.s.Submit(ctx, tok, card("4242424242424242")); err != nil {
 		t.Fatal(err)
@@ -128,10 +132,10 @@ func TestOneCommitPerRequest(t *testing.T) {
 	for _, d := range ds {
 		points[d.Point]++
 	}
-	if points[engine.PointRisk] != 1 || points[engine.PointRouting] != 1 || points[engine.PointWorkflow] == 0 {
+	if points[engine.PointAvailability] != 1 || points[engine.PointRisk] != 1 || points[engine.PointRouting] != 1 || points[engine.PointWorkflow] == 0 {
 		t.Errorf("the payment's decisions by point: %v", points)
 	}
-	if c.alone != 0 || c.carried+c.leftovers != len(ds)+points[""] || c.carried == 0 {
+	if c.alone != 0 || c.carried+c.leftovers != len(ds)-1+points[""] || c.carried == 0 {
 		t.Errorf("a submission: %d decisions with changes, %d alone, %d after the request; the payment has %d",
 			c.carried, c.alone, c.leftovers, len(ds))
 	}

@@ -58,7 +58,7 @@ func (s *Service) OpenRedirect(ctx context.Context, token string) (*Checkout, er
 		ExpiresAt: p.ExpiresAt, State: p.State, ReturnOrigins: origins(p.ReturnURLs),
 	}
 	if p.State == paywire.StateCreated {
-		if c.Methods, err = s.availableMethods(ctx, m, p.ID, p.Kind, p.Amount, p.EndUser, p.PreselectedMethod, s.now()); err != nil {
+		if c.Methods, err = s.paymentMethods(ctx, m, p, s.now()); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +95,7 @@ func (s *Service) Submit(ctx context.Context, token string, d Details) (*Outcome
 		return nil, paywire.Errorf(paywire.ECONFLICT, "this payment was submitted already")
 	}
 	now := s.now()
-	methods, err := s.availableMethods(ctx, m, p.ID, p.Kind, p.Amount, p.EndUser, p.PreselectedMethod, now)
+	methods, err := s.paymentMethods(ctx, m, p, now)
 	if err != nil {
 		return nil, err
 	}

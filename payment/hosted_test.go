@@ -369,6 +369,7 @@ func TestAvailabilitySeesDepositMethods(t *testing.T) {
 		t.Run(fmt.Sprint("features=", features), func(t *testing.T) {
 			e := newHosted(t)
 			e.pin.Decider = recordingEngine(t, e.db)
+			e.s.Decisions = e.db // as served: the start's decision is the payment's
 			if !features {
 				e.s.Features = nil
 			}

@@ -34,6 +34,8 @@ type Decider interface {
 	// FeatureKeys returns the keys whose features decisions at point
 	// read.
 	FeatureKeys(point string) engine.FeatureKeys
+	// Basis returns what a decision starting now is made under.
+	Basis() engine.Basis
 }
 
 var _ Decider = (*engine.Engine)(nil)
@@ -99,6 +101,8 @@ type Service struct {
 	RedirectTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	offers offerMemo // the availability decisions of payments' pages
 }
 
 // now is the time a use case records: UTC, to the microsecond, which both
@@ -177,10 +181,11 @@ func (s *Service) Start(ctx context.Context, merchantID, key string, req StartRe
 // of the redirect.
 func (s *Service) register(ctx context.Context, m *paywire.Merchant, req StartRequest, source paywire.Actor, ttl time.Duration, idem *idemRequest, answer func(*Redirect) any) (*Redirect, error) {
 	now := s.now()
-	methods, err := s.availableMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
+	d, err := s.decideMethods(ctx, m, "", req.Kind, req.Amount, req.EndUser, req.PaymentMethod, now)
 	if err != nil {
 		return nil, err
 	}
+	methods := offered(m, d.Methods)
 	if req.PaymentMethod != "" && !slices.ContainsFunc(methods, func(o engine.MethodOption) bool { return o.Method == string(req.PaymentMethod) }) {
 		return nil, paywire.Errorf(paywire.EINVALID, "payment method %q is not available for this payment", req.PaymentMethod)
 	}
@@ -222,6 +227,8 @@ func (s *Service) register(ctx context.Context, m *paywire.Merchant, req StartRe
 		return nil, err
 	}
 	idem.committed()
+	// The payment's pages show what its creation was decided with.
+	s.offers.put(m.ID, p.ID, d, now)
 	return r, nil
 }
 
@@ -408,13 +415,25 @@ func (s *Service) AvailableMethods(ctx context.Context, merchantID string, req M
 	return s.availableMethods(ctx, m, "", req.Kind, req.Amount, u, "", s.now())
 }
 
+// availableMethods returns the methods the merchant's end user u may pay
+// with, in the order to show them, deciding them anew.
 func (s *Service) availableMethods(ctx context.Context, m *paywire.Merchant, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) ([]engine.MethodOption, error) {
+	d, err := s.decideMethods(ctx, m, paymentID, kind, amount, u, preselected, now)
+	if err != nil {
+		return nil, err
+	}
+	return offered(m, d.Methods), nil
+}
+
+// decideMethods is the availability decision for the merchant's end user
+// u; paymentID is "" before the payment exists.
+func (s *Service) decideMethods(ctx context.Context, m *paywire.Merchant, paymentID string, kind paywire.Kind, amount paywire.Money, u paywire.EndUser, preselected paywire.Method, now time.Time) (engine.AvailabilityDecision, error) {
 	merchantID := m.ID
 	q := featureQuery(merchantID, paymentID, amount.Currency, "", u, now)
 	q.DepositMethods = true
 	fx, err := s.facts(ctx, engine.PointAvailability, q, "")
 	if err != nil {
-		return nil, err
+		return engine.AvailabilityDecision{}, err
 	}
 	// The customer's deposit methods come with the features, in the same
 	// statement; a bundle that reads no features at availability has them
@@ -422,19 +441,17 @@ func (s *Service) availableMethods(ctx context.Context, m *paywire.Merchant, pay
 	deposits := fx.deposits
 	if !fx.history && u.ID != "" {
 		if deposits, err = s.Payments.DepositMethods(ctx, merchantID, u.ID); err != nil {
-			return nil, err
+			return engine.AvailabilityDecision{}, err
 		}
 	}
 	d, err := s.Decider.Availability(ctx, availabilityInput(merchantID, paymentID, kind, amount, u, deposits, preselected, fx, now))
 	if err != nil {
-		return nil, err
+		return engine.AvailabilityDecision{}, err
 	}
 	if d.FailedClosed {
 		s.logger().ErrorContext(ctx, "availability decision failed closed", "decision", d.DecisionID, "error", d.Error)
 	}
-	// A method the merchant turned off is never offered, whatever the
-	// policies answered.
-	return slices.DeleteFunc(d.Methods, func(o engine.MethodOption) bool { return !m.Offers(paywire.Method(o.Method)) }), nil
+	return d, nil
 }
 
 // PaymentDetails is a payment with its history.

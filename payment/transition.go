@@ -277,11 +277,18 @@ func (s *Service) commit(ctx context.Context, c paywire.StateChange) error {
 }
 
 // create writes a new payment: the one place that hands creations to the
-// store, and tells Metrics of the payment's first state.
+// store, and tells Metrics of the payment's first state. The decisions the
+// request made before (which methods the payment is offered) are the
+// payment's: they are stored with it, linked to it.
 func (s *Service) create(ctx context.Context, c paywire.StateChange) error {
 	pending := engine.PendingFrom(ctx)
 	recs := pending.Take()
-	c.Decisions = append(c.Decisions, recs...)
+	for _, r := range recs {
+		if r.PaymentID == "" && r.MerchantID == c.Payment.MerchantID {
+			r.PaymentID = c.Payment.ID
+		}
+		c.Decisions = append(c.Decisions, r)
+	}
 	if err := s.Payments.CreatePayment(ctx, c); err != nil {
 		pending.Restore(recs)
 		return err

@@ -35,8 +35,9 @@ func TestEnv(t *testing.T) {
 		if err != nil || !p.CreatedAt.Equal(at) {
 			t.Fatalf("stored %+v, %v; want it created at %v", p, err, at)
 		}
-		// Start asks for the available methods before the payment exists.
-		ds, err := e.DB.Decisions(t.Context(), "shop", "")
+		// Start asks for the available methods before the payment exists;
+		// the decision is stored with the payment, as the payment's.
+		ds, err := e.DB.Decisions(t.Context(), "shop", rd.PaymentID)
 		if err != nil || len(ds) != 1 || ds[0].Point != engine.PointAvailability {
 			t.Errorf("decisions recorded: %+v, %v; want the availability decision", ds, err)
 		}
