@@ -137,7 +137,9 @@ func (e *Engine) Basis() Basis {
 func (e *Engine) Availability(ctx context.Context, in AvailabilityInput) (AvailabilityDecision, error) {
 	d := availability(ctx, e.active.Load(), in)
 	if e.Recorder != nil {
-		if err := e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+		rd := d
+		rd.Meta = d.Meta.recorded()
+		if err := e.record(ctx, PointAvailability, in.Request.MerchantID, in.PaymentID, in, rd, d.Meta); err != nil {
 			return d, err
 		}
 	}
@@ -168,7 +170,9 @@ func availability(ctx context.Context, b *Bundle, in AvailabilityInput) Availabi
 func (e *Engine) Risk(ctx context.Context, in RiskInput) (RiskDecision, error) {
 	d := risk(ctx, e.active.Load(), in)
 	if e.Recorder != nil {
-		if err := e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, d, d.Meta); err != nil {
+		rd := d
+		rd.Meta = d.Meta.recorded()
+		if err := e.record(ctx, PointRisk, in.Request.MerchantID, in.Request.PaymentID, in, rd, d.Meta); err != nil {
 			return d, err
 		}
 	}
@@ -212,7 +216,9 @@ func (e *Engine) Route(ctx context.Context, in RouteInput) (RouteDecision, error
 		}
 	}
 	if e.Recorder != nil {
-		if err := e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+		rd := d
+		rd.Meta = d.Meta.recorded()
+		if err := e.record(ctx, PointRouting, in.Request.MerchantID, in.PaymentID, in, rd, d.Meta); err != nil {
 			return d, err
 		}
 	}
@@ -252,7 +258,9 @@ func route(ctx context.Context, b *Bundle, in RouteInput) RouteDecision {
 func (e *Engine) Workflow(ctx context.Context, in WorkflowInput) (WorkflowDecision, error) {
 	d := workflow(ctx, e.active.Load(), in)
 	if e.Recorder != nil {
-		if err := e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, d, d.Meta); err != nil {
+		rd := d
+		rd.Meta = d.Meta.recorded()
+		if err := e.record(ctx, PointWorkflow, in.MerchantID, in.PaymentID, in, rd, d.Meta); err != nil {
 			return d, err
 		}
 	}

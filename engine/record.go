@@ -11,6 +11,9 @@ import (
 
 // Record is one decision as the engine hands it to a Recorder. Input and
 // Output are the typed request and decision; they never hold a card number.
+// Output's Meta keeps only what Meta here does not say again (the lists'
+// version, failed closed and why), so that a stored record does not hold
+// its rules fired, bundle and id twice.
 type Record struct {
 	Point      string
 	MerchantID string

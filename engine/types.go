@@ -190,12 +190,17 @@ type WorkflowInput struct {
 }
 
 // Meta is what every decision carries besides its answer.
+//
+// A decision record's output leaves out the fields its columns hold (the
+// id, the bundle, the rules fired, the duration): they are zero there, and
+// a zero one is not written (a decision always has them; rules_fired is []
+// when none fired).
 type Meta struct {
-	DecisionID     string        `json:"decision_id"`
-	BundleRevision string        `json:"bundle_revision"`
-	BundleHash     string        `json:"bundle_hash"`
-	RulesFired     []RuleHit     `json:"rules_fired"`
-	Duration       time.Duration `json:"duration_ns"`
+	DecisionID     string        `json:"decision_id,omitzero"`
+	BundleRevision string        `json:"bundle_revision,omitzero"`
+	BundleHash     string        `json:"bundle_hash,omitzero"`
+	RulesFired     []RuleHit     `json:"rules_fired,omitzero"`
+	Duration       time.Duration `json:"duration_ns,omitzero"`
 	// ListsVersion is the version of the live lists (risk_list_entries)
 	// the decision saw; 0 when none were loaded.
 	ListsVersion int64 `json:"lists_version,omitempty"`
@@ -203,6 +208,12 @@ type Meta struct {
 	// point's fail-closed answer was used; Error says why.
 	FailedClosed bool   `json:"failed_closed,omitempty"`
 	Error        string `json:"error,omitempty"`
+}
+
+// recorded is m as a decision record's output keeps it: what none of the
+// record's columns holds.
+func (m Meta) recorded() Meta {
+	return Meta{ListsVersion: m.ListsVersion, FailedClosed: m.FailedClosed, Error: m.Error}
 }
 
 // Basis returns what the decision was made under.
