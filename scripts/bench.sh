@@ -272,7 +272,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "load average (1, 5, 15 min): $load_start at the start, $load_end at the end"
 	echo "pgbench: scripts/bench-start.sql, -M simple, ${pgbench_seconds}s a run, before and after each json start run (the mean of the two):"
 	echo "  per transaction one query, as the server sends it,"
-	echo "  of six INSERTs: payments, decisions (the availability record, ~4.5 KB of JSON), payment_events,"
+	echo "  of six INSERTs: payments, decisions (the availability record, ~2.4 KB of JSON), payment_events,"
 	echo "  outbox (status $outbox_status), follow_ups (the expiry), idempotency_keys (the answer); nothing a start reads"
 	echo "loadgen: ${load_seconds}s after a ${warmup_seconds}s warm-up, $customers end users coming back; notifications:"
 	if [ "$notify" = 1 ]; then echo "  delivered by the server's outbox worker to a listener in loadgen"; else echo "  none (the demo merchant has no URL)"; fi

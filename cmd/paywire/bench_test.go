@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -81,9 +82,9 @@ func TestBenchStartSQLIsTheStart(t *testing.T) {
 		t.Fatalf("the script inserts %d rows, want 6: %q", len(want), want)
 	}
 	hook := &insertHook{}
-	_, base := simulateNode(t, "", func(m *Main) { m.DB.Bun().AddQueryHook(hook) })
+	m, base := simulateNode(t, "", func(m *Main) { m.DB.Bun().AddQueryHook(hook) })
 	merchant := &traffic.Merchant{BaseURL: base, ID: "demo", Secret: simulateSecret}
-	_, err = merchant.StartJSON(context.Background(), message.GetRedirectDataRequest{MerchantReference: "bench-1", Kind: "DEPOSIT",
+	rd, err := merchant.StartJSON(context.Background(), message.GetRedirectDataRequest{MerchantReference: "bench-1", Kind: "DEPOSIT",
 		Amount: "12.50", Currency: "EUR", EndUser: message.EndUser{ID: "sim-customer-0001", Email: "sim-customer-0001@example.com",
 			Country: "DE", Language: "de", IP: "198.51.100.11", DeviceID: "device-sim-customer-0001"},
 		ReturnURLs: message.ReturnURLs{Success: "http://127.0.0.1/loadgen/success", Error: "http://127.0.0.1/loadgen/error",
@@ -98,7 +99,83 @@ func TestBenchStartSQLIsTheStart(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("a JSON start inserts\n  %s\nthe pgbench script\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+
+	// The decision record, the one row whose size the server chooses: the
+	// script's has the features, output and rules of the server's, and is
+	// linked to its payment as the server's is.
+	ds, err := m.DB.Decisions(context.Background(), "demo", rd.PaymentID)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("the start's decisions: %v, %v; want its availability decision", ds, err)
+	}
+	values := decisionValuesRE.FindStringSubmatch(string(script))
+	if values == nil {
+		t.Fatal("the script has no decisions INSERT with a payment id, input, output and rules")
+	}
+	placeholders := strings.NewReplacer(":amount", "1250", ":client_id", "0", ":merchant", "demo", ":c", "1", ":n", "1")
+	shape := func(what, raw string) []string {
+		var v struct {
+			Request  map[string]any `json:"request"`
+			Features map[string]any `json:"features"`
+			Methods  []any          `json:"methods"`
+		}
+		var keys []string
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			t.Fatalf("%s: %v: %s", what, err, raw)
+		}
+		if err := json.Unmarshal([]byte(raw), &top); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for k := range top {
+			keys = append(keys, k)
+		}
+		for k := range v.Request {
+			keys = append(keys, "request."+k)
+		}
+		for k := range v.Features {
+			keys = append(keys, "features."+k)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	if values[1] == "" {
+		t.Error("the script's decision is not linked to its payment; the server's is")
+	}
+	for i, col := range []struct {
+		name   string
+		stored []byte
+	}{{"input", ds[0].Input}, {"output", ds[0].Output}, {"rules_fired", ds[0].RulesFired}} {
+		if col.name == "rules_fired" {
+			continue // an array: only its size is compared, below
+		}
+		gotKeys := shape("the server's "+col.name, string(col.stored))
+		wantKeys := shape("the script's "+col.name, placeholders.Replace(values[2+i]))
+		if !slices.Equal(gotKeys, wantKeys) {
+			t.Errorf("the decision's %s: the server writes %v, the script %v", col.name, gotKeys, wantKeys)
+		}
+	}
+	var stored, scripted int
+	for i, raw := range [][]byte{ds[0].Input, ds[0].Output, ds[0].RulesFired} {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		compact, _ := json.Marshal(v)
+		stored += len(compact)
+		if err := json.Unmarshal([]byte(placeholders.Replace(values[2+i])), &v); err != nil {
+			t.Fatal(err)
+		}
+		compact, _ = json.Marshal(v)
+		scripted += len(compact)
+	}
+	if stored < scripted*9/10 || stored > scripted*11/10 {
+		t.Errorf("the decision record holds %d bytes of JSON, the script's %d", stored, scripted)
+	}
 }
+
+// decisionValuesRE finds the script's decision: its payment id, input,
+// output and rules fired.
+var decisionValuesRE = regexp.MustCompile(`INSERT INTO "decisions" \([^)]*\) VALUES \('[^']*', 'availability', '[^']*', '([^']*)', '[^']*', '[^']*', '([^']*)', '([^']*)', '([^']*)'`)
 
 // TestBenchStartSQLRuns: pgbench runs the script on a schema of `paywire
 // migrate up`, every transaction writing one row to each table. It runs
