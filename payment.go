@@ -186,6 +186,11 @@ type StateChange struct {
 	// another worker carried it out meanwhile, nothing is written and the
 	// error is ECONFLICT.
 	DoneFollowUp int64
+	// MootFollowUps are kinds of follow-up the change makes moot: the
+	// payment's pending ones of these kinds are done with it, but for one
+	// a worker holds (its lease not run out), which that worker finishes.
+	// Needs Payment.
+	MootFollowUps []FollowUpKind
 	// Attempts are provider attempts written (new) or updated (status,
 	// reference, code) with the change.
 	Attempts []Attempt

@@ -190,6 +190,23 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 	return fmt.Errorf("unknown follow-up kind %q", f.Kind)
 }
 
+// mootAfter returns the kinds of follow-up a move to state makes moot,
+// as RunFollowUp would find them when due: a status query asks only about
+// a pending payment, and a process follow-up acts only on a created or
+// pending one (an approval after a review schedules its own). The move
+// marks them done, so that none is claimed, read and marked later for
+// nothing (two a paid payment). A payment expiry is not among them: what
+// it does is the workflow's call.
+func mootAfter(state paywire.State) []paywire.FollowUpKind {
+	switch state {
+	case paywire.StatePending:
+		return nil
+	case paywire.StateCreated:
+		return []paywire.FollowUpKind{paywire.FollowUpStatusQuery}
+	}
+	return []paywire.FollowUpKind{paywire.FollowUpStatusQuery, paywire.FollowUpProcess}
+}
+
 // finish takes a payment whose processing was cut short (the process died)
 // to where it belongs: a created backend payment is processed; a pending
 // one with an open attempt is left to that attempt's status query; a

@@ -199,6 +199,9 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpRemainderRelease, now))
 	}
 	s.withSideRows(&c, ev)
+	if c.Event != nil {
+		c.MootFollowUps = mootAfter(next.State)
+	}
 	if c.Audit != nil {
 		withStates(c.Audit, p, next)
 	}

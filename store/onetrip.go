@@ -75,6 +75,9 @@ func (db *DB) oneTrip(c *paywire.StateChange, create bool, now time.Time) (stmts
 	if c.DoneFollowUp != 0 {
 		stmts = append(stmts, expectOne(followUpDone(b, c.DoneFollowUp, now).Returning("1").String(), checkFollowUp))
 	}
+	if len(c.MootFollowUps) > 0 && c.Payment != nil {
+		stmts = append(stmts, followUpsMoot(b, c.Payment.ID, c.MootFollowUps, c.DoneFollowUp, now).String())
+	}
 	for i := range c.FollowUps {
 		followUps = append(followUps, len(stmts))
 		stmts = append(stmts, b.NewInsert().Model(toFollowUpRow(&c.FollowUps[i], now)).Returning("id").String())

@@ -238,6 +238,11 @@ func writeWith(ctx context.Context, tx bun.Tx, now time.Time, c paywire.StateCha
 			return paywire.Errorf(paywire.ECONFLICT, "the follow-up was carried out meanwhile")
 		}
 	}
+	if len(c.MootFollowUps) > 0 && c.Payment != nil {
+		if _, err := followUpsMoot(tx, c.Payment.ID, c.MootFollowUps, c.DoneFollowUp, now).Exec(ctx); err != nil {
+			return err
+		}
+	}
 	for i := range c.FollowUps {
 		f := &c.FollowUps[i]
 		row := toFollowUpRow(f, now)
@@ -310,6 +315,16 @@ func followUpDone(db bun.IDB, id int64, now time.Time) *bun.UpdateQuery {
 		Set("status = ?", paywire.FollowUpDone).Set("done_at = ?", now).
 		Set("locked_by = ''").Set("locked_until = NULL").
 		Where("id = ? AND status = ?", id, paywire.FollowUpPending)
+}
+
+// followUpsMoot marks done the payment's pending follow-ups of kinds that
+// no worker holds, but for the one the change carries out (done), which
+// its own statement marks.
+func followUpsMoot(db bun.IDB, paymentID string, kinds []paywire.FollowUpKind, done int64, now time.Time) *bun.UpdateQuery {
+	return db.NewUpdate().Model((*followUpRow)(nil)).
+		Set("status = ?", paywire.FollowUpDone).Set("done_at = ?", now).
+		Where("payment_id = ? AND status = ? AND kind IN (?) AND id <> ?", paymentID, paywire.FollowUpPending, bun.In(kinds), done).
+		Where("(locked_until IS NULL OR locked_until <= ?)", now)
 }
 
 // providerEventSeen marks a provider's event seen, unless it was.

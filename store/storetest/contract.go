@@ -43,6 +43,7 @@ func Contract(t *testing.T) {
 		{"OutboxDelivery", testOutboxDelivery},
 		{"OutboxDeliveredTogether", testOutboxDeliveredTogether},
 		{"FollowUps", testFollowUps},
+		{"MootFollowUps", testMootFollowUps},
 		{"FollowUpBacklog", testFollowUpBacklog},
 		{"ConcurrentFollowUpClaims", testConcurrentFollowUpClaims},
 		{"Approvals", testApprovals},
@@ -1602,4 +1603,67 @@ func testPayoutSource(t *testing.T, db *store.DB) {
 	wantCode(t, "another end user", err, paywire.ENOTFOUND)
 	_, err = db.PayoutSource(ctx, "m-payout", "u1", paywire.MethodEWallet, "")
 	wantCode(t, "a method never paid with", err, paywire.ENOTFOUND)
+}
+
+// testMootFollowUps: a change marks done the payment's pending follow-ups
+// of the kinds it makes moot, in its transaction, but not one a worker
+// holds, nor the one it carries out itself (its own statement does), nor
+// another payment's or another kind's.
+func testMootFollowUps(t *testing.T, db *store.DB) {
+	now := t0.Add(time.Hour)
+	db.Now = func() time.Time { return now }
+	defer func() { db.Now = time.Now }()
+	SeedMerchant(t, db, "m-moot")
+	p := SeedPayment(t, db, "m-moot", "order-1")
+	other := SeedPayment(t, db, "m-moot", "order-2")
+	apply(t, db, moved(t, p, paywire.Move{To: paywire.StatePending, Type: paywire.EventSubmitted, At: t0}))
+	p = reread(t, db, p)
+	apply(t, db, paywire.StateChange{FollowUps: []paywire.FollowUp{
+		followUp(p, paywire.FollowUpStatusQuery, t0),    // held by a worker below
+		followUp(p, paywire.FollowUpStatusQuery, t0),    // carried out by the change
+		followUp(p, paywire.FollowUpStatusQuery, now),   // moot
+		followUp(p, paywire.FollowUpProcess, now),       // moot
+		followUp(p, paywire.FollowUpPaymentExpiry, now), // another kind
+		followUp(other, paywire.FollowUpProcess, t0),    // another payment
+	}})
+	claimed, err := db.ClaimFollowUps(ctx, "worker-a", now, time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %+v, %v", claimed, err)
+	}
+	fus, err := db.FollowUps(ctx, "m-moot", p.ID)
+	if err != nil || len(fus) != 5 {
+		t.Fatalf("follow-ups %+v, %v", fus, err)
+	}
+	held, carried := claimed[0].ID, fus[1].ID
+	if held != fus[0].ID {
+		t.Fatalf("the worker holds %d, want the first status query %d", held, fus[0].ID)
+	}
+	c := moved(t, p, paywire.Move{To: paywire.StateAuthorized, Type: paywire.EventProviderAuthorized, At: now})
+	c.DoneFollowUp = carried
+	c.MootFollowUps = []paywire.FollowUpKind{paywire.FollowUpStatusQuery, paywire.FollowUpProcess}
+	apply(t, db, c)
+	fus, _ = db.FollowUps(ctx, "m-moot", p.ID)
+	want := []string{paywire.FollowUpPending, paywire.FollowUpDone, paywire.FollowUpDone, paywire.FollowUpDone, paywire.FollowUpPending}
+	for i, f := range fus {
+		if f.Status != want[i] {
+			t.Errorf("follow-up %d (%s): %s, want %s", i, f.Kind, f.Status, want[i])
+		}
+	}
+	if fs, _ := db.FollowUps(ctx, "m-moot", other.ID); len(fs) != 1 || fs[0].Status != paywire.FollowUpPending {
+		t.Errorf("another payment's follow-up: %+v", fs)
+	}
+	// The worker finishes what it holds.
+	apply(t, db, paywire.StateChange{DoneFollowUp: held})
+
+	// A change that fails writes none of it.
+	p = reread(t, db, p)
+	apply(t, db, paywire.StateChange{FollowUps: []paywire.FollowUp{followUp(p, paywire.FollowUpProcess, now)}})
+	stale := moved(t, p, paywire.Move{To: paywire.StateCancelled, Type: paywire.EventCancelRequested, At: now})
+	stale.MootFollowUps = []paywire.FollowUpKind{paywire.FollowUpProcess}
+	apply(t, db, moved(t, p, paywire.Move{To: paywire.StateCompleted, Type: paywire.EventCaptureRequested, At: now, Capture: 1000}))
+	wantCode(t, "a stale change", db.ApplyStateChange(ctx, stale), paywire.ECONFLICT)
+	fus, _ = db.FollowUps(ctx, "m-moot", p.ID)
+	if last := fus[len(fus)-1]; last.Kind != paywire.FollowUpProcess || last.Status != paywire.FollowUpPending {
+		t.Errorf("after a change that failed: %+v", last)
+	}
 }
