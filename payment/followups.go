@@ -190,19 +190,17 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 	return fmt.Errorf("unknown follow-up kind %q", f.Kind)
 }
 
-// mootAfter returns the kinds of follow-up a move to state makes moot,
-// as RunFollowUp would find them when due: a status query asks only about
-// a pending payment, and a process follow-up acts only on a created or
-// pending one (an approval after a review schedules its own). The move
-// marks them done, so that none is claimed, read and marked later for
-// nothing (two a paid payment). A payment expiry is not among them: what
-// it does is the workflow's call.
-func mootAfter(state paywire.State) []paywire.FollowUpKind {
-	switch state {
-	case paywire.StatePending:
+// mootAfter returns the kinds of follow-up a move from one state to
+// another makes moot, as RunFollowUp would find them when due: a status
+// query asks only about a pending payment, and a process follow-up acts
+// only on a created or pending one (an approval after a review schedules
+// its own). The move marks them done, so that none is claimed, read and
+// marked later for nothing (two a paid payment). Only a move out of
+// created or pending has any to end. A payment expiry is not among them:
+// what it does is the workflow's call.
+func mootAfter(from, to paywire.State) []paywire.FollowUpKind {
+	if (from != paywire.StateCreated && from != paywire.StatePending) || to == paywire.StatePending {
 		return nil
-	case paywire.StateCreated:
-		return []paywire.FollowUpKind{paywire.FollowUpStatusQuery}
 	}
 	return []paywire.FollowUpKind{paywire.FollowUpStatusQuery, paywire.FollowUpProcess}
 }

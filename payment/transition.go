@@ -200,7 +200,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 	}
 	s.withSideRows(&c, ev)
 	if c.Event != nil {
-		c.MootFollowUps = mootAfter(next.State)
+		c.MootFollowUps = mootAfter(p.State, next.State)
 	}
 	if c.Audit != nil {
 		withStates(c.Audit, p, next)
