@@ -3,7 +3,9 @@
 # does with the same writes, in one run on one machine:
 #
 #   0. both databases get a history (BENCH_FILL_SECONDS of pgbench and of
-#      whole flows) and are analyzed, as a database in use would be;
+#      whole flows) and are analyzed, as a database in use would be; each
+#      run starts on a database vacuumed and analyzed, as autovacuum keeps
+#      one in use (it may be off on the machine);
 #   1. pgbench runs scripts/bench-start.sql — the write of a payment start
 #      as the store sends it: one query of six INSERTs run as one
 #      transaction (the payment; the availability decision record; the
@@ -170,6 +172,7 @@ declare -A tps tps_runs pg_p50 pg_p99
 run_pgbench() { # clients [tag]
 	local c=$1 tag=${2:-before} prefix="$out/pgbench-c$1-${2:-before}" run
 	say "pgbench: $c clients for ${pgbench_seconds}s ($tag)"
+	vacuum "$db_pgbench"
 	rm -f "$prefix".*
 	if [ "$tag" = before ]; then
 		rm -f "$out/pgbench-c$c.ms"
@@ -189,9 +192,17 @@ run_pgbench() { # clients [tag]
 
 failed=0
 rows=()
+# vacuum does what autovacuum does in a database in use (it may be off on
+# the machine: then each run inherits the dead rows and the statistics of
+# the runs before it, and the whole flow, which runs last, ran at half its
+# rate): before each run, its database is vacuumed and analyzed.
+vacuum() { # database
+	psql -X -q -d "$1" -c 'vacuum analyze' || die "VACUUM ANALYZE of $1 failed"
+}
 run_load() { # mode clients label
 	local mode=$1 c=$2 label=$3 file="$out/loadgen-$1-c$2.json" cpu0 cpu1 rc=0 listen=()
 	[ "$notify" = 1 ] && listen=(--listen 127.0.0.1:0)
+	vacuum "$db_serve"
 	say "loadgen: $mode, $c clients for ${load_seconds}s after ${warmup_seconds}s"
 	cpu0=$(server_cpu)
 	children_cpu >"$out/cpu0"
