@@ -81,7 +81,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	st := crashable{e.db}
 	e.s = &payment.Service{
 		Payments: st, Merchants: e.db, Idempotency: st, Attempts: e.db, Outbox: e.db, FollowUps: st,
-		Decider: e.pin, Features: e.db, Providers: adapters.NewRegistry(c.providers...), Logger: slog.New(slog.DiscardHandler),
+		Decider: e.pin, Features: e.db, Offers: payment.NewOfferMemo(), Providers: adapters.NewRegistry(c.providers...), Logger: slog.New(slog.DiscardHandler),
 		PortalURL: "http://localhost:8080", TokenKey: []byte("0123456789abcdef0123456789abcdef"), Now: e.clock.Now,
 	}
 	e.w = &payment.FollowUpWorker{Service: e.s, ID: "test-worker"}

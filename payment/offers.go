@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -33,29 +32,31 @@ type offer struct {
 	at      time.Time
 }
 
-// offerMemo keeps the availability decision of the payments this node
-// decided recently. Its zero value is ready to use.
-type offerMemo struct {
-	once  sync.Once
+// OfferMemo keeps the availability decision of the payments this node
+// decided recently, for their pages (Service.Offers). Safe for concurrent
+// use.
+type OfferMemo struct {
 	cache *lru.Cache[string, offer]
 }
 
-func (o *offerMemo) lru() *lru.Cache[string, offer] {
-	o.once.Do(func() {
-		var err error
-		if o.cache, err = lru.New[string, offer](offerMemoSize); err != nil {
-			panic(err) // only for a size below one
-		}
-	})
-	return o.cache
+// NewOfferMemo returns an empty memo of up to 32,768 payments' decisions.
+func NewOfferMemo() *OfferMemo {
+	c, err := lru.New[string, offer](offerMemoSize)
+	if err != nil {
+		panic(err) // only for a size below one
+	}
+	return &OfferMemo{cache: c}
 }
 
 func offerKey(merchantID, paymentID string) string { return merchantID + "/" + paymentID }
 
 // get returns the methods decided for a payment if they were decided under
-// basis less than offerTTL before now.
-func (o *offerMemo) get(merchantID, paymentID string, basis engine.Basis, now time.Time) ([]engine.MethodOption, bool) {
-	f, ok := o.lru().Get(offerKey(merchantID, paymentID))
+// basis less than offerTTL before now. A nil memo has none.
+func (o *OfferMemo) get(merchantID, paymentID string, basis engine.Basis, now time.Time) ([]engine.MethodOption, bool) {
+	if o == nil {
+		return nil, false
+	}
+	f, ok := o.cache.Get(offerKey(merchantID, paymentID))
 	if !ok || f.basis != basis {
 		return nil, false
 	}
@@ -66,25 +67,25 @@ func (o *offerMemo) get(merchantID, paymentID string, basis engine.Basis, now ti
 }
 
 // put keeps d, decided at at, for the payment. A decision that failed
-// closed is not kept: the next page asks again.
-func (o *offerMemo) put(merchantID, paymentID string, d engine.AvailabilityDecision, at time.Time) {
-	if d.FailedClosed || d.BundleHash == "" {
+// closed is not kept: the next page asks again. A nil memo keeps nothing.
+func (o *OfferMemo) put(merchantID, paymentID string, d engine.AvailabilityDecision, at time.Time) {
+	if o == nil || d.FailedClosed || d.BundleHash == "" {
 		return
 	}
-	o.lru().Add(offerKey(merchantID, paymentID), offer{methods: d.Methods, basis: d.Basis(), at: at})
+	o.cache.Add(offerKey(merchantID, paymentID), offer{methods: d.Methods, basis: d.Basis(), at: at})
 }
 
 // paymentMethods returns the methods p's pages offer, in the order to show
 // them: its availability decision as kept, or a new one.
 func (s *Service) paymentMethods(ctx context.Context, m *paywire.Merchant, p *paywire.Payment, now time.Time) ([]engine.MethodOption, error) {
-	if ms, ok := s.offers.get(m.ID, p.ID, s.Decider.Basis(), now); ok {
+	if ms, ok := s.Offers.get(m.ID, p.ID, s.Decider.Basis(), now); ok {
 		return offered(m, ms), nil
 	}
 	d, err := s.decideMethods(ctx, m, p.ID, p.Kind, p.Amount, p.EndUser, p.PreselectedMethod, now)
 	if err != nil {
 		return nil, err
 	}
-	s.offers.put(m.ID, p.ID, d, now)
+	s.Offers.put(m.ID, p.ID, d, now)
 	return offered(m, d.Methods), nil
 }
 

@@ -125,7 +125,7 @@ func TestPagesShowTheStartsMethods(t *testing.T) {
 	other := &payment.Service{Payments: e.s.Payments, Merchants: e.s.Merchants, Idempotency: e.s.Idempotency,
 		Attempts: e.s.Attempts, Outbox: e.s.Outbox, FollowUps: e.s.FollowUps, Decider: e.s.Decider,
 		Features: e.s.Features, Decisions: e.s.Decisions, Providers: e.s.Providers, Logger: e.s.Logger,
-		PortalURL: e.s.PortalURL, TokenKey: e.s.TokenKey, Now: e.s.Now}
+		PortalURL: e.s.PortalURL, TokenKey: e.s.TokenKey, Now: e.s.Now, Offers: payment.NewOfferMemo()}
 	mustOpen(t, other, tok2)
 	mustOpen(t, other, tok2)
 	if ds := availabilityDecisions(t, e.env, id2); len(ds) != 2 {

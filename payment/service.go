@@ -101,8 +101,9 @@ type Service struct {
 	RedirectTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-
-	offers offerMemo // the availability decisions of payments' pages
+	// Offers keeps payments' availability decisions for their pages
+	// (payment/offers.go); nil: every page decides anew.
+	Offers *OfferMemo
 }
 
 // now is the time a use case records: UTC, to the microsecond, which both
@@ -228,7 +229,7 @@ func (s *Service) register(ctx context.Context, m *paywire.Merchant, req StartRe
 	}
 	idem.committed()
 	// The payment's pages show what its creation was decided with.
-	s.offers.put(m.ID, p.ID, d, now)
+	s.Offers.put(m.ID, p.ID, d, now)
 	return r, nil
 }
 

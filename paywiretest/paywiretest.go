@@ -142,7 +142,7 @@ func newEngine(t testing.TB, db *store.DB) *engine.Engine {
 func newService(e *Env, c *config) *payment.Service {
 	return &payment.Service{
 		Payments: e.DB, Merchants: e.DB, Idempotency: e.DB, Attempts: e.DB, Outbox: e.DB, FollowUps: e.DB,
-		Decider: e.Engine, Decisions: e.DB, Features: e.DB, Providers: adapters.NewRegistry(c.providers...), Logger: c.logger,
+		Decider: e.Engine, Decisions: e.DB, Features: e.DB, Offers: payment.NewOfferMemo(), Providers: adapters.NewRegistry(c.providers...), Logger: c.logger,
 		PortalURL: c.baseURL, TokenKey: c.tokenKey, Now: e.Clock.Now,
 	}
 }

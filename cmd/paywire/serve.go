@@ -203,6 +203,7 @@ func (m *Main) mountAPI() error {
 		Payments: m.DB, Merchants: merchants, Idempotency: m.DB, Attempts: m.DB, Outbox: m.DB, FollowUps: m.DB,
 		Decider: meteredDecider{Decider: m.Engine, m: m.metrics}, Decisions: store.NewDecisionWriter(m.DB), Features: m.DB, Enrichment: enrichment{engine: m.Engine, geo: m.geo}, Health: m.health.Monitor, Metrics: m.metrics, Providers: registry, Logger: m.Logger, PortalURL: public, TokenKey: key,
 		RedirectTTL: m.Config.RedirectTTL, ProviderTimeout: m.Config.ProviderTimeout, RecoverAfter: m.Config.RecoverAfter,
+		Offers: payment.NewOfferMemo(),
 	}
 	(&api.Handler{Payments: m.Payments, Merchants: merchants, Logger: m.Logger, BaseURL: public,
 		MaxBodyBytes: m.Config.MaxBodyBytes, SecretKey: apiSecretKey(m.Config.TokenKey),
