@@ -24,6 +24,14 @@ type commits struct {
 	alone     int // SaveDecision calls: a commit per decision
 	leftovers int // records written by SaveDecisions after the request
 	batches   int // SaveDecisions calls
+	reads     int // Payment calls
+}
+
+func (c *commits) Payment(ctx context.Context, merchantID, id string) (*paywire.Payment, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.PaymentStore.Payment(ctx, merchantID, id)
 }
 
 func (c *commits) CreatePayment(ctx context.Context, sc paywire.StateChange) error {
@@ -65,7 +73,7 @@ func (c *commits) SaveDecisions(ctx context.Context, ds []paywire.DecisionRecord
 
 func (c *commits) reset() {
 	c.mu.Lock()
-	c.changes, c.carried, c.alone, c.leftovers, c.batches = 0, 0, 0, 0, 0
+	c.changes, c.carried, c.alone, c.leftovers, c.batches, c.reads = 0, 0, 0, 0, 0, 0
 	c.mu.Unlock()
 }
 
@@ -227,5 +235,34 @@ func TestNotificationsWithoutEndpoint(t *testing.T) {
 	}
 	if msgs, err := e.db.PendingOutbox(ctx, 100); err != nil || len(msgs) != 2 {
 		t.Errorf("the workers' queue holds %d messages (%v), want the 2 with a URL", len(msgs), err)
+	}
+}
+
+// TestAutoCaptureReadsNothingMore: a capture due at once (auto-capture)
+// is carried out on the payment the authorization's change wrote, and
+// the end user is answered with the payment the capture's change wrote:
+// the submission reads the payment once, for the form, as one that is
+// left authorized does. A capture that loses its compare-and-set to a
+// change made meanwhile reads it then, and the worker's capture reads it.
+func TestAutoCaptureReadsNothingMore(t *testing.T) {
+	e := newHosted(t)
+	c := &commits{PaymentStore: e.s.Payments, DecisionStore: e.db}
+	e.s.Payments = c
+	e.merchant(paywire.Merchant{ID: "eager", AutoCapture: true, AutoCaptureMaxScore: 100})
+
+	for _, m := range []string{"shop", "eager"} {
+		tok := e.startFor(t, m, "reads-"+m)
+		c.reset()
+		o, err := e.s.Submit(ctx, tok, card("4242424242424242"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]paywire.State{"shop": paywire.StateAuthorized, "eager": paywire.StateCompleted}[m]
+		if o.State != want || c.reads != 1 {
+			t.Errorf("%s: a submission left the payment %s and read it %d times; want %s, 1 read", m, o.State, c.reads, want)
+		}
+		if p := e.get(m, o.PaymentID); p.State != want {
+			t.Errorf("%s: stored %s, want %s", m, p.State, want)
+		}
 	}
 }

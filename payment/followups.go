@@ -127,6 +127,10 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 	if err != nil {
 		return err
 	}
+	if f.Kind == paywire.FollowUpCapture {
+		_, err = s.captureDue(ctx, p, f)
+		return err
+	}
 	done := func() error { return s.writeSideRows(ctx, p, event{FollowUp: f.ID}, nil) }
 	on := func(typ paywire.EventType) error {
 		_, err := s.transition(ctx, p, event{Type: typ, Source: paywire.ActorSystem, FollowUp: f.ID})
@@ -136,8 +140,6 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 		return err
 	}
 	switch f.Kind {
-	case paywire.FollowUpCapture:
-		return on(paywire.EventCaptureDue)
 	case paywire.FollowUpAuthorizationExpiry:
 		return on(paywire.EventAuthorizationExpired)
 	case paywire.FollowUpRemainderRelease:
@@ -188,6 +190,18 @@ func (s *Service) RunFollowUp(ctx context.Context, f paywire.FollowUp) error {
 		return s.finish(ctx, p, f)
 	}
 	return fmt.Errorf("unknown follow-up kind %q", f.Kind)
+}
+
+// captureDue carries out a capture follow-up on p, as read by the caller
+// (a conflict reads it again), and returns the payment afterwards.
+func (s *Service) captureDue(ctx context.Context, p *paywire.Payment, f paywire.FollowUp) (*paywire.Payment, error) {
+	ctx, flush := s.gather(ctx)
+	defer flush()
+	next, err := s.transition(ctx, p, event{Type: paywire.EventCaptureDue, Source: paywire.ActorSystem, FollowUp: f.ID})
+	if isNotApplicable(err) {
+		return next, nil // marked done with the side rows
+	}
+	return next, err
 }
 
 // mootAfter returns the kinds of follow-up a move from one state to

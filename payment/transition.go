@@ -242,21 +242,24 @@ func (s *Service) followUpPending(ctx context.Context, p *paywire.Payment, id in
 // will be; the worker does them if this fails or the process dies first.
 // It returns the payment as it is afterwards.
 func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []paywire.FollowUp) *paywire.Payment {
-	ran := false
 	for _, f := range scheduled {
 		if f.Kind != paywire.FollowUpCapture || f.ID == 0 || f.DueAt.After(s.now()) {
 			continue
 		}
-		if err := s.RunFollowUp(ctx, f); err != nil {
+		// p is the payment as this change wrote it: no need to read it
+		// again (a change made meanwhile fails the compare-and-set, and the
+		// transition reads it then).
+		next, err := s.captureDue(ctx, p, f)
+		if err != nil {
 			s.logger().WarnContext(ctx, "auto-capture not done at once; the follow-up worker will", "payment_id", p.ID, "error", err)
 		}
-		ran = true
-	}
-	if !ran {
-		return p
-	}
-	if next, err := s.Payments.Payment(ctx, p.MerchantID, p.ID); err == nil {
-		return next
+		if next != nil {
+			p = next
+		} else if err != nil {
+			if read, rerr := s.Payments.Payment(ctx, p.MerchantID, p.ID); rerr == nil {
+				p = read
+			}
+		}
 	}
 	return p
 }
