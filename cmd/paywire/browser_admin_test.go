@@ -189,8 +189,16 @@ func TestBrowserAdmin(t *testing.T) {
 
 	t.Run("review approval", func(t *testing.T) {
 		// The demo history leaves payments in the review queue once it is
-		// seeded, in the background.
-		deadline := time.Now().Add(2 * time.Minute)
+		// seeded, in the background. While it is being seeded, a payment
+		// held for review may be decided by the history's analyst a moment
+		// later: the queue is read once the seeding has ended.
+		deadline := time.Now().Add(3 * time.Minute)
+		for !strings.Contains(e.logs.String(), `msg="demo history seeded`) {
+			if time.Now().After(deadline) {
+				t.Fatal("the demo history was not seeded in 3 minutes")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 		var held []*paywire.Payment
 		for len(held) == 0 && time.Now().Before(deadline) {
 			var err error
