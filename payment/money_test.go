@@ -240,3 +240,43 @@ func TestIdempotentRefund(t *testing.T) {
 		t.Errorf("refunded %d; want 10.00", got.Refunded)
 	}
 }
+
+// staleFirstRead answers the first read of a payment with the copy it
+// holds, as a request that read the payment just before another changed
+// it would have it; later reads are the store's.
+type staleFirstRead struct {
+	paywire.PaymentStore
+	mu    sync.Mutex
+	stale *paywire.Payment
+}
+
+func (s *staleFirstRead) Payment(ctx context.Context, merchantID, id string) (*paywire.Payment, error) {
+	s.mu.Lock()
+	p := s.stale
+	s.stale = nil
+	s.mu.Unlock()
+	if p != nil && p.ID == id {
+		return p, nil
+	}
+	return s.PaymentStore.Payment(ctx, merchantID, id)
+}
+
+// TestRefusedMoveNamesTheStateNow: a merchant's request that the workflow
+// refuses after losing its compare-and-set to another change names the
+// state the payment is in, not the one it was read in first.
+func TestRefusedMoveNamesTheStateNow(t *testing.T) {
+	t.Parallel()
+	prov := newFake("acquirer-a")
+	e := newEnv(t, withProviders(prov))
+	p := e.seed("shop", "stale-1", 2500, "acquirer-a", paywire.StateAuthorized)
+	authorized := e.get("shop", p.ID)
+	if got, err := e.s.Capture(ctx, "shop", "cap-1", p.ID, ""); err != nil || got.State != paywire.StateCompleted {
+		t.Fatalf("capture: %s, %v", describe(got), err)
+	}
+	e.s.Payments = &staleFirstRead{PaymentStore: e.s.Payments, stale: authorized}
+	_, err := e.s.Capture(ctx, "shop", "cap-2", p.ID, "")
+	wantCode(t, "a capture of a payment captured meanwhile", err, paywire.EILLEGALMOVE)
+	if msg := paywire.ErrorMessage(err); msg != "a payment in state completed cannot be captured" {
+		t.Errorf("the refusal says %q", msg)
+	}
+}

@@ -636,6 +636,11 @@ func (s *Service) merchantRequest(ctx context.Context, by Operator, merchantID, 
 		}
 		next, err := s.transition(ctx, p, ev)
 		if isNotApplicable(err) {
+			// The state the workflow refused: after a conflict, the one
+			// read again, not the one read first.
+			if next != nil {
+				p = next
+			}
 			return nil, paywire.Errorf(paywire.EILLEGALMOVE, "a payment in state %s cannot be %s", p.State, verb)
 		}
 		return next, err
