@@ -251,10 +251,12 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // TestAutoCaptureIsAFollowUp: an approved authorization of a merchant
-// that auto-captures moves to authorized with a capture follow-up due at
-// once; when carrying it out at once fails (here the workflow decision
-// for it), the payment stays authorized and the worker captures it, once,
-// with the payment's capture key.
+// that auto-captures moves to authorized with a capture follow-up, which
+// the request carries out at once; the worker leaves it to the request
+// for the provider's deadline and a status query's pause (50 s here), so
+// that the two do not capture side by side. When carrying it out at once
+// fails (here the workflow decision for it), the payment stays authorized
+// and the worker captures it then, once, with the payment's capture key.
 func TestAutoCaptureIsAFollowUp(t *testing.T) {
 	t.Parallel()
 	route := routeOf(t)
@@ -269,13 +271,18 @@ func TestAutoCaptureIsAFollowUp(t *testing.T) {
 	}
 	p := e.get("eager", id)
 	fs := e.followUps(p, paywire.FollowUpCapture)
-	if len(fs) != 1 || fs[0].Status != paywire.FollowUpPending || !fs[0].DueAt.Equal(t0) || len(first.callsOf("capture")) != 0 {
-		t.Fatalf("capture follow-ups %+v, captures %+v; want one pending, due now, no capture yet", fs, first.callsOf("capture"))
+	grace := 20*time.Second + 30*time.Second
+	if len(fs) != 1 || fs[0].Status != paywire.FollowUpPending || !fs[0].DueAt.Equal(t0.Add(grace)) || len(first.callsOf("capture")) != 0 {
+		t.Fatalf("capture follow-ups %+v, captures %+v; want one pending, due in %s, no capture yet", fs, first.callsOf("capture"), grace)
 	}
 	if len(e.followUps(p, paywire.FollowUpAuthorizationExpiry)) != 0 {
 		t.Errorf("an auto-captured authorization got an expiry")
 	}
-	e.runWorker(0)
+	e.runWorker(grace - time.Second)
+	if p = e.get("eager", id); p.State != paywire.StateAuthorized || len(first.callsOf("capture")) != 0 {
+		t.Fatalf("the worker within the grace: %s, captures %+v; want it left to the request", describe(p), first.callsOf("capture"))
+	}
+	e.runWorker(time.Second) // the grace is over
 	p = e.get("eager", id)
 	caps := first.callsOf("capture")
 	if p.State != paywire.StateCompleted || p.Captured != 5000 || len(caps) != 1 || caps[0].Key != id+"-capture" || caps[0].Amount != 5000 {
@@ -291,6 +298,37 @@ func TestAutoCaptureIsAFollowUp(t *testing.T) {
 	e.runWorker(time.Hour)
 	if n := len(first.callsOf("capture")); n != 1 {
 		t.Errorf("captured %d times", n)
+	}
+}
+
+// TestAutoCaptureNotBesideTheWorker: while the request carries out its
+// auto-capture, a worker running at the same moment leaves the capture
+// follow-up alone: one capture call, and no follow-up retried for an
+// "in progress" answer.
+func TestAutoCaptureNotBesideTheWorker(t *testing.T) {
+	t.Parallel()
+	route := routeOf(t)
+	first := newFake(route[0])
+	e := newEnv(t, withProviders(first, newFake(route[1])))
+	e.merchant(paywire.Merchant{ID: "eager", AutoCapture: true, AutoCaptureMaxScore: 100})
+	var ticked atomic.Bool
+	first.setScript(func(ctx context.Context, c call) reply {
+		if c.Op == "capture" && ticked.CompareAndSwap(false, true) {
+			e.runWorker(0) // the worker's tick, during the request's capture call
+		}
+		return reply{}
+	})
+	tok, id := e.start("eager", "ac-beside", 5000)
+	o, err := e.s.Submit(ctx, tok, card("4242424242424242"))
+	if err != nil || o.State != paywire.StateCompleted {
+		t.Fatalf("submit: %+v, %v; want completed", o, err)
+	}
+	p := e.get("eager", id)
+	if caps := first.callsOf("capture"); len(caps) != 1 || !ticked.Load() {
+		t.Errorf("captures %+v (the worker ticked during the first: %v); want one", caps, ticked.Load())
+	}
+	if fs := e.followUps(p, paywire.FollowUpCapture); len(fs) != 1 || fs[0].Status != paywire.FollowUpDone || fs[0].Attempts != 0 {
+		t.Errorf("capture follow-ups %+v; want one, done by the request, never claimed", fs)
 	}
 }
 

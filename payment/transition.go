@@ -78,9 +78,9 @@ const maxConflicts = 8
 func (s *Service) transition(ctx context.Context, p *paywire.Payment, ev event) (*paywire.Payment, error) {
 	done := map[paywire.Action]*paywire.Attempt{} // money actions carried out, kept across conflicts
 	for range maxConflicts {
-		next, scheduled, err := s.transitionOnce(ctx, p, ev, done)
+		next, atOnce, err := s.transitionOnce(ctx, p, ev, done)
 		if err == nil {
-			return s.dueNow(ctx, next, scheduled), nil
+			return s.dueNow(ctx, next, atOnce), nil
 		}
 		if paywire.ErrorCode(err) != paywire.ECONFLICT {
 			return next, err
@@ -174,6 +174,7 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 	}
 
 	// What the actions ask for with the move.
+	atOnce := -1 // the follow-up this request carries out at once, by index
 	for _, a := range actions {
 		switch a {
 		case paywire.ActionNotifyMerchant:
@@ -190,7 +191,16 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		case paywire.ActionCapture:
 			if d.NextState == paywire.StateAuthorized {
 				// An auto-capture, after the merchant's capture delay.
-				c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpCapture, now.Add(m.CaptureDelay)))
+				// Without one, this request carries it out at once
+				// (dueNow), and the follow-up falls due only when the
+				// request has had time to: the worker does not capture
+				// beside it, and takes over when it failed or its
+				// process died.
+				due := now.Add(m.CaptureDelay)
+				if m.CaptureDelay <= 0 {
+					due, atOnce = now.Add(s.atOnceGrace()), len(c.FollowUps)
+				}
+				c.FollowUps = append(c.FollowUps, followUp(next, paywire.FollowUpCapture, due))
 			}
 		}
 	}
@@ -219,7 +229,18 @@ func (s *Service) transitionOnce(ctx context.Context, p *paywire.Payment, ev eve
 		s.logger().InfoContext(ctx, "payment moved", "payment_id", next.ID, "merchant_id", next.MerchantID, "from", string(p.State),
 			"to", string(next.State), "event", string(ev.Type), "reason", d.Reason)
 	}
-	return next, c.FollowUps, nil
+	if atOnce >= 0 {
+		return next, []paywire.FollowUp{c.FollowUps[atOnce]}, nil
+	}
+	return next, nil, nil
+}
+
+// atOnceGrace is how long a follow-up its request carries out at once
+// (an auto-capture without a delay) is left to that request before the
+// worker takes it: the provider call's deadline and the pause a status
+// query leaves after one (statusQueryDelay).
+func (s *Service) atOnceGrace() time.Duration {
+	return s.providerTimeout() + statusQueryDelay
 }
 
 // followUpPending reports whether p's follow-up id is still to be done;
@@ -237,13 +258,14 @@ func (s *Service) followUpPending(ctx context.Context, p *paywire.Payment, id in
 	return true
 }
 
-// dueNow carries out at once the follow-ups a change scheduled for now (an
-// auto-capture), so that the end user coming back sees the payment as it
-// will be; the worker does them if this fails or the process dies first.
-// It returns the payment as it is afterwards.
-func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, scheduled []paywire.FollowUp) *paywire.Payment {
-	for _, f := range scheduled {
-		if f.Kind != paywire.FollowUpCapture || f.ID == 0 || f.DueAt.After(s.now()) {
+// dueNow carries out at once the follow-ups a change left to its request
+// (an auto-capture without a delay), so that the end user coming back
+// sees the payment as it will be; the worker does them, atOnceGrace
+// later, if this fails or the process dies first. It returns the payment
+// as it is afterwards.
+func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, atOnce []paywire.FollowUp) *paywire.Payment {
+	for _, f := range atOnce {
+		if f.Kind != paywire.FollowUpCapture || f.ID == 0 {
 			continue
 		}
 		// p is the payment as this change wrote it: no need to read it
