@@ -265,8 +265,8 @@ func (s *Service) followUpPending(ctx context.Context, p *paywire.Payment, id in
 // as it is afterwards.
 func (s *Service) dueNow(ctx context.Context, p *paywire.Payment, atOnce []paywire.FollowUp) *paywire.Payment {
 	for _, f := range atOnce {
-		if f.Kind != paywire.FollowUpCapture || f.ID == 0 {
-			continue
+		if f.ID == 0 {
+			continue // not written
 		}
 		// p is the payment as this change wrote it: no need to read it
 		// again (a change made meanwhile fails the compare-and-set, and the
